@@ -1,0 +1,95 @@
+"""The algorithm contract: seeded ask/tell with an order guard.
+
+An algorithm proposes genomes with ``ask()`` and learns their losses with
+``tell()``. It always *minimises* a loss (the runner negates fitness for
+maximisation problems), declares the most genomes one ``ask()`` returns
+(``batch_size``), draws every random number from the ``SeedSequence`` it was
+given, and never counts evaluations: the runner's evaluator does, and ends the
+run when the budget is spent, possibly in the middle of a batch.
+
+Subclasses implement ``_ask`` and ``_tell``; the public methods check the call
+order and the shapes.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import numpy as np
+
+from bench.problem import SearchSpace, check_batch_shape
+
+
+class OrderError(RuntimeError):
+    """``tell()`` was called without a pending ``ask()``, or ``ask()`` twice."""
+
+
+class Algorithm(abc.ABC):
+    """Base class of every search algorithm.
+
+    Class attributes:
+        presets: Named parameter sets, e.g. ``{"paper": {...}, "quick": {...}}``.
+            A preset may carry ``"budget"``, the evaluations its source used.
+
+    Args:
+        space: What the algorithm may know of the problem.
+        seed: The run's seed sequence for this algorithm (or an int).
+    """
+
+    presets: ClassVar[dict[str, dict]] = {}
+
+    def __init__(self, space: SearchSpace, seed: np.random.SeedSequence | int) -> None:
+        self.space = space
+        self.seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self._pending: np.ndarray | None = None
+
+    @property
+    @abc.abstractmethod
+    def batch_size(self) -> int:
+        """The most genomes a single ``ask()`` returns."""
+
+    def ask(self) -> np.ndarray:
+        """Propose genomes to evaluate.
+
+        Returns:
+            Array ``[n, D]`` with ``1 <= n <= batch_size``.
+        """
+        if self._pending is not None:
+            raise OrderError(f"{type(self).__name__}: ask() called twice without tell()")
+        genomes = np.asarray(self._ask(), dtype=np.float64)
+        check_batch_shape(genomes, (None, self.space.dim), f"{type(self).__name__}.ask()")
+        if not 1 <= len(genomes) <= self.batch_size:
+            raise ValueError(
+                f"{type(self).__name__}.ask() returned {len(genomes)} genomes; "
+                f"declared batch_size is {self.batch_size}"
+            )
+        self._pending = genomes
+        return genomes
+
+    def tell(self, loss: np.ndarray, measures: np.ndarray | None = None) -> None:
+        """Report the losses of the genomes from the last ``ask()``.
+
+        Args:
+            loss: Array ``[n]``, finite, lower is better.
+            measures: Array ``[n, M]`` of behaviour descriptors, or ``None``.
+        """
+        if self._pending is None:
+            raise OrderError(f"{type(self).__name__}: tell() called without ask()")
+        n = len(self._pending)
+        loss = np.asarray(loss, dtype=np.float64)
+        check_batch_shape(loss, (n,), f"{type(self).__name__}.tell() loss")
+        if measures is not None:
+            measures = np.asarray(measures, dtype=np.float64)
+            check_batch_shape(measures, (n, None), f"{type(self).__name__}.tell() measures")
+        genomes, self._pending = self._pending, None
+        self._tell(genomes, loss, measures)
+
+    @abc.abstractmethod
+    def _ask(self) -> np.ndarray:
+        """Return genomes ``[n, D]``."""
+
+    @abc.abstractmethod
+    def _tell(self, genomes: np.ndarray, loss: np.ndarray, measures: np.ndarray | None) -> None:
+        """Learn from ``genomes [n, D]`` and their ``loss [n]``."""

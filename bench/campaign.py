@@ -1,0 +1,332 @@
+"""Campaigns: every problem × algorithm × seed, the same budget each, resumable.
+
+A campaign folder holds ``campaign.json`` (the plan), a ``.lock`` file and
+``runs/<run_id>/`` per run, where the run id hashes the run's full spec.
+Re-running the same command skips finished runs (and failed ones unless asked),
+so a campaign stopped by Ctrl-C or ``kill -9`` finishes where it stopped. Two
+campaigns cannot write into one folder at once, and a folder whose plan changed
+is refused unless forced.
+
+A plan file is TOML::
+
+    budget = 2000
+    seeds = 5                      # or a list: [0, 1, 2]
+    problems = "all"               # or a list of names
+    algorithms = ["random", "ga"]
+
+    [problem.sphere]               # parameters of one problem
+    dim = 100
+
+    [algo.ga]                      # parameters (and preset) of one algorithm
+    preset = "quick"
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from bench.provenance import SCHEMA_VERSION, utc_now
+from bench.registry import registry
+from bench.results import flat_row, load_run_folders, read_record, remove_stale_temporaries
+from bench.runner import RunResult, execute
+from bench.spec import RunSpec, SpecError, check_spec
+
+CAMPAIGN_FILE = "campaign.json"
+LOCK_FILE = ".lock"
+RUNS = "runs"
+
+
+class CampaignError(RuntimeError):
+    """A campaign cannot start; the message says why and what to do."""
+
+
+@dataclass
+class Plan:
+    """A fully specified matrix of runs.
+
+    Attributes:
+        problems: Problem names.
+        algorithms: Algorithm names.
+        seeds: Seeds; replicate ``i`` of every pairing uses ``seeds[i]``.
+        budget: Evaluations per run, the same for every pairing.
+        problem_params: Parameters per problem name.
+        algo_params: Parameters per algorithm name (``preset`` included).
+    """
+
+    problems: list[str]
+    algorithms: list[str]
+    seeds: list[int]
+    budget: int
+    problem_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    algo_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def specs(self) -> Iterator[RunSpec]:
+        """Every run of the plan, problem-major, then algorithm, then seed."""
+        for problem in self.problems:
+            for algo in self.algorithms:
+                params = dict(self.algo_params.get(algo, {}))
+                preset = params.pop("preset", None)
+                for seed in self.seeds:
+                    yield RunSpec(
+                        problem=problem,
+                        algo=algo,
+                        budget=self.budget,
+                        seed=seed,
+                        problem_params=dict(self.problem_params.get(problem, {})),
+                        algo_params=params,
+                        preset=preset,
+                    )
+
+    def __len__(self) -> int:
+        return len(self.problems) * len(self.algorithms) * len(self.seeds)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Check every name and parameter; raise ``SpecError`` on the first problem."""
+        if not self.problems or not self.algorithms or not self.seeds:
+            raise SpecError("a campaign needs at least one problem, one algorithm and one seed")
+        for name in self.problem_params:
+            if name not in self.problems:
+                raise SpecError(f"plan sets parameters of problem '{name}', which is not in the plan")
+        for name in self.algo_params:
+            if name not in self.algorithms:
+                raise SpecError(f"plan sets parameters of algorithm '{name}', which is not in the plan")
+        seen = set()
+        for spec in self.specs():
+            key = (spec.problem, spec.algo)
+            if key not in seen:
+                seen.add(key)
+                check_spec(spec)
+
+
+def resolve_names(kind: str, names: list[str] | str) -> list[str]:
+    """Expand ``"all"`` and check every name against the registry of ``kind``."""
+    reg = registry(kind)
+    if names == "all" or names == ["all"]:
+        return reg.names()
+    if isinstance(names, str):
+        names = [names]
+    for name in names:
+        reg.entry(name)  # raises UnknownNameError with suggestions
+    return list(dict.fromkeys(names))
+
+
+def resolve_seeds(seeds: int | list[int]) -> list[int]:
+    """``5`` → ``[0, 1, 2, 3, 4]``; a list is kept."""
+    if isinstance(seeds, bool):
+        raise SpecError("seeds must be a count or a list of integers")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise SpecError(f"seeds must be at least 1, got {seeds}")
+        return list(range(seeds))
+    if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise SpecError(f"seeds must be non-negative integers, got {seeds!r}")
+    return list(dict.fromkeys(seeds))
+
+
+def load_plan(path: Path) -> Plan:
+    """Read a TOML plan file; any defect raises ``SpecError`` naming the file."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read plan file {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"plan file {path} is not valid TOML: {exc}") from exc
+    known = {"budget", "seeds", "problems", "algorithms", "problem", "algo"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SpecError(f"plan file {path}: unknown keys {unknown}; valid: {sorted(known)}")
+    for key in ("budget", "problems", "algorithms"):
+        if key not in data:
+            raise SpecError(f"plan file {path}: missing '{key}'")
+    if not isinstance(data["budget"], int) or isinstance(data["budget"], bool):
+        raise SpecError(f"plan file {path}: budget must be an integer")
+    return Plan(
+        problems=resolve_names("problems", data["problems"]),
+        algorithms=resolve_names("algorithms", data["algorithms"]),
+        seeds=resolve_seeds(data.get("seeds", 5)),
+        budget=data["budget"],
+        problem_params=data.get("problem", {}),
+        algo_params=data.get("algo", {}),
+    )
+
+
+class CampaignLock:
+    """An exclusive, non-blocking lock on a campaign folder (released when the process dies)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / LOCK_FILE
+        self._fh = None
+
+    def __enter__(self) -> CampaignLock:
+        fh = open(self.path, "a+")  # noqa: SIM115 - held for the campaign's lifetime
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise CampaignError(
+                f"{self.path.parent} is in use by {holder}; wait for it to finish or use "
+                "another --out folder"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {utc_now()}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _check_plan(folder: Path, plan: Plan, force: bool) -> None:
+    path = folder / CAMPAIGN_FILE
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text())["plan"]
+    except (OSError, json.JSONDecodeError, KeyError) as exc:
+        raise CampaignError(f"{path} is unreadable ({exc}); remove it or use another folder") from exc
+    if old != plan.to_dict() and not force:
+        changed = sorted(k for k in plan.to_dict() if old.get(k) != plan.to_dict()[k])
+        raise CampaignError(
+            f"{folder} holds a campaign with a different plan (changed: {', '.join(changed)}); "
+            "re-run with the same options to resume, use another --out folder, or pass --force"
+        )
+
+
+@dataclass
+class CampaignSummary:
+    """Counts of what one invocation did."""
+
+    total: int = 0
+    ran: int = 0
+    skipped_finished: int = 0
+    skipped_failed: int = 0
+    failed: int = 0
+
+
+def run_campaign(
+    plan: Plan,
+    folder: Path,
+    force: bool = False,
+    retry_failed: bool = False,
+    progress: bool = True,
+    run_fn: Callable[[RunSpec], RunResult] | None = None,
+) -> CampaignSummary:
+    """Run every spec of ``plan`` not yet finished in ``folder``.
+
+    Args:
+        plan: The matrix to run.
+        folder: Campaign folder (created if missing).
+        force: Accept a folder whose stored plan differs.
+        retry_failed: Run again the runs recorded as failed.
+        progress: Show progress bars.
+        run_fn: Runs one spec (default: ``execute`` in this process).
+
+    Returns:
+        What was run and skipped.
+    """
+    plan.validate()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = folder / RUNS
+    runs.mkdir(exist_ok=True)
+    run_fn = run_fn or (lambda spec: execute(spec, progress=False))
+    summary = CampaignSummary(total=len(plan))
+    with CampaignLock(folder):
+        _check_plan(folder, plan, force)
+        _write_json_atomic(
+            folder / CAMPAIGN_FILE,
+            {"schema_version": SCHEMA_VERSION, "plan": plan.to_dict(), "updated": utc_now()},
+        )
+        remove_stale_temporaries(runs)
+        bar = tqdm(total=len(plan), unit="run", disable=not progress, dynamic_ncols=True)
+        try:
+            for spec in plan.specs():
+                target = runs / spec.run_id
+                status = (read_record(target) or {}).get("status") if target.exists() else None
+                if status == "finished" or (status == "failed" and not retry_failed):
+                    if status == "finished":
+                        summary.skipped_finished += 1
+                    else:
+                        summary.skipped_failed += 1
+                    bar.update()
+                    continue
+                bar.set_description(f"{spec.problem} × {spec.algo} s{spec.seed}")
+                try:
+                    result = run_fn(spec)
+                except SpecError as exc:
+                    result = RunResult(_failed_record(spec, exc), None, None, None)
+                result.save(target, replace=True)
+                summary.ran += 1
+                summary.failed += result.record["status"] != "finished"
+                bar.update()
+        finally:
+            bar.close()
+    return summary
+
+
+def _failed_record(spec: RunSpec, exc: Exception) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": spec.run_id,
+        "spec": spec.to_dict(),
+        "status": "failed",
+        "started": utc_now(),
+        "error": {"type": type(exc).__name__, "message": str(exc), "traceback": ""},
+        "evaluations": 0,
+    }
+
+
+def read_plan(folder: Path) -> Plan:
+    """The plan stored in a campaign folder."""
+    path = Path(folder) / CAMPAIGN_FILE
+    try:
+        return Plan(**json.loads(path.read_text())["plan"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CampaignError(f"{folder} is not a campaign folder ({path}: {exc})") from exc
+
+
+def load_campaign(folder: Path) -> pd.DataFrame:
+    """All runs of a campaign as one DataFrame, one row per planned run.
+
+    Runs not yet recorded appear with ``status == "pending"``; finished and
+    failed runs carry their figures and errors.
+    """
+    folder = Path(folder)
+    plan = read_plan(folder)
+    recorded = load_run_folders([p for p in (folder / RUNS).iterdir() if p.is_dir()
+                                 and not p.name.startswith(".")])
+    by_id = {row["run_id"]: row for row in recorded.to_dict("records")}
+    rows = []
+    for spec in plan.specs():
+        row = by_id.get(spec.run_id)
+        if row is None:
+            row = flat_row({"run_id": spec.run_id, "spec": spec.to_dict(), "status": "pending"})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=recorded.columns)

@@ -1,0 +1,255 @@
+"""The ``bench`` command: argparse subcommands, one ``cmd_<name>`` function each.
+
+Usage errors (unknown names, bad budgets, malformed options, unusable folders)
+print one line and exit with status 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.campaign import (
+    CampaignError,
+    Plan,
+    load_campaign,
+    load_plan,
+    resolve_names,
+    resolve_seeds,
+    run_campaign,
+)
+from bench.registry import GROUPS, RegistryError, registry
+from bench.results import read_record, save_run_numbered
+from bench.runner import execute
+from bench.spec import RunSpec, SpecError, parse_sets, route_params
+
+EXIT_USAGE = 2
+USAGE_ERRORS = (SpecError, RegistryError, CampaignError)
+
+
+def _check_writable(folder: Path) -> None:
+    """Raise ``SpecError`` unless files can be created in ``folder``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise SpecError(f"output folder {folder} is not writable: {exc.strerror or exc}") from exc
+
+
+def _int_arg(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got '{text}'") from None
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print every registered name with its one-line description."""
+    kinds = [args.kind] if args.kind else list(GROUPS)
+    for kind in kinds:
+        reg = registry(kind)
+        print(f"{kind}:")
+        if not len(reg):
+            print("  (none registered)")
+        width = max((len(n) for n in reg.names()), default=0)
+        for name in reg.names():
+            entry = reg.entry(name)
+            try:
+                line = entry.description
+                presets = getattr(entry.load(), "presets", None) if kind == "algorithms" else None
+                if presets:
+                    line += f" [presets: {', '.join(sorted(presets))}]"
+            except RegistryError as exc:
+                line = f"(broken: {exc})"
+            print(f"  {name:<{width}}  {line}")
+    return 0
+
+
+def _default_budget(problem: str, algo: str, preset: str | None) -> int:
+    presets = getattr(registry("algorithms").load(algo), "presets", {})
+    if preset and "budget" in presets.get(preset, {}):
+        return int(presets[preset]["budget"])
+    return int(getattr(registry("problems").load(problem), "default_budget", 10_000))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one search and print a short summary."""
+    problem_cls = registry("problems").load(args.problem)
+    algo_cls = registry("algorithms").load(args.algo)
+    problem_params, algo_params = route_params(parse_sets(args.set), problem_cls, algo_cls)
+    budget = args.budget if args.budget is not None else _default_budget(
+        args.problem, args.algo, args.preset)
+    spec = RunSpec(args.problem, args.algo, budget, args.seed, problem_params, algo_params,
+                   args.preset)
+    out = Path(args.out)
+    _check_writable(out)
+    result = execute(spec, progress=not args.no_progress)
+    folder = save_run_numbered(
+        out, f"{spec.problem}-{spec.algo}-s{spec.seed}".replace(":", "_"),
+        record=result.record, curve=result.curve, best_genome=result.best_genome,
+        images=result.images,
+    )
+    _print_record(result.record, folder)
+    return 0 if result.record["status"] == "finished" else 1
+
+
+def _print_record(record: dict, folder: Path) -> None:
+    spec = record["spec"]
+    print(f"run        {folder}")
+    print(f"spec       {spec['problem']} × {spec['algo']}  seed {spec['seed']}  "
+          f"budget {spec['budget']}" + (f"  preset {spec['preset']}" if spec.get("preset") else ""))
+    print(f"status     {record['status']}")
+    if record.get("error"):
+        print(f"error      {record['error']['type']}: {record['error']['message']}")
+    if record.get("best_fitness") is not None:
+        sense = record.get("problem", {}).get("sense", "min")
+        print(f"best       {record['best_fitness']:.6g} ({sense}imise)")
+    wall, ev, al = (record.get(k) or 0.0 for k in ("wall_seconds", "eval_seconds", "algo_seconds"))
+    print(f"evals      {record.get('evaluations', 0)}  non-finite {record.get('nonfinite', 0)}")
+    if wall:
+        print(f"time       {wall:.2f} s wall, {ev / wall:.0%} evaluating, {al / wall:.0%} in the "
+              f"algorithm, {record.get('evaluations', 0) / wall:.1f} evals/s")
+
+
+def cmd_campaign(args: argparse.Namespace) -> int:
+    """Run problems × algorithms × seeds with one budget, resumably."""
+    if args.plan:
+        if args.problems or args.algos or args.budget is not None:
+            raise SpecError("--plan already names problems, algorithms and budget; drop the others")
+        plan = load_plan(Path(args.plan))
+        if args.seeds is not None:
+            plan.seeds = resolve_seeds(args.seeds)
+    else:
+        if not args.problems or not args.algos or args.budget is None:
+            raise SpecError("campaign needs --plan FILE, or --problems, --algos and --budget")
+        plan = Plan(
+            problems=resolve_names("problems", args.problems),
+            algorithms=resolve_names("algorithms", args.algos),
+            seeds=resolve_seeds(args.seeds if args.seeds is not None else 5),
+            budget=args.budget,
+        )
+    out = Path(args.out)
+    _check_writable(out)
+    summary = run_campaign(plan, out, force=args.force, retry_failed=args.retry_failed,
+                           progress=not args.no_progress)
+    print(f"campaign   {out}: {summary.total} runs planned; ran {summary.ran} "
+          f"({summary.failed} failed), skipped {summary.skipped_finished} finished and "
+          f"{summary.skipped_failed} failed")
+    _print_campaign(out)
+    return 0 if summary.failed == 0 else 1
+
+
+def _print_campaign(folder: Path) -> None:
+    df = load_campaign(folder)
+    table = df.groupby(["problem", "algo"], sort=False).agg(
+        runs=("run_id", "size"),
+        finished=("status", lambda s: int((s == "finished").sum())),
+        failed=("status", lambda s: int((s == "failed").sum())),
+        pending=("status", lambda s: int((s == "pending").sum())),
+        best=("best_fitness", "min"),
+        median=("best_fitness", "median"),
+        mean=("best_fitness", "mean"),
+        evals_per_s=("evals_per_second", "mean"),
+    )
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Summarise a run folder or a campaign folder."""
+    folder = Path(args.dir)
+    if (folder / "campaign.json").exists():
+        _print_campaign(folder)
+    elif (folder / "record.json").exists():
+        record = read_record(folder)
+        if record is None:
+            raise SpecError(f"{folder}/record.json is unreadable")
+        _print_record(record, folder)
+    elif folder.is_dir() and any((p / "record.json").exists() for p in folder.iterdir()):
+        for sub in sorted(p for p in folder.iterdir() if (p / "record.json").exists()):
+            record = read_record(sub)
+            if record is not None:
+                _print_record(record, sub)
+                print()
+    else:
+        raise SpecError(f"{folder} is neither a run folder nor a campaign folder")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="Benchmarks of search in the latent space of trained generators.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  bench list algorithms\n"
+        "  bench run --problem sphere --algo ga --budget 2000 --set population=50\n"
+        "  bench campaign --problems all --algos random ga --seeds 5 --budget 2000 --out runs/c1\n"
+        "  bench show runs/c1",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list registered problems, algorithms, generators")
+    p.add_argument("kind", nargs="?", choices=list(GROUPS), help="only this registry")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "run", help="run one search", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  bench run --problem sphere --algo ga --preset quick\n"
+        "  bench run --problem rastrigin --algo random --budget 5000 --set problem.dim=64",
+    )
+    p.add_argument("--problem", required=True, help="registered problem name")
+    p.add_argument("--algo", required=True, help="registered algorithm name")
+    p.add_argument("--budget", type=_int_arg, help="fitness evaluations (default: the preset's "
+                   "or the problem's)")
+    p.add_argument("--seed", type=_int_arg, default=0, help="run seed (default 0)")
+    p.add_argument("--preset", help="algorithm preset, e.g. paper or quick")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="problem or algorithm parameter; prefix problem. or algo. if ambiguous")
+    p.add_argument("--out", default="runs", help="parent folder of numbered run folders")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "campaign", help="run problems × algorithms × seeds with equal budgets (resumable)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Re-run the same command to resume after Ctrl-C or kill -9.\n"
+        "examples:\n  bench campaign --problems all --algos all --seeds 5 --budget 2000 --out c1\n"
+        "  bench campaign --plan plan.toml --out c2",
+    )
+    p.add_argument("--problems", nargs="+", help="problem names or 'all'")
+    p.add_argument("--algos", nargs="+", help="algorithm names or 'all'")
+    p.add_argument("--seeds", type=_int_arg, help="number of seeds 0..N-1 (default 5)")
+    p.add_argument("--budget", type=_int_arg, help="evaluations per run, the same for all")
+    p.add_argument("--plan", help="TOML plan file instead of the options above")
+    p.add_argument("--out", required=True, help="campaign folder")
+    p.add_argument("--force", action="store_true", help="accept a folder whose plan changed")
+    p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_campaign)
+
+    p = sub.add_parser("show", help="summarise a run or a campaign folder")
+    p.add_argument("dir", help="run folder, folder of runs, or campaign folder")
+    p.set_defaults(func=cmd_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bench`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except USAGE_ERRORS as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; finished runs are kept, re-run the same command to resume",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os._exit(0)
+

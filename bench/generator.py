@@ -1,0 +1,77 @@
+"""The generator contract: latents in, images in [-1, 1] out.
+
+Every generator is a ``torch.nn.Module`` with the attributes ``z_dim``,
+``img_resolution`` and ``img_channels``. Style-based generators also expose
+``w_dim``, ``num_ws``, ``mapping`` (z ``[N, z_dim]`` → ws ``[N, num_ws, w_dim]``)
+and ``synthesis`` (ws → images), so a search can run in Z, W or W+ without
+knowing the network. ``generate`` is the batched, chunked, device-aware entry
+point that problems call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bench.problem import check_batch_shape
+
+
+class Generator(torch.nn.Module):
+    """Base class of generators.
+
+    Subclasses set the attributes and implement ``forward(z [N, z_dim]) ->
+    images [N, C, H, W]`` in [-1, 1].
+
+    Attributes:
+        z_dim: Latent size.
+        img_resolution: Output height and width.
+        img_channels: 1 (grey) or 3 (RGB).
+        w_dim: Intermediate latent size (style-based generators only).
+        num_ws: Number of style vectors (style-based generators only).
+    """
+
+    z_dim: int
+    img_resolution: int
+    img_channels: int
+    w_dim: int | None = None
+    num_ws: int | None = None
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the parameters (CPU for a parameterless module)."""
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    @torch.inference_mode()
+    def generate(self, z: np.ndarray | torch.Tensor, chunk: int = 256) -> torch.Tensor:
+        """Images for a batch of latents, computed in chunks.
+
+        Args:
+            z: Latents ``[N, z_dim]``.
+            chunk: Largest number of images per forward pass.
+
+        Returns:
+            Images ``[N, img_channels, img_resolution, img_resolution]`` in
+            [-1, 1] on the generator's device, float32.
+        """
+        check_batch_shape(z, (None, self.z_dim), f"{type(self).__name__}.generate() z")
+        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
+        out = [self(z[i : i + chunk]) for i in range(0, len(z), chunk)]
+        if not out:
+            shape = (0, self.img_channels, self.img_resolution, self.img_resolution)
+            return torch.empty(shape, device=self.device)
+        return torch.cat(out)
+
+
+def to_uint8(images: torch.Tensor) -> list[np.ndarray]:
+    """Convert images in [-1, 1] to uint8 arrays for saving.
+
+    Args:
+        images: Tensor ``[N, C, H, W]`` in [-1, 1].
+
+    Returns:
+        ``N`` arrays ``[H, W, C]`` of dtype uint8.
+    """
+    arr = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return list(arr.permute(0, 2, 3, 1).numpy())

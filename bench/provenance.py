@@ -1,0 +1,115 @@
+"""Where a result came from: code version, packages, machine and weight hashes."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import subprocess
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+PACKAGES = ("latent-bench", "numpy", "torch", "pymoo", "ribs", "pandas", "scipy", "facenet-pytorch")
+
+
+def utc_now() -> str:
+    """Current UTC time in ISO 8601 with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@functools.cache
+def git_state() -> dict:
+    """Commit and dirty flag of the checkout the ``bench`` package runs from.
+
+    Returns ``{"commit": None, "dirty": None}`` for an installed wheel.
+    """
+    here = Path(__file__).resolve().parent
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, text=True,
+            check=True, timeout=10,
+        ).stdout.strip()
+        if Path(top).resolve() / "bench" != here:  # e.g. a wheel inside some other checkout
+            return {"commit": None, "dirty": None}
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True,
+            timeout=10,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+@functools.cache
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages results depend on."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+@functools.cache
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo, or the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def device_info(device: str = "cpu") -> dict:
+    """The machine a run used: CPU model and count, torch threads, GPU name."""
+    import torch
+
+    info = {
+        "device": device,
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "host": platform.node(),
+        "platform": platform.platform(),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+@functools.cache
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """sha256 of a file, cached per (path, size, mtime)."""
+    st = os.stat(path)
+    return _sha256_cached(os.fspath(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+def provenance(weight_files: Iterable[str | os.PathLike] = (), device: str = "cpu") -> dict:
+    """Everything a record needs to say where it came from."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        **git_state(),
+        "packages": package_versions(),
+        "machine": device_info(device),
+        "weights": {os.fspath(p): sha256_file(p) for p in weight_files},
+    }

@@ -1,0 +1,171 @@
+"""Run folders on disk: written atomically, read back as one flat table.
+
+A run folder holds ``record.json`` (spec, status, figures, provenance),
+``curve.parquet`` (the anytime curve), ``best_genome.npy`` and, where the problem
+renders, ``best.png``. The folder is assembled under a hidden temporary name and
+renamed into place in one step, so a killed process leaves either a complete run
+folder or nothing (a stale ``.tmp-*`` folder, removed by the next campaign).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.images import save_grid
+
+RECORD = "record.json"
+CURVE = "curve.parquet"
+BEST_GENOME = "best_genome.npy"
+BEST_IMAGES = "best.png"
+_NUMBERED = re.compile(r"^(\d{5})-")
+
+
+def _write_contents(
+    folder: Path,
+    record: dict[str, Any],
+    curve: pd.DataFrame | None,
+    best_genome: np.ndarray | None,
+    images: list[np.ndarray] | None,
+) -> None:
+    if curve is not None:
+        curve.to_parquet(folder / CURVE, index=False)
+    if best_genome is not None:
+        np.save(folder / BEST_GENOME, best_genome)
+    if images:
+        save_grid(images, folder / BEST_IMAGES)
+    (folder / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
+
+
+def save_run(
+    final: Path,
+    record: dict[str, Any],
+    curve: pd.DataFrame | None = None,
+    best_genome: np.ndarray | None = None,
+    images: list[np.ndarray] | None = None,
+    replace: bool = False,
+) -> Path:
+    """Write a run folder at ``final`` atomically.
+
+    Args:
+        final: Folder to create.
+        record: The JSON record.
+        curve: Anytime curve, one row per evaluated batch.
+        best_genome: Flat best genome ``[D]``.
+        images: Rendered images of the best solution (uint8 ``[H, W, C]`` each).
+        replace: Replace an existing folder (a re-run of a failed run).
+
+    Returns:
+        ``final``.
+
+    Raises:
+        FileExistsError: ``final`` exists and ``replace`` is false.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        _write_contents(tmp, record, curve, best_genome, images)
+        if final.exists():
+            if not replace:
+                raise FileExistsError(f"{final} already exists")
+            trash = final.parent / f".trash-{final.name}-{os.getpid()}"
+            os.replace(final, trash)
+            os.replace(tmp, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def save_run_numbered(out: Path, stem: str, **contents: Any) -> Path:
+    """Save into the next free ``out/NNNNN-stem`` folder (numbered like stylegan3's runs)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    while True:
+        numbers = [int(m.group(1)) for p in out.iterdir() if (m := _NUMBERED.match(p.name))]
+        final = out / f"{max(numbers, default=0) + 1:05d}-{stem}"
+        try:
+            return save_run(final, **contents)
+        except FileExistsError:  # another process took the number first
+            continue
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete ``.tmp-*`` and ``.trash-*`` folders left by killed processes; return how many."""
+    count = 0
+    for p in Path(folder).glob(".t[mr]*-*"):
+        if p.is_dir() and (p.name.startswith(".tmp-") or p.name.startswith(".trash-")):
+            shutil.rmtree(p, ignore_errors=True)
+            count += 1
+    return count
+
+
+def read_record(folder: Path) -> dict[str, Any] | None:
+    """The record of a run folder, or ``None`` (with a warning) if unreadable."""
+    path = Path(folder) / RECORD
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        warnings.warn(f"skipping unreadable run record {path}: {exc}", stacklevel=2)
+        return None
+
+
+def read_curve(folder: Path) -> pd.DataFrame:
+    """The anytime curve of a run folder."""
+    return pd.read_parquet(Path(folder) / CURVE)
+
+
+def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
+    """One flat row per run, errors kept as data."""
+    spec = record.get("spec", {})
+    prov = record.get("provenance", {})
+    error = record.get("error") or {}
+    return {
+        "run_id": record.get("run_id"),
+        "problem": spec.get("problem"),
+        "algo": spec.get("algo"),
+        "preset": spec.get("preset"),
+        "budget": spec.get("budget"),
+        "seed": spec.get("seed"),
+        "problem_params": json.dumps(spec.get("problem_params", {}), sort_keys=True),
+        "algo_params": json.dumps(spec.get("algo_params", {}), sort_keys=True),
+        "status": record.get("status"),
+        "best_fitness": record.get("best_fitness"),
+        "evaluations": record.get("evaluations"),
+        "nonfinite": record.get("nonfinite"),
+        "wall_seconds": record.get("wall_seconds"),
+        "eval_seconds": record.get("eval_seconds"),
+        "algo_seconds": record.get("algo_seconds"),
+        "evals_per_second": record.get("evals_per_second"),
+        "error": error.get("message") if error else None,
+        "error_type": error.get("type") if error else None,
+        "commit": prov.get("commit"),
+        "dirty": prov.get("dirty"),
+        "started": record.get("started"),
+        "path": str(path) if path is not None else None,
+    }
+
+
+def load_run_folders(folders: list[Path]) -> pd.DataFrame:
+    """Flat table of the given run folders (unreadable ones skipped with a warning)."""
+    rows = []
+    for folder in folders:
+        record = read_record(folder)
+        if record is not None:
+            rows.append(flat_row(record, folder))
+    return pd.DataFrame(rows, columns=list(flat_row({}).keys()))

@@ -1,0 +1,161 @@
+"""One call runs one search and returns its record (like pymoo's ``minimize``).
+
+The loop is ask → evaluate → tell until the evaluator's budget is spent. If the
+algorithm asks for more genomes than remain, only the first ``remaining`` are
+evaluated and the run ends there without a final ``tell``: every algorithm
+spends exactly its budget. Failures become records with the error kept as data;
+only usage errors (``SpecError``) and interrupts propagate.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from bench.algorithm import Algorithm
+from bench.evaluator import BudgetEvaluator
+from bench.provenance import SCHEMA_VERSION, provenance, utc_now
+from bench.results import save_run
+from bench.spec import RunSpec, SpecError, algorithm_params, build_algorithm, build_problem
+
+
+@dataclass
+class RunResult:
+    """What a run produced, before it is written to disk.
+
+    Attributes:
+        record: The JSON record.
+        curve: Anytime curve, one row per evaluated batch.
+        best_genome: Flat best genome ``[D]``, or ``None`` if nothing was evaluated.
+        images: Rendered images of the best solution, or ``None``.
+    """
+
+    record: dict[str, Any]
+    curve: pd.DataFrame | None
+    best_genome: np.ndarray | None
+    images: list[np.ndarray] | None
+
+    def save(self, folder: Path, replace: bool = False) -> Path:
+        """Write the run folder atomically (see ``bench.results.save_run``)."""
+        return save_run(folder, self.record, self.curve, self.best_genome, self.images, replace)
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def search(
+    algo: Algorithm, evaluator: BudgetEvaluator, progress: bool = False, desc: str | None = None
+) -> float:
+    """Ask, evaluate and tell until ``evaluator`` has spent its budget.
+
+    Args:
+        algo: A fresh algorithm.
+        evaluator: The budget-enforcing evaluator of ``problem``.
+        progress: Show a progress bar.
+        desc: Label of the progress bar.
+
+    Returns:
+        Seconds spent inside ``ask`` and ``tell``.
+    """
+    algo_seconds = 0.0
+    bar = tqdm(total=evaluator.budget, unit="eval", disable=not progress, dynamic_ncols=True,
+               desc=desc, leave=progress)
+    try:
+        while evaluator.remaining > 0:
+            t = time.perf_counter()
+            genomes = algo.ask()
+            algo_seconds += time.perf_counter() - t
+            last = len(genomes) >= evaluator.remaining
+            result = evaluator(genomes[: evaluator.remaining])
+            if not last:
+                t = time.perf_counter()
+                algo.tell(result.loss, result.measures)
+                algo_seconds += time.perf_counter() - t
+            evaluator.curve[-1]["algo_seconds"] = algo_seconds
+            bar.update(len(result.fitness))
+            bar.set_postfix(best=f"{evaluator.best_fitness:.4g}", refresh=False)
+    finally:
+        bar.close()
+    return algo_seconds
+
+
+def execute(spec: RunSpec, progress: bool = False, device: str = "cpu") -> RunResult:
+    """Run ``spec`` to the end of its budget.
+
+    Args:
+        spec: The run.
+        progress: Show a progress bar (evaluations, best so far, evaluations/s).
+        device: Device the problem runs on, for the provenance.
+
+    Returns:
+        The run's result; ``record["status"]`` is ``"finished"`` or ``"failed"``.
+
+    Raises:
+        SpecError: The spec cannot be built (unknown parameter, budget too small, ...).
+    """
+    if spec.budget < 1:
+        raise SpecError(f"budget must be a positive number of evaluations, got {spec.budget}")
+    problem = build_problem(spec)
+    algo = build_algorithm(spec, problem)
+    if spec.budget < algo.batch_size:
+        raise SpecError(
+            f"budget {spec.budget} is smaller than one batch of '{spec.algo}' "
+            f"({algo.batch_size} evaluations); raise --budget or lower the batch size"
+        )
+    uses_measures = getattr(algo, "uses_measures", False) and problem.measure_space is not None
+    evaluator = BudgetEvaluator(problem, spec.budget, with_measures=uses_measures)
+    record: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": spec.run_id,
+        "spec": spec.to_dict(),
+        "problem": {"sense": problem.sense, "dim": problem.dim, **problem.describe()},
+        "algorithm": {"batch_size": algo.batch_size, "params": algorithm_params(spec, type(algo))},
+        "started": utc_now(),
+        "status": "running",
+        "error": None,
+    }
+    start = time.perf_counter()
+    try:
+        algo_seconds = search(algo, evaluator, progress=progress,
+                              desc=f"{spec.problem} × {spec.algo} s{spec.seed}")
+        record["status"] = "finished"
+    except (KeyboardInterrupt, SpecError):
+        raise
+    except Exception as exc:  # the run failed; keep the error as data
+        record["status"] = "failed"
+        record["error"] = _error(exc)
+        algo_seconds = evaluator.curve[-1].get("algo_seconds", 0.0) if evaluator.curve else 0.0
+    wall = time.perf_counter() - start
+    images = None
+    if evaluator.best_genome is not None and record["status"] == "finished":
+        try:
+            images = problem.render(evaluator.best_genome[None])
+        except Exception as exc:  # rendering is a courtesy; the run itself stands
+            record["render_error"] = _error(exc)
+    record.update(
+        {
+            "finished": utc_now(),
+            "best_fitness": evaluator.best_fitness if evaluator.used else None,
+            "evaluations": evaluator.used,
+            "nonfinite": evaluator.nonfinite,
+            "wall_seconds": wall,
+            "eval_seconds": evaluator.eval_seconds,
+            "algo_seconds": algo_seconds,
+            "evals_per_second": evaluator.used / wall if wall > 0 else None,
+            "provenance": provenance(problem.weight_files(), device),
+        }
+    )
+    curve = pd.DataFrame(evaluator.curve) if evaluator.curve else None
+    return RunResult(record, curve, evaluator.best_genome, images)

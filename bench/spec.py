@@ -1,0 +1,232 @@
+"""Run specifications: what one run is, its id, and how ``--set`` options reach it.
+
+A ``RunSpec`` names a problem and an algorithm with their parameters, a budget
+and a seed. Its id is a hash of all of that, so a campaign can tell a finished
+run from a new one. ``build`` turns a spec into live objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench.algorithm import Algorithm
+from bench.problem import Problem
+from bench.registry import registry
+
+
+class SpecError(ValueError):
+    """A run specification that cannot be built; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines one run.
+
+    Attributes:
+        problem: Registered problem name.
+        algo: Registered algorithm name.
+        budget: Number of fitness evaluations the run may spend.
+        seed: Root of the run's ``SeedSequence``.
+        problem_params: Keyword arguments of the problem.
+        algo_params: Keyword arguments of the algorithm (after the preset).
+        preset: Name of an algorithm preset, applied before ``algo_params``.
+    """
+
+    problem: str
+    algo: str
+    budget: int
+    seed: int = 0
+    problem_params: dict[str, Any] = field(default_factory=dict)
+    algo_params: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of the spec."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        """Inverse of ``to_dict``."""
+        return cls(**data)
+
+    @property
+    def run_id(self) -> str:
+        """16 hex digits of the sha256 of the canonical JSON of the spec."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def seeds(self) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+        """Independent seed sequences for the algorithm and the problem."""
+        algo_seed, problem_seed = np.random.SeedSequence(self.seed).spawn(2)
+        return algo_seed, problem_seed
+
+
+def parse_value(text: str) -> Any:
+    """Parse a ``--set`` value: JSON numbers, lists and booleans, else a string.
+
+    ``true``/``false``/``none`` are accepted in any case.
+    """
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    if isinstance(value, float) and not math.isfinite(value):
+        return text
+    return value
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """Parse ``["key=value", ...]`` into a dict; malformed items raise ``SpecError``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not value.strip():
+            raise SpecError(f"malformed --set '{item}': expected key=value, e.g. --set cxpb=0.75")
+        out[key] = parse_value(value)
+    return out
+
+
+def _parameters(target: Any, skip: tuple[str, ...]) -> tuple[dict[str, inspect.Parameter], bool]:
+    """Named keyword parameters of ``target`` and whether it takes ``**kwargs``."""
+    sig = inspect.signature(target, eval_str=True)
+    named = {
+        name: p
+        for name, p in sig.parameters.items()
+        if name not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    var_kw = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    return named, var_kw
+
+
+def _coerce(owner: str, name: str, value: Any, param: inspect.Parameter | None) -> Any:
+    """Check ``value`` against the annotation of ``param`` and convert ints to floats."""
+    if param is None or param.annotation is inspect.Parameter.empty:
+        return value
+    ann = param.annotation
+    if ann is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if ann in (int, float, str, bool) and not (
+        isinstance(value, ann) and not (ann is int and isinstance(value, bool))
+    ):
+        raise SpecError(
+            f"{owner} parameter '{name}' expects {ann.__name__}, got {value!r}"
+        )
+    return value
+
+
+def route_params(
+    sets: dict[str, Any], problem_cls: Any, algo_cls: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send each ``--set`` key to the problem or the algorithm.
+
+    ``problem.KEY`` and ``algo.KEY`` choose explicitly; a bare key goes to the
+    side that declares it; a key both declare must be prefixed.
+
+    Returns:
+        ``(problem_params, algo_params)``.
+    """
+    p_named, p_var = _parameters(problem_cls, ())
+    a_named, a_var = _parameters(algo_cls, ("space", "seed"))
+    problem_params: dict[str, Any] = {}
+    algo_params: dict[str, Any] = {}
+    for key, value in sets.items():
+        prefix, _, bare = key.rpartition(".")
+        if prefix == "problem":
+            side = "problem"
+        elif prefix in ("algo", "algorithm"):
+            side = "algo"
+        elif prefix:
+            raise SpecError(f"--set {key}: prefix must be 'problem.' or 'algo.'")
+        elif bare in p_named and bare in a_named:
+            raise SpecError(
+                f"--set {bare} is a parameter of both the problem and the algorithm; "
+                f"write problem.{bare}= or algo.{bare}="
+            )
+        elif bare in p_named or (p_var and bare not in a_named and not a_var):
+            side = "problem"
+        elif bare in a_named or a_var:
+            side = "algo"
+        else:
+            valid = sorted(set(p_named) | set(a_named))
+            raise SpecError(f"--set {bare}: no such parameter. Valid: {', '.join(valid)}")
+        named, var = (p_named, p_var) if side == "problem" else (a_named, a_var)
+        if bare not in named and not var:
+            raise SpecError(
+                f"--set {key}: the {side} has no parameter '{bare}'. "
+                f"Valid: {', '.join(sorted(named)) or '(none)'}"
+            )
+        target = problem_params if side == "problem" else algo_params
+        target[bare] = _coerce(side, bare, value, named.get(bare))
+    return problem_params, algo_params
+
+
+def algorithm_params(spec: RunSpec, algo_cls: type[Algorithm]) -> dict[str, Any]:
+    """The algorithm's keyword arguments: its preset, then the spec's own."""
+    params: dict[str, Any] = {}
+    if spec.preset is not None:
+        presets = getattr(algo_cls, "presets", {})
+        if spec.preset not in presets:
+            valid = ", ".join(sorted(presets)) or "(none)"
+            raise SpecError(f"algorithm '{spec.algo}' has no preset '{spec.preset}'. Valid: {valid}")
+        params.update({k: v for k, v in presets[spec.preset].items() if k != "budget"})
+    params.update(spec.algo_params)
+    return params
+
+
+def build_problem(spec: RunSpec) -> Problem:
+    """Instantiate the problem of ``spec``."""
+    check_spec(spec)
+    cls = registry("problems").load(spec.problem)
+    named, _ = _parameters(cls, ())
+    params = {k: _coerce("problem", k, v, named.get(k)) for k, v in spec.problem_params.items()}
+    try:
+        return cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"problem '{spec.problem}': {exc}") from exc
+
+
+def build_algorithm(spec: RunSpec, problem: Problem) -> Algorithm:
+    """Instantiate the algorithm of ``spec`` for ``problem`` with the run's seed."""
+    cls = registry("algorithms").load(spec.algo)
+    named, _ = _parameters(cls, ("space", "seed"))
+    params = {
+        k: _coerce("algorithm", k, v, named.get(k)) for k, v in algorithm_params(spec, cls).items()
+    }
+    algo_seed, _ = spec.seeds()
+    try:
+        return cls(problem.search_space, algo_seed, **params)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"algorithm '{spec.algo}': {exc}") from exc
+
+
+def check_spec(spec: RunSpec) -> None:
+    """Validate names, preset and parameters of ``spec`` without building anything heavy."""
+    if spec.budget < 1:
+        raise SpecError(f"budget must be a positive number of evaluations, got {spec.budget}")
+    problem_cls = registry("problems").load(spec.problem)
+    algo_cls = registry("algorithms").load(spec.algo)
+    p_named, p_var = _parameters(problem_cls, ())
+    for key, value in spec.problem_params.items():
+        if key not in p_named and not p_var:
+            valid = ", ".join(sorted(p_named)) or "(none)"
+            raise SpecError(f"problem '{spec.problem}' has no parameter '{key}'. Valid: {valid}")
+        _coerce("problem", key, value, p_named.get(key))
+    a_named, a_var = _parameters(algo_cls, ("space", "seed"))
+    for key, value in algorithm_params(spec, algo_cls).items():
+        if key not in a_named and not a_var:
+            valid = ", ".join(sorted(a_named)) or "(none)"
+            raise SpecError(f"algorithm '{spec.algo}' has no parameter '{key}'. Valid: {valid}")
+        _coerce("algorithm", key, value, a_named.get(key))
