@@ -1,0 +1,165 @@
+"""The runner: exact budgets, non-finite fitness, determinism, records and files."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bench.algorithms.random_sampling import RandomSampling
+from bench.evaluator import BudgetEvaluator, BudgetExceeded
+from bench.problem import Problem
+from bench.registry import registry
+from bench.results import BEST_GENOME, CURVE, RECORD, read_curve
+from bench.runner import execute, search
+from bench.spec import RunSpec, SpecError
+from bench.testing import ProbeSphere
+
+
+class TinyGeneratorProblem(Problem):
+    """A small convolutional generator with fixed random weights; fitness = MSE to a target image."""
+
+    sense = "min"
+    worst_fitness = 4.0
+
+    def __init__(self, z_dim=16, nan_rows=False):
+        g = torch.Generator().manual_seed(1234)  # weights from a private generator
+        self.genome_shape = (z_dim,)
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(z_dim, 8 * 4 * 4), torch.nn.Unflatten(1, (8, 4, 4)), torch.nn.ReLU(),
+            torch.nn.Upsample(scale_factor=2), torch.nn.Conv2d(8, 3, 3, padding=1), torch.nn.Tanh(),
+        )
+        with torch.no_grad():
+            for p in self.net.parameters():
+                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+        self.target = self._images(np.zeros((1, z_dim)))[0]
+        self.nan_rows = nan_rows
+
+    @torch.inference_mode()
+    def _images(self, genomes):
+        return self.net(torch.as_tensor(genomes, dtype=torch.float32))
+
+    def evaluate(self, genomes):
+        fitness = ((self._images(genomes) - self.target) ** 2).mean(dim=(1, 2, 3)).double().numpy()
+        if self.nan_rows:
+            fitness[genomes[:, 0] > 1.0] = np.nan
+            fitness[genomes[:, 0] < -1.5] = np.inf
+        return fitness
+
+
+def _search(problem, algo_cls, budget, seed, **params):
+    algo = algo_cls(problem.search_space, np.random.SeedSequence(seed), **params)
+    ev = BudgetEvaluator(problem, budget)
+    search(algo, ev)
+    return ev
+
+
+@pytest.mark.parametrize("name", registry("algorithms").names())
+def test_network_problem_is_bit_for_bit_reproducible(name):
+    algo_cls = registry("algorithms").load(name)
+    problems = [TinyGeneratorProblem() for _ in range(2)]  # nn init uses torch's global RNG
+    torch_state = torch.get_rng_state().clone()
+    np_state = np.random.get_state()[1].copy()
+    runs = [_search(problem, algo_cls, 450, seed=11) for problem in problems]
+    assert runs[0].best_fitness == runs[1].best_fitness
+    assert np.array_equal(runs[0].best_genome, runs[1].best_genome)
+    assert [r["best"] for r in runs[0].curve] == [r["best"] for r in runs[1].curve]
+    assert torch.equal(torch.get_rng_state(), torch_state), "a run touched torch's global RNG"
+    assert np.array_equal(np.random.get_state()[1], np_state), "a run touched NumPy's global RNG"
+
+
+def test_nonfinite_fitness_is_replaced_counted_and_never_best():
+    problem = TinyGeneratorProblem(nan_rows=True)
+    ev = _search(problem, RandomSampling, 1000, seed=0, batch=100)
+    assert ev.used == 1000
+    assert ev.nonfinite > 100  # P(z0 > 1) + P(z0 < -1.5) is about 0.23
+    assert np.isfinite(ev.best_fitness) and ev.best_fitness < problem.worst
+    assert all(np.isfinite(r["best"]) for r in ev.curve)
+
+
+def test_evaluator_refuses_to_overspend():
+    ev = BudgetEvaluator(ProbeSphere(3), budget=5)
+    ev(np.zeros((4, 3)))
+    with pytest.raises(BudgetExceeded):
+        ev(np.zeros((2, 3)))
+    ev(np.zeros((1, 3)))
+    assert ev.used == 5 and ev.remaining == 0
+
+
+def test_algorithm_asking_more_than_remains_gets_only_the_rest():
+    spec = RunSpec("sphere", "random", budget=250, seed=3, algo_params={"batch": 100})
+    result = execute(spec)
+    assert result.record["evaluations"] == 250
+    assert list(result.curve["evaluations"]) == [100, 200, 250]
+
+
+def test_same_spec_same_record_figures():
+    spec = RunSpec("rastrigin", "ga", budget=900, seed=5, problem_params={"dim": 32},
+                   algo_params={"population": 40})
+    a, b = execute(spec), execute(spec)
+    assert a.record["best_fitness"] == b.record["best_fitness"]
+    assert np.array_equal(a.best_genome, b.best_genome)
+    pd.testing.assert_series_equal(a.curve["best"], b.curve["best"])
+    c = execute(RunSpec("rastrigin", "ga", 900, 6, {"dim": 32}, {"population": 40}))
+    assert c.record["best_fitness"] != a.record["best_fitness"]
+
+
+def test_record_carries_provenance_and_files(tmp_path):
+    spec = RunSpec("sphere", "ga", budget=300, seed=1, algo_params={"population": 30})
+    result = execute(spec)
+    folder = result.save(tmp_path / spec.run_id)
+    record = json.loads((folder / RECORD).read_text())
+    assert record["status"] == "finished" and record["run_id"] == spec.run_id
+    assert record["spec"] == spec.to_dict()
+    assert record["evaluations"] == 300 and record["nonfinite"] == 0
+    assert record["wall_seconds"] >= record["eval_seconds"] > 0
+    assert record["algo_seconds"] > 0
+    prov = record["provenance"]
+    assert prov["schema_version"] == 1
+    assert prov["packages"]["numpy"] == np.__version__
+    assert prov["machine"]["device"] == "cpu"
+    assert "commit" in prov and "dirty" in prov
+    assert record["algorithm"]["params"]["population"] == 30
+    curve = read_curve(folder)
+    assert curve["evaluations"].iloc[-1] == 300
+    assert curve["best"].is_monotonic_decreasing
+    assert curve["best"].iloc[-1] == record["best_fitness"]
+    genome = np.load(folder / BEST_GENOME)
+    assert genome.shape == (512,)
+    from bench.problems.analytic import Sphere
+
+    assert Sphere().evaluate(genome[None])[0] == record["best_fitness"]
+    assert not list(tmp_path.glob(".tmp-*"))
+    assert {p.name for p in folder.iterdir()} == {RECORD, CURVE, BEST_GENOME}
+
+
+def test_a_failing_problem_becomes_a_failed_record(monkeypatch):
+    from bench.problems import analytic
+
+    def explode(self, genomes):
+        raise RuntimeError("out of memory, say")
+
+    monkeypatch.setattr(analytic.Sphere, "evaluate", explode)
+    result = execute(RunSpec("sphere", "random", budget=200))
+    assert result.record["status"] == "failed"
+    assert result.record["error"]["type"] == "RuntimeError"
+    assert "out of memory" in result.record["error"]["message"]
+    assert result.record["evaluations"] == 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (RunSpec("sphere", "ga", budget=0), "positive"),
+        (RunSpec("sphere", "ga", budget=-5), "positive"),
+        (RunSpec("sphere", "ga", budget=50), "smaller than one batch"),
+        (RunSpec("sphere", "ga", budget=500, algo_params={"cxpb": 1.5}), r"cxpb must lie in \[0, 1\]"),
+        (RunSpec("sphere", "ga", budget=500, algo_params={"popsize": 5}), "no parameter 'popsize'"),
+        (RunSpec("sphere", "ga", budget=500, preset="fast"), "no preset 'fast'"),
+        (RunSpec("sphere", "ga", budget=500, problem_params={"dim": "big"}), "expects int"),
+    ],
+)
+def test_bad_specs_raise_spec_errors(spec, message):
+    with pytest.raises(SpecError, match=message):
+        execute(spec)
