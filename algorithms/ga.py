@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
+from bench.algorithms.operators import blend_crossover, gaussian_mutation, tournament
 
 from bench.algorithm import Algorithm
-from bench.algorithms.operators import blend_crossover, gaussian_mutation, tournament
 from bench.problem import SearchSpace
 
 
@@ -30,14 +32,27 @@ class GeneticAlgorithm(Algorithm):
         sigma: Standard deviation of the Gaussian mutation.
         tournsize: Tournament size.
         elite: Best individuals copied unchanged into the next generation.
+
     """
 
-    presets = {
+    presets: ClassVar[dict[str, dict]] = {
         # 200 x 500 generations = 100k evaluations, pR = 0.75, pM = 0.001 (seeds digest §1).
-        "paper": {"population": 200, "cxpb": 0.75, "mutpb": 0.001, "indpb": 0.1,
-                  "alpha": 0.2, "budget": 100_000},
-        "quick": {"population": 50, "cxpb": 0.75, "mutpb": 0.01, "indpb": 0.1,
-                  "alpha": 0.2, "budget": 2_000},
+        "paper": {
+            "population": 200,
+            "cxpb": 0.75,
+            "mutpb": 0.001,
+            "indpb": 0.1,
+            "alpha": 0.2,
+            "budget": 100_000,
+        },
+        "quick": {
+            "population": 50,
+            "cxpb": 0.75,
+            "mutpb": 0.01,
+            "indpb": 0.1,
+            "alpha": 0.2,
+            "budget": 2_000,
+        },
     }
 
     def __init__(
@@ -99,7 +114,9 @@ class GeneticAlgorithm(Algorithm):
             loss[crossed - 1] = loss[crossed] = np.nan
         mutated = np.flatnonzero(self.rng.random(n) < self.mutpb)
         if len(mutated):
-            children[mutated] = gaussian_mutation(self.rng, children[mutated], self.sigma, self.indpb)
+            children[mutated] = gaussian_mutation(
+                self.rng, children[mutated], self.sigma, self.indpb
+            )
             loss[mutated] = np.nan
         elites = np.argsort(self.loss, kind="stable")[: self.elite]
         self.genomes = np.concatenate([self.genomes[elites], children])

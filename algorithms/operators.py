@@ -21,6 +21,7 @@ def tournament(rng: np.random.Generator, loss: np.ndarray, k: int, size: int = 3
 
     Returns:
         ``[k]`` indices into the population.
+
     """
     aspirants = rng.integers(0, len(loss), size=(k, size))
     return aspirants[np.arange(k), np.argmin(loss[aspirants], axis=1)]
@@ -41,6 +42,7 @@ def blend_crossover(
 
     Returns:
         Two ``[n, D]`` arrays of children.
+
     """
     gamma = (1.0 + 2.0 * alpha) * rng.random(a.shape) - alpha
     return (1.0 - gamma) * a + gamma * b, gamma * a + (1.0 - gamma) * b
@@ -59,6 +61,7 @@ def uniform_crossover(
 
     Returns:
         Two ``[n, D]`` arrays of children.
+
     """
     swap = rng.random(a.shape) < swap_prob
     return np.where(swap, b, a), np.where(swap, a, b)
@@ -78,6 +81,7 @@ def gaussian_mutation(
 
     Returns:
         ``[n, D]`` mutated copy.
+
     """
     mask = rng.random(x.shape) < indpb
     return x + mask * rng.normal(mu, sigma, size=x.shape)
@@ -97,6 +101,7 @@ def gene_reset(
 
     Returns:
         ``[n, D]`` mutated copy.
+
     """
     mask = rng.random(x.shape) < rate
     return np.where(mask, rng.normal(mean, std, size=x.shape), x)

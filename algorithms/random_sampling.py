@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from bench.algorithm import Algorithm
@@ -9,15 +11,16 @@ from bench.problem import SearchSpace
 
 
 class RandomSampling(Algorithm):
-    """Random sampling: each iteration draws a fresh batch from the prior; the runner keeps the best.
+    """Random sampling: a fresh batch from the prior each iteration; the runner keeps the best.
 
     Args:
         space: The problem's search space.
         seed: Seed sequence of the run.
         batch: Genomes per iteration (the set-diversity study used 50).
+
     """
 
-    presets = {"paper": {"batch": 50}}
+    presets: ClassVar[dict[str, dict]] = {"paper": {"batch": 50}}
 
     def __init__(self, space: SearchSpace, seed: np.random.SeedSequence | int, batch: int = 100):
         super().__init__(space, seed)

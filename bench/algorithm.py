@@ -35,13 +35,16 @@ class Algorithm(abc.ABC):
     Args:
         space: What the algorithm may know of the problem.
         seed: The run's seed sequence for this algorithm (or an int).
+
     """
 
     presets: ClassVar[dict[str, dict]] = {}
 
     def __init__(self, space: SearchSpace, seed: np.random.SeedSequence | int) -> None:
         self.space = space
-        self.seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self.seed = (
+            seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        )
         self.rng = np.random.default_rng(self.seed)
         self._pending: np.ndarray | None = None
 
@@ -55,6 +58,7 @@ class Algorithm(abc.ABC):
 
         Returns:
             Array ``[n, D]`` with ``1 <= n <= batch_size``.
+
         """
         if self._pending is not None:
             raise OrderError(f"{type(self).__name__}: ask() called twice without tell()")
@@ -74,6 +78,7 @@ class Algorithm(abc.ABC):
         Args:
             loss: Array ``[n]``, finite, lower is better.
             measures: Array ``[n, M]`` of behaviour descriptors, or ``None``.
+
         """
         if self._pending is None:
             raise OrderError(f"{type(self).__name__}: tell() called without ask()")

@@ -61,6 +61,7 @@ class Plan:
         budget: Evaluations per run, the same for every pairing.
         problem_params: Parameters per problem name.
         algo_params: Parameters per algorithm name (``preset`` included).
+
     """
 
     problems: list[str]
@@ -100,10 +101,14 @@ class Plan:
             raise SpecError("a campaign needs at least one problem, one algorithm and one seed")
         for name in self.problem_params:
             if name not in self.problems:
-                raise SpecError(f"plan sets parameters of problem '{name}', which is not in the plan")
+                raise SpecError(
+                    f"plan sets parameters of problem '{name}', which is not in the plan"
+                )
         for name in self.algo_params:
             if name not in self.algorithms:
-                raise SpecError(f"plan sets parameters of algorithm '{name}', which is not in the plan")
+                raise SpecError(
+                    f"plan sets parameters of algorithm '{name}', which is not in the plan"
+                )
         seen = set()
         for spec in self.specs():
             key = (spec.problem, spec.algo)
@@ -172,7 +177,7 @@ class CampaignLock:
         self._fh = None
 
     def __enter__(self) -> CampaignLock:
-        fh = open(self.path, "a+")  # noqa: SIM115 - held for the campaign's lifetime
+        fh = open(self.path, "a+")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -210,7 +215,9 @@ def _check_plan(folder: Path, plan: Plan, force: bool) -> None:
     try:
         old = json.loads(path.read_text())["plan"]
     except (OSError, json.JSONDecodeError, KeyError) as exc:
-        raise CampaignError(f"{path} is unreadable ({exc}); remove it or use another folder") from exc
+        raise CampaignError(
+            f"{path} is unreadable ({exc}); remove it or use another folder"
+        ) from exc
     if old != plan.to_dict() and not force:
         changed = sorted(k for k in plan.to_dict() if old.get(k) != plan.to_dict()[k])
         raise CampaignError(
@@ -250,6 +257,7 @@ def run_campaign(
 
     Returns:
         What was run and skipped.
+
     """
     plan.validate()
     folder = Path(folder)
@@ -320,8 +328,9 @@ def load_campaign(folder: Path) -> pd.DataFrame:
     """
     folder = Path(folder)
     plan = read_plan(folder)
-    recorded = load_run_folders([p for p in (folder / RUNS).iterdir() if p.is_dir()
-                                 and not p.name.startswith(".")])
+    recorded = load_run_folders(
+        [p for p in (folder / RUNS).iterdir() if p.is_dir() and not p.name.startswith(".")]
+    )
     by_id = {row["run_id"]: row for row in recorded.to_dict("records")}
     rows = []
     for spec in plan.specs():

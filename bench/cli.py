@@ -81,16 +81,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem_cls = registry("problems").load(args.problem)
     algo_cls = registry("algorithms").load(args.algo)
     problem_params, algo_params = route_params(parse_sets(args.set), problem_cls, algo_cls)
-    budget = args.budget if args.budget is not None else _default_budget(
-        args.problem, args.algo, args.preset)
-    spec = RunSpec(args.problem, args.algo, budget, args.seed, problem_params, algo_params,
-                   args.preset)
+    budget = (
+        args.budget
+        if args.budget is not None
+        else _default_budget(args.problem, args.algo, args.preset)
+    )
+    spec = RunSpec(
+        args.problem, args.algo, budget, args.seed, problem_params, algo_params, args.preset
+    )
     out = Path(args.out)
     _check_writable(out)
     result = execute(spec, progress=not args.no_progress)
     folder = save_run_numbered(
-        out, f"{spec.problem}-{spec.algo}-s{spec.seed}".replace(":", "_"),
-        record=result.record, curve=result.curve, best_genome=result.best_genome,
+        out,
+        f"{spec.problem}-{spec.algo}-s{spec.seed}".replace(":", "_"),
+        record=result.record,
+        curve=result.curve,
+        best_genome=result.best_genome,
         images=result.images,
     )
     _print_record(result.record, folder)
@@ -100,8 +107,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _print_record(record: dict, folder: Path) -> None:
     spec = record["spec"]
     print(f"run        {folder}")
-    print(f"spec       {spec['problem']} × {spec['algo']}  seed {spec['seed']}  "
-          f"budget {spec['budget']}" + (f"  preset {spec['preset']}" if spec.get("preset") else ""))
+    print(
+        f"spec       {spec['problem']} × {spec['algo']}  seed {spec['seed']}  "
+        f"budget {spec['budget']}" + (f"  preset {spec['preset']}" if spec.get("preset") else "")
+    )
     print(f"status     {record['status']}")
     if record.get("error"):
         print(f"error      {record['error']['type']}: {record['error']['message']}")
@@ -111,8 +120,10 @@ def _print_record(record: dict, folder: Path) -> None:
     wall, ev, al = (record.get(k) or 0.0 for k in ("wall_seconds", "eval_seconds", "algo_seconds"))
     print(f"evals      {record.get('evaluations', 0)}  non-finite {record.get('nonfinite', 0)}")
     if wall:
-        print(f"time       {wall:.2f} s wall, {ev / wall:.0%} evaluating, {al / wall:.0%} in the "
-              f"algorithm, {record.get('evaluations', 0) / wall:.1f} evals/s")
+        print(
+            f"time       {wall:.2f} s wall, {ev / wall:.0%} evaluating, {al / wall:.0%} in the "
+            f"algorithm, {record.get('evaluations', 0) / wall:.1f} evals/s"
+        )
 
 
 def cmd_campaign(args: argparse.Namespace) -> int:
@@ -134,11 +145,14 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         )
     out = Path(args.out)
     _check_writable(out)
-    summary = run_campaign(plan, out, force=args.force, retry_failed=args.retry_failed,
-                           progress=not args.no_progress)
-    print(f"campaign   {out}: {summary.total} runs planned; ran {summary.ran} "
-          f"({summary.failed} failed), skipped {summary.skipped_finished} finished and "
-          f"{summary.skipped_failed} failed")
+    summary = run_campaign(
+        plan, out, force=args.force, retry_failed=args.retry_failed, progress=not args.no_progress
+    )
+    print(
+        f"campaign   {out}: {summary.total} runs planned; ran {summary.ran} "
+        f"({summary.failed} failed), skipped {summary.skipped_finished} finished and "
+        f"{summary.skipped_failed} failed"
+    )
     _print_campaign(out)
     return 0 if summary.failed == 0 else 1
 
@@ -198,24 +212,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser(
-        "run", help="run one search", formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run",
+        help="run one search",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  bench run --problem sphere --algo ga --preset quick\n"
         "  bench run --problem rastrigin --algo random --budget 5000 --set problem.dim=64",
     )
     p.add_argument("--problem", required=True, help="registered problem name")
     p.add_argument("--algo", required=True, help="registered algorithm name")
-    p.add_argument("--budget", type=_int_arg, help="fitness evaluations (default: the preset's "
-                   "or the problem's)")
+    p.add_argument(
+        "--budget",
+        type=_int_arg,
+        help="fitness evaluations (default: the preset's or the problem's)",
+    )
     p.add_argument("--seed", type=_int_arg, default=0, help="run seed (default 0)")
     p.add_argument("--preset", help="algorithm preset, e.g. paper or quick")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="problem or algorithm parameter; prefix problem. or algo. if ambiguous")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="problem or algorithm parameter; prefix problem. or algo. if ambiguous",
+    )
     p.add_argument("--out", default="runs", help="parent folder of numbered run folders")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
-        "campaign", help="run problems × algorithms × seeds with equal budgets (resumable)",
+        "campaign",
+        help="run problems × algorithms × seeds with equal budgets (resumable)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Re-run the same command to resume after Ctrl-C or kill -9.\n"
         "examples:\n  bench campaign --problems all --algos all --seeds 5 --budget 2000 --out c1\n"
@@ -247,9 +272,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("\nbench: interrupted; finished runs are kept, re-run the same command to resume",
-              file=sys.stderr)
+        print(
+            "\nbench: interrupted; finished runs are kept, re-run the same command to resume",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:
         os._exit(0)
-

@@ -29,6 +29,7 @@ class Evaluation:
         fitness: ``[n]`` finite fitness (non-finite values replaced).
         loss: ``[n]`` minimisation loss for the algorithm.
         measures: ``[n, M]`` behaviour descriptors, or ``None``.
+
     """
 
     fitness: np.ndarray
@@ -44,6 +45,7 @@ class BudgetEvaluator:
         problem: The problem to evaluate.
         budget: Total evaluations allowed.
         with_measures: Also compute behaviour descriptors (for QD algorithms).
+
     """
 
     problem: Problem

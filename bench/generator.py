@@ -28,6 +28,7 @@ class Generator(torch.nn.Module):
         img_channels: 1 (grey) or 3 (RGB).
         w_dim: Intermediate latent size (style-based generators only).
         num_ws: Number of style vectors (style-based generators only).
+
     """
 
     z_dim: int
@@ -54,6 +55,7 @@ class Generator(torch.nn.Module):
         Returns:
             Images ``[N, img_channels, img_resolution, img_resolution]`` in
             [-1, 1] on the generator's device, float32.
+
         """
         check_batch_shape(z, (None, self.z_dim), f"{type(self).__name__}.generate() z")
         z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
@@ -72,6 +74,7 @@ def to_uint8(images: torch.Tensor) -> list[np.ndarray]:
 
     Returns:
         ``N`` arrays ``[H, W, C]`` of dtype uint8.
+
     """
     arr = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return list(arr.permute(0, 2, 3, 1).numpy())

@@ -19,6 +19,7 @@ def image_grid(images: list[np.ndarray], ncol: int | None = None, pad: int = 2) 
 
     Returns:
         uint8 array ``[rows*(H+pad)-pad, ncol*(W+pad)-pad, C]``.
+
     """
     if not images:
         raise ValueError("image_grid: no images")

@@ -29,9 +29,12 @@ def check_batch_shape(array: np.ndarray, shape: tuple[int | None, ...], name: st
         array: The array to check.
         shape: Expected shape; ``None`` entries match any extent.
         name: What the array is, for the message.
+
     """
     actual = tuple(np.shape(array))
-    ok = len(actual) == len(shape) and all(e is None or e == a for e, a in zip(shape, actual))
+    ok = len(actual) == len(shape) and all(
+        e is None or e == a for e, a in zip(shape, actual, strict=True)
+    )
     if not ok:
         expected = "[" + ", ".join("N" if e is None else str(e) for e in shape) + "]"
         raise ValueError(f"{name}: expected shape {expected}, got {list(actual)}")
@@ -54,6 +57,7 @@ class GaussianPrior:
 
         Returns:
             Array of shape ``[n, dim]``, float64.
+
         """
         return rng.normal(self.mean, self.std, size=(n, dim))
 
@@ -66,6 +70,7 @@ class MeasureSpace:
         names: One name per measure, e.g. ``("mean similarity", "max similarity")``.
         ranges: ``(low, high)`` per measure; values outside are clipped by archives.
         bins: Default number of archive cells per measure.
+
     """
 
     names: tuple[str, ...]
@@ -113,6 +118,7 @@ class Problem(abc.ABC):
             worst a solution can score (e.g. 2.0 for a distance between unit
             vectors). ``None`` means the largest float64 of the wrong sign.
         default_budget: Evaluations a single ``bench run`` uses when none is given.
+
     """
 
     genome_shape: tuple[int, ...]
@@ -148,6 +154,7 @@ class Problem(abc.ABC):
 
         Returns:
             Fitness ``[N]`` (float64); may contain NaN, which the runner records.
+
         """
 
     def evaluate_with_measures(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,6 +167,7 @@ class Problem(abc.ABC):
 
         Returns:
             ``(fitness [N], measures [N, M])``.
+
         """
         return self.evaluate(genomes), self.measures(genomes)
 
@@ -175,6 +183,7 @@ class Problem(abc.ABC):
 
         Returns:
             ``N`` uint8 images ``[H, W, C]`` (C is 1 or 3), or ``None``.
+
         """
         return None
 

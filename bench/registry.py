@@ -48,6 +48,7 @@ class Entry:
         name: The registered name.
         target: ``"module:attribute"`` of the entry point.
         source: Distribution that declared it, e.g. ``"latent-bench 0.1.0"``.
+
     """
 
     name: str
@@ -81,6 +82,7 @@ class Registry:
     Args:
         kind: ``"problems"``, ``"algorithms"`` or ``"generators"``.
         entries: The entries; duplicate names raise ``DuplicateNameError``.
+
     """
 
     def __init__(self, kind: str, entries: list[Entry]) -> None:
@@ -129,9 +131,9 @@ class Registry:
 def unknown_name_message(what: str, name: str, valid: list[str]) -> str:
     """One line that rejects ``name``, suggests the closest and lists the valid ones."""
     close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = f"; did you mean '{close[0]}'?" if close else "."
     listing = ", ".join(valid) if valid else "(none registered)"
-    return f"unknown {what} '{name}'{hint}. Valid: {listing}"
+    return f"unknown {what} '{name}'{hint} Valid: {listing}"
 
 
 @functools.cache

@@ -68,6 +68,7 @@ def save_run(
 
     Raises:
         FileExistsError: ``final`` exists and ``replace`` is false.
+
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ class RunResult:
         curve: Anytime curve, one row per evaluated batch.
         best_genome: Flat best genome ``[D]``, or ``None`` if nothing was evaluated.
         images: Rendered images of the best solution, or ``None``.
+
     """
 
     record: dict[str, Any]
@@ -68,10 +69,17 @@ def search(
 
     Returns:
         Seconds spent inside ``ask`` and ``tell``.
+
     """
     algo_seconds = 0.0
-    bar = tqdm(total=evaluator.budget, unit="eval", disable=not progress, dynamic_ncols=True,
-               desc=desc, leave=progress)
+    bar = tqdm(
+        total=evaluator.budget,
+        unit="eval",
+        disable=not progress,
+        dynamic_ncols=True,
+        desc=desc,
+        leave=progress,
+    )
     try:
         while evaluator.remaining > 0:
             t = time.perf_counter()
@@ -104,6 +112,7 @@ def execute(spec: RunSpec, progress: bool = False, device: str = "cpu") -> RunRe
 
     Raises:
         SpecError: The spec cannot be built (unknown parameter, budget too small, ...).
+
     """
     if spec.budget < 1:
         raise SpecError(f"budget must be a positive number of evaluations, got {spec.budget}")
@@ -128,8 +137,9 @@ def execute(spec: RunSpec, progress: bool = False, device: str = "cpu") -> RunRe
     }
     start = time.perf_counter()
     try:
-        algo_seconds = search(algo, evaluator, progress=progress,
-                              desc=f"{spec.problem} × {spec.algo} s{spec.seed}")
+        algo_seconds = search(
+            algo, evaluator, progress=progress, desc=f"{spec.problem} × {spec.algo} s{spec.seed}"
+        )
         record["status"] = "finished"
     except (KeyboardInterrupt, SpecError):
         raise

@@ -37,6 +37,7 @@ class RunSpec:
         problem_params: Keyword arguments of the problem.
         algo_params: Keyword arguments of the algorithm (after the preset).
         preset: Name of an algorithm preset, applied before ``algo_params``.
+
     """
 
     problem: str
@@ -121,9 +122,7 @@ def _coerce(owner: str, name: str, value: Any, param: inspect.Parameter | None) 
     if ann in (int, float, str, bool) and not (
         isinstance(value, ann) and not (ann is int and isinstance(value, bool))
     ):
-        raise SpecError(
-            f"{owner} parameter '{name}' expects {ann.__name__}, got {value!r}"
-        )
+        raise SpecError(f"{owner} parameter '{name}' expects {ann.__name__}, got {value!r}")
     return value
 
 
@@ -137,6 +136,7 @@ def route_params(
 
     Returns:
         ``(problem_params, algo_params)``.
+
     """
     p_named, p_var = _parameters(problem_cls, ())
     a_named, a_var = _parameters(algo_cls, ("space", "seed"))
@@ -180,7 +180,9 @@ def algorithm_params(spec: RunSpec, algo_cls: type[Algorithm]) -> dict[str, Any]
         presets = getattr(algo_cls, "presets", {})
         if spec.preset not in presets:
             valid = ", ".join(sorted(presets)) or "(none)"
-            raise SpecError(f"algorithm '{spec.algo}' has no preset '{spec.preset}'. Valid: {valid}")
+            raise SpecError(
+                f"algorithm '{spec.algo}' has no preset '{spec.preset}'. Valid: {valid}"
+            )
         params.update({k: v for k, v in presets[spec.preset].items() if k != "budget"})
     params.update(spec.algo_params)
     return params

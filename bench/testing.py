@@ -31,6 +31,7 @@ class ProbeSphere(Problem):
     Args:
         dim: Genes per genome.
         nan_every: Return NaN for rows ``0, k, 2k, ...`` of each batch (0: never).
+
     """
 
     sense = "min"
@@ -48,20 +49,27 @@ class ProbeSphere(Problem):
 
 
 def run_once(
-    algo_cls: type[Algorithm], problem: Problem, budget: int, seed: int = 0,
+    algo_cls: type[Algorithm],
+    problem: Problem,
+    budget: int,
+    seed: int = 0,
     params: dict[str, Any] | None = None,
 ) -> BudgetEvaluator:
     """Run ``algo_cls`` on ``problem`` for ``budget`` evaluations; return the evaluator."""
     algo = algo_cls(problem.search_space, np.random.SeedSequence(seed), **(params or {}))
-    evaluator = BudgetEvaluator(problem, budget,
-                                with_measures=getattr(algo, "uses_measures", False)
-                                and problem.measure_space is not None)
+    evaluator = BudgetEvaluator(
+        problem,
+        budget,
+        with_measures=getattr(algo, "uses_measures", False) and problem.measure_space is not None,
+    )
     search(algo, evaluator)
     return evaluator
 
 
 def check_algorithm(
-    algo_cls: type[Algorithm], params: dict[str, Any] | None = None, dim: int = 8,
+    algo_cls: type[Algorithm],
+    params: dict[str, Any] | None = None,
+    dim: int = 8,
     problem: Problem | None = None,
 ) -> None:
     """Check the algorithm contract on a cheap problem.
@@ -75,6 +83,7 @@ def check_algorithm(
         params: Keyword arguments for it.
         dim: Genome size of the probe problem.
         problem: Problem to use instead of the probe sphere.
+
     """
     problem = problem or ProbeSphere(dim)
     params = params or {}
@@ -99,11 +108,12 @@ def check_algorithm(
         raise AssertionError("ask() twice without tell() must raise OrderError")
     algo.tell(problem.evaluate(genomes))
 
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002 - checking it is untouched
     for budget in (batch, 3 * batch, 3 * batch + 1, 5 * batch - 1):
         used = run_once(algo_cls, problem, budget, 1, params).used
         assert used == budget, f"budget {budget}: {used} evaluations were spent"
-    assert np.array_equal(np.random.get_state()[1], np_state), "the global NumPy RNG was used"
+    np_now = np.random.get_state()[1]  # noqa: NPY002
+    assert np.array_equal(np_now, np_state), "the global NumPy RNG was used"
 
     budget = 4 * batch + 3
     a = run_once(algo_cls, problem, budget, 7, params)
@@ -128,6 +138,7 @@ def check_problem(problem: Problem, n: int = 4, seed: int = 0) -> None:
         problem: The problem instance.
         n: Batch size to try.
         seed: Seed of the genomes tried.
+
     """
     assert problem.sense in ("min", "max"), f"sense must be 'min' or 'max', got {problem.sense!r}"
     rng = np.random.default_rng(seed)
@@ -136,7 +147,9 @@ def check_problem(problem: Problem, n: int = 4, seed: int = 0) -> None:
     check_batch_shape(fitness, (n,), "evaluate()")
     again = np.asarray(problem.evaluate(genomes))
     assert np.array_equal(fitness, again, equal_nan=True), "evaluate() is not deterministic"
-    halves = np.concatenate([problem.evaluate(genomes[: n // 2]), problem.evaluate(genomes[n // 2 :])])
+    halves = np.concatenate(
+        [problem.evaluate(genomes[: n // 2]), problem.evaluate(genomes[n // 2 :])]
+    )
     assert np.allclose(fitness, halves, rtol=1e-4, atol=1e-5, equal_nan=True), (
         "fitness depends on the batch a genome is evaluated in"
     )
@@ -161,6 +174,7 @@ def check_generator(generator: Generator, n: int = 3) -> None:
     Args:
         generator: The generator (in eval mode).
         n: Number of latents to try.
+
     """
     import torch
 

@@ -1,7 +1,6 @@
 """The source operators have the distributions the studies define."""
 
 import numpy as np
-
 from bench.algorithms.operators import (
     blend_crossover,
     gaussian_mutation,
@@ -62,7 +61,7 @@ def test_uniform_crossover_swaps_half_the_genes():
 
 
 def test_tournament_pressure_matches_theory():
-    """With k aspirants drawn with replacement, P(winner has rank r of P) = ((P-r+1)^k - (P-r)^k) / P^k."""
+    """k aspirants drawn with replacement: P(rank r wins) = ((P-r+1)^k - (P-r)^k) / P^k."""
     rng = np.random.default_rng(5)
     pop, k = 10, 3
     loss = np.arange(pop, dtype=float)  # index = rank, 0 best

@@ -13,8 +13,11 @@ from bench.registry import (
 
 
 def _entry(name, target, source, obj=None):
-    ep = SimpleNamespace(load=lambda: obj if obj is not None else (_ for _ in ()).throw(
-        ImportError("no module named broken")))
+    ep = SimpleNamespace(
+        load=lambda: (
+            obj if obj is not None else (_ for _ in ()).throw(ImportError("no module named broken"))
+        )
+    )
     return Entry(name, target, source, ep)
 
 
@@ -47,5 +50,5 @@ def test_unknown_name_lists_valid_and_suggests_closest():
 
 def test_broken_plugin_reports_its_source():
     reg = Registry("algorithms", [_entry("broken", "broken.mod:X", "broken-plugin 1.0")])
-    with pytest.raises(RegistryError, match="broken-plugin 1.0.*ImportError"):
+    with pytest.raises(RegistryError, match=r"broken-plugin 1\.0.*ImportError"):
         reg.load("broken")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from bench.algorithms.random_sampling import RandomSampling
+
 from bench.evaluator import BudgetEvaluator, BudgetExceeded
 from bench.problem import Problem
 from bench.registry import registry
@@ -18,7 +18,7 @@ from bench.testing import ProbeSphere
 
 
 class TinyGeneratorProblem(Problem):
-    """A small convolutional generator with fixed random weights; fitness = MSE to a target image."""
+    """A small conv generator with fixed random weights; fitness = MSE to a target image."""
 
     sense = "min"
     worst_fitness = 4.0
@@ -27,8 +27,12 @@ class TinyGeneratorProblem(Problem):
         g = torch.Generator().manual_seed(1234)  # weights from a private generator
         self.genome_shape = (z_dim,)
         self.net = torch.nn.Sequential(
-            torch.nn.Linear(z_dim, 8 * 4 * 4), torch.nn.Unflatten(1, (8, 4, 4)), torch.nn.ReLU(),
-            torch.nn.Upsample(scale_factor=2), torch.nn.Conv2d(8, 3, 3, padding=1), torch.nn.Tanh(),
+            torch.nn.Linear(z_dim, 8 * 4 * 4),
+            torch.nn.Unflatten(1, (8, 4, 4)),
+            torch.nn.ReLU(),
+            torch.nn.Upsample(scale_factor=2),
+            torch.nn.Conv2d(8, 3, 3, padding=1),
+            torch.nn.Tanh(),
         )
         with torch.no_grad():
             for p in self.net.parameters():
@@ -60,13 +64,14 @@ def test_network_problem_is_bit_for_bit_reproducible(name):
     algo_cls = registry("algorithms").load(name)
     problems = [TinyGeneratorProblem() for _ in range(2)]  # nn init uses torch's global RNG
     torch_state = torch.get_rng_state().clone()
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002
     runs = [_search(problem, algo_cls, 450, seed=11) for problem in problems]
     assert runs[0].best_fitness == runs[1].best_fitness
     assert np.array_equal(runs[0].best_genome, runs[1].best_genome)
     assert [r["best"] for r in runs[0].curve] == [r["best"] for r in runs[1].curve]
     assert torch.equal(torch.get_rng_state(), torch_state), "a run touched torch's global RNG"
-    assert np.array_equal(np.random.get_state()[1], np_state), "a run touched NumPy's global RNG"
+    np_now = np.random.get_state()[1]  # noqa: NPY002
+    assert np.array_equal(np_now, np_state), "a run touched NumPy's global RNG"
 
 
 def test_nonfinite_fitness_is_replaced_counted_and_never_best():
@@ -95,8 +100,14 @@ def test_algorithm_asking_more_than_remains_gets_only_the_rest():
 
 
 def test_same_spec_same_record_figures():
-    spec = RunSpec("rastrigin", "ga", budget=900, seed=5, problem_params={"dim": 32},
-                   algo_params={"population": 40})
+    spec = RunSpec(
+        "rastrigin",
+        "ga",
+        budget=900,
+        seed=5,
+        problem_params={"dim": 32},
+        algo_params={"population": 40},
+    )
     a, b = execute(spec), execute(spec)
     assert a.record["best_fitness"] == b.record["best_fitness"]
     assert np.array_equal(a.best_genome, b.best_genome)
@@ -154,7 +165,10 @@ def test_a_failing_problem_becomes_a_failed_record(monkeypatch):
         (RunSpec("sphere", "ga", budget=0), "positive"),
         (RunSpec("sphere", "ga", budget=-5), "positive"),
         (RunSpec("sphere", "ga", budget=50), "smaller than one batch"),
-        (RunSpec("sphere", "ga", budget=500, algo_params={"cxpb": 1.5}), r"cxpb must lie in \[0, 1\]"),
+        (
+            RunSpec("sphere", "ga", budget=500, algo_params={"cxpb": 1.5}),
+            r"cxpb must lie in \[0, 1\]",
+        ),
         (RunSpec("sphere", "ga", budget=500, algo_params={"popsize": 5}), "no parameter 'popsize'"),
         (RunSpec("sphere", "ga", budget=500, preset="fast"), "no preset 'fast'"),
         (RunSpec("sphere", "ga", budget=500, problem_params={"dim": "big"}), "expects int"),

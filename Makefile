@@ -1,0 +1,25 @@
+# Two entry points: `make run` (the main job) and `make test` (the test suite).
+# Both create the virtual environment and install the suite first.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+
+.PHONY: run test lint bench-perf clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/bench campaign --problems all --algos all --seeds 3 --budget 2000 --out runs/quickstart
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+test: lint
+	LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

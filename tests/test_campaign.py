@@ -1,0 +1,185 @@
+"""Campaigns: equal budgets, resume after interrupts and kill -9, locks, plan changes."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import BIN
+
+from bench.campaign import (
+    CampaignError,
+    CampaignLock,
+    Plan,
+    load_campaign,
+    load_plan,
+    run_campaign,
+)
+from bench.registry import UnknownNameError
+from bench.results import RECORD
+from bench.spec import SpecError
+
+
+def _plan(**kw):
+    base = dict(
+        problems=["sphere", "rastrigin"],
+        algorithms=["random", "ga"],
+        seeds=[0, 1],
+        budget=400,
+        problem_params={"sphere": {"dim": 16}, "rastrigin": {"dim": 16}},
+        algo_params={"ga": {"population": 40}},
+    )
+    base.update(kw)
+    return Plan(**base)
+
+
+def test_every_pairing_gets_the_same_budget_and_resume_skips(tmp_path):
+    plan = _plan()
+    first = run_campaign(plan, tmp_path, progress=False)
+    assert (first.total, first.ran, first.failed) == (8, 8, 0)
+    df = load_campaign(tmp_path)
+    assert len(df) == 8 and set(df["status"]) == {"finished"}
+    assert set(df["evaluations"]) == {400} and set(df["budget"]) == {400}
+    assert df["run_id"].is_unique
+    again = run_campaign(plan, tmp_path, progress=False)
+    assert (again.ran, again.skipped_finished) == (0, 8)
+
+
+def test_failed_runs_are_kept_and_rerun_only_on_request(tmp_path):
+    plan = _plan(algo_params={"ga": {"population": 1000}})  # larger than the budget
+    summary = run_campaign(plan, tmp_path, progress=False)
+    assert summary.failed == 4
+    df = load_campaign(tmp_path)
+    failed = df[df["status"] == "failed"]
+    assert set(failed["algo"]) == {"ga"}
+    assert failed["error"].str.contains("smaller than one batch").all()
+    assert run_campaign(plan, tmp_path, progress=False).skipped_failed == 4
+    assert run_campaign(plan, tmp_path, progress=False, retry_failed=True).ran == 4
+
+
+def test_changed_plan_is_refused_unless_forced(tmp_path):
+    run_campaign(_plan(seeds=[0]), tmp_path, progress=False)
+    with pytest.raises(CampaignError, match=r"different plan.*seeds"):
+        run_campaign(_plan(seeds=[0, 1]), tmp_path, progress=False)
+    summary = run_campaign(_plan(seeds=[0, 1]), tmp_path, progress=False, force=True)
+    assert (summary.skipped_finished, summary.ran) == (4, 4)  # same specs keep their ids
+
+
+def test_second_campaign_in_the_same_folder_is_refused(tmp_path):
+    with CampaignLock(tmp_path), pytest.raises(CampaignError, match="in use by pid"):
+        run_campaign(_plan(), tmp_path, progress=False)
+
+
+def test_loader_shows_pending_runs(tmp_path):
+    plan = _plan()
+    run_campaign(_plan(seeds=[0]), tmp_path, progress=False)
+    (tmp_path / "campaign.json").write_text(json.dumps({"plan": plan.to_dict()}))
+    df = load_campaign(tmp_path)
+    assert list(df["status"].value_counts().sort_index().items()) == [
+        ("finished", 4),
+        ("pending", 4),
+    ]
+
+
+def test_plan_file(tmp_path):
+    path = tmp_path / "plan.toml"
+    path.write_text(
+        'budget = 300\nseeds = 2\nproblems = "all"\nalgorithms = ["random"]\n'
+        "[problem.sphere]\ndim = 8\n[algo.random]\nbatch = 50\n"
+    )
+    plan = load_plan(path)
+    assert plan.problems == ["rastrigin", "sphere"] and plan.seeds == [0, 1]
+    assert (
+        plan.problem_params == {"sphere": {"dim": 8}} and plan.algo_params["random"]["batch"] == 50
+    )
+    path.write_text("budget = \n")
+    with pytest.raises(SpecError, match="not valid TOML"):
+        load_plan(path)
+    path.write_text('budget = 10\nproblems = ["sphere"]\nalgorithms = ["gaa"]\n')
+    with pytest.raises(UnknownNameError, match="did you mean 'ga'"):
+        load_plan(path)
+
+
+def _start_campaign(folder):
+    return subprocess.Popen(
+        [
+            str(BIN / "bench"),
+            "campaign",
+            "--problems",
+            "sphere",
+            "--algos",
+            "random",
+            "ga",
+            "--seeds",
+            "3",
+            "--budget",
+            "60000",
+            "--out",
+            str(folder),
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finished(folder):
+    runs = folder / "runs"
+    return [p for p in runs.iterdir() if (p / RECORD).exists()] if runs.exists() else []
+
+
+def _wait_for_runs(proc, folder, n, timeout=120):
+    deadline = time.time() + timeout
+    while len(_finished(folder)) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "campaign too slow"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_kill_9_loses_no_finished_run_and_resume_completes(tmp_path):
+    folder = tmp_path / "c"
+    proc = _start_campaign(folder)
+    _wait_for_runs(proc, folder, 2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {p.name: json.loads((p / RECORD).read_text()) for p in _finished(folder)}
+    assert len(done) >= 2 and all(r["status"] == "finished" for r in done.values())
+    visible = [p for p in (folder / "runs").iterdir() if not p.name.startswith(".")]
+    assert len(visible) == len(done), "a half-written run folder is visible"
+
+    resumed = subprocess.run(proc.args, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"skipped {len(done)} finished" in resumed.stdout
+    df = load_campaign(folder)
+    assert len(df) == 6 and set(df["status"]) == {"finished"}
+    assert not list((folder / "runs").glob(".tmp-*"))
+    for run_id, record in done.items():  # finished runs were not repeated
+        assert json.loads((folder / "runs" / run_id / RECORD).read_text()) == record
+
+    # and the interrupted campaign equals an uninterrupted one, run for run
+    straight = tmp_path / "straight"
+    subprocess.run(
+        [*proc.args[:-3], "--out", str(straight), "--no-progress"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    reference = load_campaign(straight).set_index("run_id")["best_fitness"]
+    assert load_campaign(folder).set_index("run_id")["best_fitness"].equals(reference)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly(tmp_path):
+    folder = tmp_path / "c"
+    proc = _start_campaign(folder)
+    _wait_for_runs(proc, folder, 1)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "re-run the same command to resume" in err
+    assert "Traceback" not in err
+    assert not list((folder / "runs").glob(".tmp-*"))

@@ -1,0 +1,222 @@
+"""The bench command as a user meets it: output, folders, and one-line usage errors."""
+
+import json
+
+import pytest
+
+from bench.registry import registry
+
+
+def test_list_shows_every_registered_name_with_a_description(bench_cmd):
+    result = bench_cmd("list")
+    assert result.returncode == 0, result.stderr
+    for kind in ("problems", "algorithms", "generators"):
+        assert f"{kind}:" in result.stdout
+        for name in registry(kind).names():
+            line = next(
+                ln for ln in result.stdout.splitlines() if ln.strip().startswith(name + " ")
+            )
+            assert len(line.split(None, 1)[1]) > 10, line
+    only = bench_cmd("list", "algorithms")
+    assert "problems:" not in only.stdout and "presets: paper, quick" in only.stdout
+
+
+def test_run_prints_summary_and_writes_a_numbered_folder(bench_cmd, tmp_path):
+    args = (
+        "run",
+        "--problem",
+        "sphere",
+        "--algo",
+        "ga",
+        "--budget",
+        "300",
+        "--seed",
+        "4",
+        "--set",
+        "population=20",
+        "--set",
+        "problem.dim=10",
+        "--out",
+        str(tmp_path),
+    )
+    result = bench_cmd(*args)
+    assert result.returncode == 0, result.stderr
+    assert "status     finished" in result.stdout
+    assert "evals      300" in result.stdout
+    assert "eval/s" in result.stderr  # the progress bar reports evaluations per second
+    folder = tmp_path / "00001-sphere-ga-s4"
+    record = json.loads((folder / "record.json").read_text())
+    assert record["spec"]["algo_params"] == {"population": 20}
+    assert record["spec"]["problem_params"] == {"dim": 10}
+    assert bench_cmd(*args).returncode == 0
+    assert (tmp_path / "00002-sphere-ga-s4").is_dir()
+    shown = bench_cmd("show", str(folder))
+    assert shown.returncode == 0 and "best" in shown.stdout
+    both = bench_cmd("show", str(tmp_path))
+    assert both.stdout.count("status     finished") == 2
+
+
+def test_preset_supplies_the_budget(bench_cmd, tmp_path):
+    result = bench_cmd(
+        "run",
+        "--problem",
+        "sphere",
+        "--algo",
+        "ga",
+        "--preset",
+        "quick",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "budget 2000" in result.stdout and "preset quick" in result.stdout
+
+
+def test_campaign_and_show(bench_cmd, tmp_path):
+    out = tmp_path / "c"
+    result = bench_cmd(
+        "campaign",
+        "--problems",
+        "all",
+        "--algos",
+        "random",
+        "ga",
+        "--seeds",
+        "2",
+        "--budget",
+        "400",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "8 runs planned; ran 8 (0 failed)" in result.stdout
+    again = bench_cmd(
+        "campaign",
+        "--problems",
+        "all",
+        "--algos",
+        "random",
+        "ga",
+        "--seeds",
+        "2",
+        "--budget",
+        "400",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
+    assert "ran 0" in again.stdout and "skipped 8 finished" in again.stdout
+    shown = bench_cmd("show", str(out))
+    assert shown.returncode == 0
+    assert "sphere" in shown.stdout and "rastrigin" in shown.stdout
+
+
+@pytest.fixture
+def not_a_folder(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    return path / "sub"
+
+
+BAD = {
+    "unknown problem": (["run", "--problem", "sphre", "--algo", "ga"], "did you mean 'sphere'"),
+    "unknown algorithm": (
+        ["run", "--problem", "sphere", "--algo", "randm"],
+        "did you mean 'random'",
+    ),
+    "budget zero": (["run", "--problem", "sphere", "--algo", "ga", "--budget", "0"], "positive"),
+    "budget negative": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--budget", "-3"],
+        "positive",
+    ),
+    "budget below a batch": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--budget", "10"],
+        "smaller than one batch",
+    ),
+    "budget not a number": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--budget", "lots"],
+        "expected an integer",
+    ),
+    "malformed set": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--set", "cxpb"],
+        "malformed --set 'cxpb'",
+    ),
+    "unknown set key": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--set", "cxbp=0.5"],
+        "no such parameter",
+    ),
+    "wrong set type": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--set", "population=big"],
+        "expects int",
+    ),
+    "bad set prefix": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--set", "x.dim=3"],
+        "prefix must be",
+    ),
+    "unknown preset": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--preset", "fast"],
+        "no preset 'fast'",
+    ),
+    "missing plan": (
+        ["campaign", "--plan", "/nonexistent/plan.toml", "--out", "OUT"],
+        "cannot read plan file",
+    ),
+    "campaign without plan": (["campaign", "--out", "OUT"], "needs --plan"),
+    "unknown in campaign": (
+        ["campaign", "--problems", "all", "--algos", "gx", "--budget", "500", "--out", "OUT"],
+        "unknown algorithm 'gx'",
+    ),
+    "show nothing": (["show", "/nonexistent"], "neither a run folder nor a campaign folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_gets_one_line_and_exit_2(bench_cmd, tmp_path, case):
+    args, message = BAD[case]
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+    result = (
+        bench_cmd(*args, "--out", str(tmp_path / "o")) if args[0] == "run" else bench_cmd(*args)
+    )
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if "error" in ln]
+    assert len(errors) == 1, result.stderr
+
+
+def test_invalid_toml_plan(bench_cmd, tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text("budget = [\n")
+    result = bench_cmd("campaign", "--plan", str(plan), "--out", str(tmp_path / "c"))
+    assert result.returncode == 2 and "not valid TOML" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "campaign"])
+def test_unwritable_output_folder(bench_cmd, not_a_folder, command):
+    if command == "run":
+        args = ["run", "--problem", "sphere", "--algo", "random", "--budget", "100"]
+    else:
+        args = ["campaign", "--problems", "sphere", "--algos", "random", "--budget", "100"]
+    result = bench_cmd(*args, "--out", str(not_a_folder))
+    assert result.returncode == 2
+    assert "is not writable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_locked_campaign_folder_is_refused(bench_cmd, tmp_path):
+    from bench.campaign import CampaignLock
+
+    with CampaignLock(tmp_path):
+        result = bench_cmd(
+            "campaign",
+            "--problems",
+            "sphere",
+            "--algos",
+            "random",
+            "--budget",
+            "100",
+            "--out",
+            str(tmp_path),
+        )
+    assert result.returncode == 2 and "in use by pid" in result.stderr
