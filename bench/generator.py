@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.problem import check_batch_shape
+from bench.problem import MissingWeightsError, check_batch_shape
+
+__all__ = ["Generator", "MissingWeightsError", "to_uint8"]
 
 
 class Generator(torch.nn.Module):
@@ -28,6 +30,7 @@ class Generator(torch.nn.Module):
         img_channels: 1 (grey) or 3 (RGB).
         w_dim: Intermediate latent size (style-based generators only).
         num_ws: Number of style vectors (style-based generators only).
+        weight_path: File the weights came from (its sha256 goes into records), or None.
 
     """
 
@@ -36,6 +39,7 @@ class Generator(torch.nn.Module):
     img_channels: int
     w_dim: int | None = None
     num_ws: int | None = None
+    weight_path: str | None = None
 
     @property
     def device(self) -> torch.device:

@@ -22,6 +22,10 @@ import numpy as np
 Sense = Literal["min", "max"]
 
 
+class MissingWeightsError(FileNotFoundError):
+    """A weight file a problem or generator needs is absent; the message says how to get it."""
+
+
 def check_batch_shape(array: np.ndarray, shape: tuple[int | None, ...], name: str) -> None:
     """Raise ``ValueError`` unless ``array`` has ``shape`` (``None`` matches any size).
 

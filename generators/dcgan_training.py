@@ -1,0 +1,253 @@
+"""Training the study's DCGANs: resumable, seeded, with a sample grid per epoch.
+
+The loop follows the study (Adam lr 2e-4, β = (0.5, 0.999), batch 32, binary
+cross-entropy, noise N(0, 1)): per step the discriminator sees a real batch
+(label 1) and a fake batch (label 0) in separate passes, as Keras'
+``train_on_batch`` twice did, then the generator is trained to make the
+discriminator say 1 on a fresh fake batch.
+
+A training folder holds ``checkpoint.pt`` (networks, optimisers, RNG states,
+epoch; written atomically after every epoch), ``samples/epoch-NNNN.png`` (a
+grid of the same 64 latents every epoch) and ``log.json``. Calling ``train``
+again on the same folder resumes after the last finished epoch. Randomness comes
+from the config's seed only: torch's global RNG is forked and restored, and
+data order uses a NumPy generator whose state is checkpointed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from bench.generators.dcgan import DCGANDiscriminator, DCGANGenerator
+from torch import nn
+from tqdm.auto import tqdm
+
+from bench.datasets import LabelledImages
+from bench.generator import to_uint8
+from bench.images import save_grid
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a DCGAN training run.
+
+    Attributes:
+        name: Generator name, e.g. ``"dcgan-mnist"``.
+        resolution: Image height and width.
+        channels: 1 or 3.
+        epochs: Passes over the training images.
+        batch: Images per step.
+        lr: Adam learning rate (both networks).
+        beta1: Adam β1.
+        beta2: Adam β2.
+        z_dim: Latent size.
+        seed: Seed of initialisation, noise, dropout and data order.
+
+    """
+
+    name: str
+    resolution: int
+    channels: int
+    epochs: int
+    batch: int = 32
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    z_dim: int = 100
+    seed: int = 0
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``[N, H, W, C]`` → float ``[N, C, H, W]`` in [-1, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def train(
+    config: TrainConfig,
+    data: LabelledImages,
+    out: Path,
+    device: str = "cpu",
+    progress: bool = True,
+    max_epochs_this_call: int | None = None,
+) -> dict:
+    """Train (or resume training) a DCGAN into ``out``.
+
+    Args:
+        config: The run's settings; must equal the checkpoint's when resuming.
+        data: ``data.train`` ``[N, H, W, C]`` uint8 is what it learns from.
+        out: Training folder (created).
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        progress: Show a progress bar per epoch.
+        max_epochs_this_call: Stop after this many epochs (for chunked training).
+
+    Returns:
+        The log: config, data description, per-epoch losses and seconds, device.
+
+    Raises:
+        ValueError: The folder holds a checkpoint of a different config.
+
+    """
+    out = Path(out)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    expected = (config.resolution, config.resolution, config.channels)
+    if data.train.shape[1:] != expected:
+        raise ValueError(f"training images are {data.train.shape[1:]}, config needs {expected}")
+    dev = torch.device(device)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        return _train(config, data, out, dev, progress, max_epochs_this_call)
+
+
+def _train(
+    config: TrainConfig,
+    data: LabelledImages,
+    out: Path,
+    dev: torch.device,
+    progress: bool,
+    max_epochs_this_call: int | None,
+) -> dict:
+    torch.manual_seed(config.seed)
+    G = DCGANGenerator(config.resolution, config.channels, config.z_dim).to(dev)
+    D = DCGANDiscriminator(config.resolution, config.channels).to(dev)
+    betas = (config.beta1, config.beta2)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
+    order_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
+    fixed_z = torch.from_numpy(
+        np.random.default_rng(np.random.SeedSequence([config.seed, 2])).normal(
+            size=(64, config.z_dim)
+        )
+    ).float()
+    log = {
+        "config": asdict(config),
+        "data": data.description,
+        "epochs": [],
+        "device": str(dev),
+        "torch_threads": torch.get_num_threads(),
+    }
+    start_epoch = 0
+    ckpt_path = out / CHECKPOINT
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        if ckpt["config"] != asdict(config):
+            raise ValueError(
+                f"{ckpt_path} was trained with {ckpt['config']}; this run asks for "
+                f"{asdict(config)}. Use another --out folder."
+            )
+        G.load_state_dict(ckpt["G"])
+        D.load_state_dict(ckpt["D"])
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_d.load_state_dict(ckpt["opt_d"])
+        order_rng.bit_generator.state = ckpt["order_rng"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        log = ckpt["log"]
+        start_epoch = ckpt["epoch"]
+    x_all = _to_tensor(data.train)
+    n = len(x_all)
+    steps = n // config.batch
+    bce = nn.BCEWithLogitsLoss()
+    ones = torch.ones(config.batch, device=dev)
+    zeros = torch.zeros(config.batch, device=dev)
+    last = config.epochs
+    if max_epochs_this_call is not None:
+        last = min(last, start_epoch + max_epochs_this_call)
+    for epoch in range(start_epoch, last):
+        G.train()
+        D.train()
+        t0 = time.perf_counter()
+        perm = torch.from_numpy(order_rng.permutation(n))
+        sums = np.zeros(4)
+        bar = tqdm(
+            range(steps),
+            desc=f"{config.name} epoch {epoch + 1}/{config.epochs}",
+            disable=not progress,
+            dynamic_ncols=True,
+            leave=False,
+        )
+        for s in bar:
+            real = x_all[perm[s * config.batch : (s + 1) * config.batch]].to(dev)
+            z = torch.randn(config.batch, config.z_dim, device=dev)
+            fake = G(z)
+            opt_d.zero_grad(set_to_none=True)
+            d_real = D(real)
+            d_fake = D(fake.detach())
+            loss_d = bce(d_real, ones) + bce(d_fake, zeros)
+            loss_d.backward()
+            opt_d.step()
+            opt_g.zero_grad(set_to_none=True)
+            z = torch.randn(config.batch, config.z_dim, device=dev)
+            loss_g = bce(D(G(z)), ones)
+            loss_g.backward()
+            opt_g.step()
+            with torch.no_grad():
+                sums += [
+                    loss_d.item(),
+                    loss_g.item(),
+                    torch.sigmoid(d_real).mean().item(),
+                    torch.sigmoid(d_fake).mean().item(),
+                ]
+            if s % 20 == 0:
+                bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_g.item():.3f}", refresh=False)
+        bar.close()
+        G.eval()
+        with torch.no_grad():
+            grid = to_uint8(G(fixed_z.to(dev)))
+        save_grid(grid, out / "samples" / f"epoch-{epoch + 1:04d}.png", ncol=8)
+        mean = sums / max(steps, 1)
+        log["epochs"].append(
+            {
+                "epoch": epoch + 1,
+                "loss_d": mean[0],
+                "loss_g": mean[1],
+                "d_real": mean[2],
+                "d_fake": mean[3],
+                "seconds": time.perf_counter() - t0,
+                "images_seen": (epoch + 1) * steps * config.batch,
+            }
+        )
+        _atomic_save(
+            {
+                "config": asdict(config),
+                "epoch": epoch + 1,
+                "G": G.state_dict(),
+                "D": D.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "order_rng": order_rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "log": log,
+            },
+            out / CHECKPOINT,
+        )
+        (out / LOG).write_text(json.dumps(log, indent=2))
+        if progress:
+            e = log["epochs"][-1]
+            tqdm.write(
+                f"{config.name} epoch {epoch + 1}/{config.epochs}: loss D {e['loss_d']:.3f} "
+                f"G {e['loss_g']:.3f}, D(real) {e['d_real']:.2f} D(fake) {e['d_fake']:.2f}, "
+                f"{e['seconds']:.0f} s"
+            )
+    return log
+
+
+def load_trained_generator(folder: Path, device: str = "cpu") -> DCGANGenerator:
+    """The generator of a training folder's last checkpoint, in eval mode."""
+    ckpt = torch.load(Path(folder) / CHECKPOINT, map_location=device, weights_only=False)
+    cfg = ckpt["config"]
+    G = DCGANGenerator(cfg["resolution"], cfg["channels"], cfg["z_dim"])
+    G.load_state_dict(ckpt["G"])
+    return G.to(device).eval()

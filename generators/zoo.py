@@ -1,0 +1,94 @@
+"""Generators with weights shipped in this repository (``generators/weights/``).
+
+Each entry is a factory registered under ``bench.generators``: called with no
+arguments it returns the network with its shipped weights, in eval mode, on
+the CPU. ``weights=PATH`` loads another file of the same architecture. Each
+shipped file ``NAME.pt`` has a model card ``NAME.json`` (data, training
+settings, sha256, quality figures) and a sample grid ``NAME.png`` beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from bench.generators.dcgan import DCGANGenerator
+
+from bench.generator import MissingWeightsError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+DATASETS = {"dcgan-mnist": "mnist", "dcgan-fashion": "fashion-mnist", "dcgan-faces": "utkface"}
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def shipped_path(name: str) -> Path:
+    """Where the weights of shipped generator ``name`` live."""
+    return WEIGHTS_DIR / f"{name}.pt"
+
+
+def model_card(name: str) -> dict:
+    """The model card of shipped generator ``name``."""
+    path = WEIGHTS_DIR / f"{name}.json"
+    if not path.exists():
+        raise MissingWeightsError(f"no model card for '{name}' at {path}")
+    return json.loads(path.read_text())
+
+
+def _how_to_get(name: str) -> str:
+    return (
+        f"train it with `bench train-generator {name} --data-dir DATA` (data: "
+        f"{DATASETS.get(name, '?')}), then `bench export-generator {name}`, or pass "
+        "weights=PATH (--set problem.weights=PATH)"
+    )
+
+
+def load_dcgan(name: str, weights: str | Path | None = None, device: str = "cpu") -> DCGANGenerator:
+    """A DCGAN generator from a file written by ``bench export-generator``.
+
+    Args:
+        name: Generator name, for messages and the default path.
+        weights: Weight file; default: the shipped ``generators/weights/NAME.pt``.
+        device: Torch device.
+
+    Returns:
+        The generator in eval mode, with ``weight_path`` set.
+
+    Raises:
+        MissingWeightsError: The file does not exist.
+
+    """
+    path = Path(weights) if weights is not None else shipped_path(name)
+    if not path.is_file():
+        raise MissingWeightsError(f"weights of '{name}' not found at {path}: {_how_to_get(name)}")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    arch = blob["arch"]
+    G = DCGANGenerator(int(arch["img_resolution"]), int(arch["img_channels"]), int(arch["z_dim"]))
+    G.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+    G.weight_path = str(path)
+    return G.to(device).eval()
+
+
+def dcgan_mnist(weights: str | None = None, device: str = "cpu") -> DCGANGenerator:
+    """DCGAN of the set-diversity study, trained here on MNIST (28×28 grey, z 100)."""
+    return load_dcgan("dcgan-mnist", weights, device)
+
+
+def dcgan_fashion(weights: str | None = None, device: str = "cpu") -> DCGANGenerator:
+    """DCGAN of the set-diversity study, trained here on Fashion-MNIST (28×28 grey, z 100)."""
+    return load_dcgan("dcgan-fashion", weights, device)
+
+
+def dcgan_faces(weights: str | None = None, device: str = "cpu") -> DCGANGenerator:
+    """DCGAN of the set-diversity study, trained here on UTKFace faces (RGB, z 100)."""
+    return load_dcgan("dcgan-faces", weights, device)

@@ -1,0 +1,215 @@
+"""Set diversity (seeds digest §2): find K latents whose K images differ most.
+
+A genome is a set of ``K`` latents of a generator, flattened to
+``[K · z_dim]`` (50 × 100 = 5,000 genes for the study's DCGANs), prior N(0, 1).
+Its fitness is the mean over all ``K(K−1)/2`` pairs of its images of a
+*similarity*, to be minimised:
+
+- ``rmse``: ``1 − sqrt(Σ (A − B)² / size)`` on images scaled to [0, 1];
+- ``ncc``: normalised cross-correlation ``Σ A·B / sqrt(Σ A·A · Σ B·B)`` (the
+  study's printed formula has ``(A − B)`` in the numerator, a typo).
+
+Both are computed for a whole batch at once: the ``N·K`` images come from one
+chunked generator pass and the pairwise terms from one batched matrix product
+``[N, K, P] @ [N, P, K]`` in float64. The behaviour descriptors for
+quality-diversity archives are the mean and the maximum pairwise similarity,
+each in [0, 1] (100 × 100 bins, as in the study).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from bench.generator import Generator, to_uint8
+from bench.images import image_grid
+from bench.problem import MeasureSpace, Problem, check_batch_shape
+from bench.registry import registry
+
+METRICS = ("rmse", "ncc")
+
+
+def pairwise_similarity(images: torch.Tensor, metric: str) -> torch.Tensor:
+    """Similarity of every pair of images within each set.
+
+    Args:
+        images: ``[N, K, P]`` flattened images scaled to [0, 1].
+        metric: ``"rmse"`` (1 − RMSE) or ``"ncc"``.
+
+    Returns:
+        ``[N, K, K]`` float64 similarities (the diagonal compares an image with itself).
+
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric '{metric}'. Valid: {', '.join(METRICS)}")
+    x = images.to(torch.float64)
+    gram = x @ x.transpose(1, 2)  # [N, K, K]
+    sq = torch.diagonal(gram, dim1=1, dim2=2)  # [N, K]
+    if metric == "rmse":
+        d2 = (sq[:, :, None] + sq[:, None, :] - 2.0 * gram).clamp_min(0.0) / x.shape[2]
+        return 1.0 - d2.sqrt()
+    return gram / (sq[:, :, None] * sq[:, None, :]).sqrt()
+
+
+def set_statistics(images: torch.Tensor, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and maximum pairwise similarity of each set of images.
+
+    Args:
+        images: ``[N, K, P]`` flattened images in [0, 1], ``K >= 2``.
+        metric: ``"rmse"`` or ``"ncc"``.
+
+    Returns:
+        ``(mean [N], max [N])`` over the ``K(K−1)/2`` distinct pairs, float64.
+
+    """
+    k = images.shape[1]
+    sim = pairwise_similarity(images, metric)
+    iu = torch.triu_indices(k, k, offset=1)
+    pairs = sim[:, iu[0], iu[1]]  # [N, K(K-1)/2]
+    return pairs.mean(dim=1).cpu().numpy(), pairs.max(dim=1).values.cpu().numpy()
+
+
+class SetDiversity(Problem):
+    """A set of K generated images as different from each other as possible.
+
+    Subclasses fix the generator and the metric; ``generator`` swaps in any
+    registered generator (or a ``Generator`` instance, for tests).
+
+    Args:
+        k: Latents (images) per set.
+        generator: Registered generator name; default: the subclass's.
+        weights: Weight file for that generator instead of its shipped one.
+        device: Torch device of the generator.
+        chunk: Most images per generator pass.
+
+    """
+
+    sense = "min"
+    worst_fitness = 1.0  # a set of identical images
+    default_budget = 25_000  # 500 generations of 50 (seeds digest §2)
+    metric: ClassVar[str] = "rmse"
+    default_generator: ClassVar[str] = "dcgan-mnist"
+
+    def __init__(
+        self,
+        k: int = 50,
+        generator: str | Generator | None = None,
+        weights: str | None = None,
+        device: str = "cpu",
+        chunk: int = 1000,
+    ):
+        if k < 2:
+            raise ValueError(f"k must be at least 2 (a set needs pairs), got {k}")
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1, got {chunk}")
+        self.k, self.chunk = k, chunk
+        self.generator_name = generator or self.default_generator
+        self.generator = self._load_generator(self.generator_name, weights, device)
+        self.z_dim = self.generator.z_dim
+        self.genome_shape = (k, self.z_dim)
+        self.measure_space = MeasureSpace(
+            names=(f"mean {self.metric} similarity", f"max {self.metric} similarity"),
+            ranges=((0.0, 1.0), (0.0, 1.0)),
+            bins=(100, 100),
+        )
+
+    @staticmethod
+    def _load_generator(name: str | Generator, weights: str | None, device: str) -> Generator:
+        if isinstance(name, Generator):
+            return name.eval()
+        factory = registry("generators").load(name)
+        kwargs = {"device": device}
+        if weights is not None:
+            kwargs["weights"] = weights
+        return factory(**kwargs).eval()
+
+    def describe(self) -> dict:
+        """Metric, set size and generator of this instance."""
+        name = self.generator_name
+        return {
+            "metric": self.metric,
+            "k": self.k,
+            "generator": name if isinstance(name, str) else type(name).__name__,
+            "z_dim": self.z_dim,
+        }
+
+    def weight_files(self) -> Sequence[Path]:
+        """The generator's weight file, if it has one."""
+        path = getattr(self.generator, "weight_path", None)
+        return (Path(path),) if path else ()
+
+    def images(self, genomes: np.ndarray) -> torch.Tensor:
+        """The sets' images in [0, 1].
+
+        Args:
+            genomes: ``[N, K · z_dim]``.
+
+        Returns:
+            ``[N, K, C, H, W]`` float32 on the generator's device.
+
+        """
+        check_batch_shape(genomes, (None, self.dim), f"{type(self).__name__} genomes")
+        n = len(genomes)
+        z = np.asarray(genomes, dtype=np.float32).reshape(n * self.k, self.z_dim)
+        imgs = self.generator.generate(z, chunk=self.chunk)  # [N*K, C, H, W] in [-1, 1]
+        return ((imgs + 1.0) / 2.0).reshape(n, self.k, *imgs.shape[1:])
+
+    def evaluate_with_measures(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fitness ``[N]`` (mean similarity) and measures ``[N, 2]`` (mean, max) of ``[N, D]``."""
+        imgs = self.images(genomes)
+        mean, top = set_statistics(imgs.flatten(2), self.metric)
+        return mean, np.clip(np.stack([mean, top], axis=1), 0.0, 1.0)
+
+    def evaluate(self, genomes: np.ndarray) -> np.ndarray:
+        """Mean pairwise similarity ``[N]`` of each set ``[N, D]`` (lower is more diverse)."""
+        return self.evaluate_with_measures(genomes)[0]
+
+    def measures(self, genomes: np.ndarray) -> np.ndarray:
+        """Mean and maximum pairwise similarity ``[N, 2]``."""
+        return self.evaluate_with_measures(genomes)[1]
+
+    def render(self, genomes: np.ndarray) -> list[np.ndarray]:
+        """One grid picture of the K images per genome (uint8 ``[H, W, C]``)."""
+        imgs = self.images(genomes)  # [N, K, C, H, W] in [0, 1]
+        ncol = int(np.ceil(np.sqrt(self.k)))
+        return [image_grid(to_uint8(s * 2.0 - 1.0), ncol=ncol) for s in imgs]
+
+
+class DiversityMnistRmse(SetDiversity):
+    """Set diversity: 50 MNIST digits from our DCGAN, minimise mean pairwise 1 − RMSE."""
+
+    metric, default_generator = "rmse", "dcgan-mnist"
+
+
+class DiversityMnistNcc(SetDiversity):
+    """Set diversity: 50 MNIST digits from our DCGAN, minimise mean pairwise NCC."""
+
+    metric, default_generator = "ncc", "dcgan-mnist"
+
+
+class DiversityFashionRmse(SetDiversity):
+    """Set diversity: 50 Fashion-MNIST items from our DCGAN, minimise mean pairwise 1 − RMSE."""
+
+    metric, default_generator = "rmse", "dcgan-fashion"
+
+
+class DiversityFashionNcc(SetDiversity):
+    """Set diversity: 50 Fashion-MNIST items from our DCGAN, minimise mean pairwise NCC."""
+
+    metric, default_generator = "ncc", "dcgan-fashion"
+
+
+class DiversityFacesRmse(SetDiversity):
+    """Set diversity: 50 faces from our UTKFace DCGAN, minimise mean pairwise 1 − RMSE."""
+
+    metric, default_generator = "rmse", "dcgan-faces"
+
+
+class DiversityFacesNcc(SetDiversity):
+    """Set diversity: 50 faces from our UTKFace DCGAN, minimise mean pairwise NCC."""
+
+    metric, default_generator = "ncc", "dcgan-faces"
