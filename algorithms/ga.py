@@ -109,19 +109,25 @@ class GeneticAlgorithm(Algorithm):
         pairs = np.arange(1, n, 2)
         crossed = pairs[self.rng.random(len(pairs)) < self.cxpb]
         if len(crossed):
-            a, b = blend_crossover(self.rng, children[crossed - 1], children[crossed], self.alpha)
+            a, b = self._crossover(children[crossed - 1], children[crossed])
             children[crossed - 1], children[crossed] = a, b
             loss[crossed - 1] = loss[crossed] = np.nan
         mutated = np.flatnonzero(self.rng.random(n) < self.mutpb)
         if len(mutated):
-            children[mutated] = gaussian_mutation(
-                self.rng, children[mutated], self.sigma, self.indpb
-            )
+            children[mutated] = self._mutate(children[mutated])
             loss[mutated] = np.nan
         elites = np.argsort(self.loss, kind="stable")[: self.elite]
         self.genomes = np.concatenate([self.genomes[elites], children])
         self.loss = np.concatenate([self.loss[elites], loss])
         self.generation += 1
+
+    def _crossover(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cross parent pairs ``a [n, D]`` and ``b [n, D]`` into two ``[n, D]`` children."""
+        return blend_crossover(self.rng, a, b, self.alpha)
+
+    def _mutate(self, x: np.ndarray) -> np.ndarray:
+        """Mutated copy of the children ``x [n, D]``."""
+        return gaussian_mutation(self.rng, x, self.sigma, self.indpb)
 
     def _tell(self, genomes: np.ndarray, loss: np.ndarray, measures: np.ndarray | None) -> None:
         self.loss[np.isnan(self.loss)] = loss

@@ -5,6 +5,9 @@ genomes than the budget has left (``BudgetExceeded``), replaces non-finite
 fitness with the problem's worst value and counts those, keeps the best
 solution, and records the anytime curve: one row per evaluated batch with the
 evaluations used so far, best-so-far fitness and the time spent evaluating.
+For a problem with measures it computes them for every algorithm and offers
+every finite evaluation to a passive archive (``bench.archive``), whose
+QD-score and coverage join each row of the curve.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bench.archive import PassiveArchive
 from bench.problem import Problem, check_batch_shape
 
 
@@ -44,7 +48,10 @@ class BudgetEvaluator:
     Args:
         problem: The problem to evaluate.
         budget: Total evaluations allowed.
-        with_measures: Also compute behaviour descriptors (for QD algorithms).
+        with_measures: Also compute behaviour descriptors (for QD algorithms);
+            always on for a problem with a ``measure_space``.
+        archive: The passive archive; built from the problem's measure space when
+            it has one.
 
     """
 
@@ -57,6 +64,13 @@ class BudgetEvaluator:
     best_fitness: float = float("nan")
     best_genome: np.ndarray | None = None
     curve: list[dict] = field(default_factory=list)
+    archive: PassiveArchive | None = None
+
+    def __post_init__(self) -> None:
+        if self.problem.measure_space is not None:
+            self.with_measures = True
+            if self.archive is None:
+                self.archive = PassiveArchive.for_problem(self.problem)
 
     @property
     def remaining(self) -> int:
@@ -91,13 +105,16 @@ class BudgetEvaluator:
         if self.best_genome is None or self.problem.is_better(fitness[i], self.best_fitness):
             self.best_fitness = float(fitness[i])
             self.best_genome = np.array(genomes[i], dtype=np.float64)
-        self.curve.append(
-            {
-                "evaluations": self.used,
-                "best": self.best_fitness,
-                "batch_best": float(fitness[i]),
-                "batch_mean": float(fitness[~bad].mean()) if (~bad).any() else float("nan"),
-                "eval_seconds": self.eval_seconds,
-            }
-        )
+        row = {
+            "evaluations": self.used,
+            "best": self.best_fitness,
+            "batch_best": float(fitness[i]),
+            "batch_mean": float(fitness[~bad].mean()) if (~bad).any() else float("nan"),
+            "eval_seconds": self.eval_seconds,
+        }
+        if self.archive is not None and measures is not None:
+            self.archive.add(loss, measures, valid=~bad)
+            stats = self.archive.stats()
+            row.update(qd_score=stats["qd_score"], coverage=stats["coverage"])
+        self.curve.append(row)
         return Evaluation(fitness, loss, measures)

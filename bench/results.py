@@ -136,6 +136,7 @@ def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]
     spec = record.get("spec", {})
     prov = record.get("provenance", {})
     error = record.get("error") or {}
+    archive = record.get("archive") or {}
     return {
         "run_id": record.get("run_id"),
         "problem": spec.get("problem"),
@@ -153,6 +154,9 @@ def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]
         "eval_seconds": record.get("eval_seconds"),
         "algo_seconds": record.get("algo_seconds"),
         "evals_per_second": record.get("evals_per_second"),
+        "qd_score": archive.get("qd_score"),
+        "coverage": archive.get("coverage"),
+        "qd_score_offset": archive.get("qd_score_offset"),
         "error": error.get("message") if error else None,
         "error_type": error.get("type") if error else None,
         "commit": prov.get("commit"),

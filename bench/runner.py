@@ -167,5 +167,7 @@ def execute(spec: RunSpec, progress: bool = False, device: str = "cpu") -> RunRe
             "provenance": provenance(problem.weight_files(), device),
         }
     )
+    if evaluator.archive is not None:  # passive archive: QD-score and coverage for every algorithm
+        record["archive"] = evaluator.archive.describe()
     curve = pd.DataFrame(evaluator.curve) if evaluator.curve else None
     return RunResult(record, curve, evaluator.best_genome, images)

@@ -1,0 +1,239 @@
+"""pymoo's single-objective algorithms, run through pymoo's own ask/tell.
+
+``PymooAlgorithm`` adapts one pymoo algorithm class to the suite's contract;
+each registered ``pymoo:<name>`` is a two-line subclass naming the class. What
+the adapter decides, and every run shares:
+
+- **Bounds.** pymoo needs a box. The adapter gives it
+  ``prior mean ± bound_k · prior std`` per gene (``bound_k = 4`` by default,
+  where a N(0, 1) gene falls outside with probability 6e-5). The box matters
+  only where the pymoo method uses it: its operators (SBX, polynomial mutation,
+  DE, PSO velocities), its repair of out-of-box children (clipping), CMA-ES's
+  normalisation (``sigma`` is a fraction of the box width) and Nelder–Mead's
+  initial simplex. The bounds are recorded by ``describe()``.
+- **Initial points** come from the problem's prior (clipped to the box), not
+  from pymoo's uniform or Latin-hypercube sampling.
+- **Termination.** ``termination="none"`` (the default for population
+  methods) lets the budget end the run; ``"pymoo"`` keeps the method's own
+  default criteria. Either way, when pymoo stops (CMA-ES on ``tolx``,
+  Nelder–Mead on a collapsed simplex, ...) the adapter restarts the method
+  with a fresh seed, so the evaluator's budget is always spent exactly.
+- **Batches.** pymoo asks for as many points as it likes (Nelder–Mead's
+  first simplex has D + 1); the adapter hands them out in chunks of at most
+  ``batch`` and tells pymoo once the whole population is evaluated.
+  Points pymoo already evaluated are not evaluated again.
+- **Randomness.** pymoo draws from a ``numpy.random.Generator`` seeded with an
+  integer taken from the run's ``SeedSequence``. The ``cma`` package behind
+  pymoo's CMA-ES, however, seeds and draws from NumPy's *global* RNG. Every
+  call into pymoo therefore runs with the global RNG swapped for the adapter's
+  own ``RandomState`` (seeded from the same ``SeedSequence``) and swapped back
+  afterwards: runs are reproducible and the caller's global state is left as
+  it was. (Not thread-safe: two adapters must not step in parallel threads.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+from bench.algorithms.map_elites import int_seed
+from pymoo.core.evaluator import Evaluator
+from pymoo.core.individual import Individual
+from pymoo.core.population import Population
+from pymoo.core.problem import Problem as PymooProblem
+from pymoo.core.sampling import Sampling
+from pymoo.core.termination import NoTermination
+from pymoo.problems.static import StaticProblem
+
+from bench.algorithm import Algorithm
+from bench.problem import GaussianPrior, SearchSpace
+
+# Constructor arguments the adapter owns, or that take Python objects rather than values.
+RESERVED = frozenset(
+    "archive callback display evaluator output sampling save_history seed termination verbose "
+    "repair mating selection crossover mutation survival noise_handler func_params initial x0 "
+    "return_least_infeasible cmaes_verbose verb_log".split()
+)
+EVALUATED = ("F", "G", "H")  # what pymoo's Evaluator checks before skipping a point
+MAX_RESTARTS_PER_ASK = 100
+
+
+class PriorSampling(Sampling):
+    """pymoo sampling from the problem's Gaussian prior, clipped to the box."""
+
+    def __init__(self, prior: GaussianPrior) -> None:
+        super().__init__()
+        self.prior = prior
+
+    def _do(self, problem: PymooProblem, n_samples: int, *args: Any, random_state=None, **kw):
+        x = random_state.normal(self.prior.mean, self.prior.std, size=(n_samples, problem.n_var))
+        return np.clip(x, problem.xl, problem.xu)
+
+
+class _Box(PymooProblem):
+    """The box pymoo sees; evaluation happens in the suite's evaluator, never here."""
+
+    def __init__(self, dim: int, low: float, high: float) -> None:
+        super().__init__(n_var=dim, n_obj=1, xl=low, xu=high)
+
+    def _evaluate(self, x: np.ndarray, out: dict, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("pymoo must not evaluate: the suite's evaluator does")
+
+
+def pymoo_options(pymoo_class: type) -> set[str]:
+    """Constructor keywords of ``pymoo_class`` (over its MRO) that ``--set`` may give."""
+    names: set[str] = set()
+    for klass in pymoo_class.__mro__:
+        if "__init__" in vars(klass) and klass is not object:
+            for name, p in inspect.signature(klass.__init__).parameters.items():
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self":
+                    names.add(name)
+    return names - RESERVED
+
+
+class PymooAlgorithm(Algorithm):
+    """Base adapter: a pymoo single-objective algorithm through its own ask/tell.
+
+    Subclasses set ``pymoo_class`` (and optionally ``extra_options``,
+    ``defaults`` and ``default_termination``).
+
+    Args:
+        space: The problem's search space.
+        seed: Seed sequence of the run.
+        batch: Most genomes per ``ask()``; larger pymoo populations are split.
+        bound_k: Half-width of pymoo's box, in prior standard deviations.
+        termination: ``"none"`` (only the budget stops it) or ``"pymoo"`` (the
+            method's own default criteria); either way a stopped method restarts.
+        **options: Keyword arguments of the pymoo class (numbers, strings, lists).
+
+    """
+
+    pymoo_class: ClassVar[type]
+    extra_options: ClassVar[frozenset[str]] = frozenset()
+    defaults: ClassVar[dict[str, Any]] = {}
+    default_termination: ClassVar[str] = "none"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: np.random.SeedSequence | int,
+        batch: int = 100,
+        bound_k: float = 4.0,
+        termination: str | None = None,
+        **options: Any,
+    ):
+        super().__init__(space, seed)
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, got {batch}")
+        if not bound_k > 0:
+            raise ValueError(f"bound_k must be positive, got {bound_k}")
+        termination = termination or self.default_termination
+        if termination not in ("none", "pymoo"):
+            raise ValueError(f"termination must be 'none' or 'pymoo', got '{termination}'")
+        valid = pymoo_options(self.pymoo_class) | self.extra_options
+        unknown = sorted(set(options) - valid)
+        if unknown:
+            raise ValueError(
+                f"{self.pymoo_class.__name__} has no option {', '.join(map(repr, unknown))}. "
+                f"Valid: batch, bound_k, termination, {', '.join(sorted(valid))}"
+            )
+        self.batch, self.bound_k, self.termination = batch, bound_k, termination
+        self.options = {**self.defaults, **options}
+        prior = space.prior
+        if space.bounds is not None:  # the problem's own box wins where it is tighter
+            low = max(space.bounds[0], prior.mean - bound_k * prior.std)
+            high = min(space.bounds[1], prior.mean + bound_k * prior.std)
+        else:
+            low, high = prior.mean - bound_k * prior.std, prior.mean + bound_k * prior.std
+        self.box = (float(low), float(high))
+        self.problem = _Box(space.dim, *self.box)
+        rng_seed, self._restart_seeds = self.seed.spawn(2)
+        self._np_state = np.random.RandomState(int_seed(rng_seed)).get_state()
+        self.restarts = -1  # the first start is not a restart
+        self.algorithm: Any = None
+        self._start()
+        self._pop: Any = None  # what pymoo's ask() returned, handed back to tell()
+        self._todo: Population | None = None  # its points that need evaluating
+        self._loss = np.empty(0)
+        self._next = 0
+
+    @property
+    def batch_size(self) -> int:
+        """At most ``batch`` genomes per ``ask()``."""
+        return self.batch
+
+    def describe(self) -> dict[str, Any]:
+        """The box, termination policy and restarts so far."""
+        return {"box": list(self.box), "termination": self.termination, "restarts": self.restarts}
+
+    def constructor_options(self) -> dict[str, Any]:
+        """Keyword arguments of the pymoo class: prior sampling, then the user's options."""
+        return {"sampling": PriorSampling(self.space.prior), **self.options}
+
+    @contextlib.contextmanager
+    def _global_rng(self) -> Iterator[None]:
+        """Swap NumPy's global RNG for this adapter's own while pymoo runs."""
+        outer = np.random.get_state()  # noqa: NPY002 - saved to be restored
+        np.random.set_state(self._np_state)  # noqa: NPY002 - our own seeded state
+        try:
+            yield
+        finally:
+            self._np_state = np.random.get_state()  # noqa: NPY002
+            np.random.set_state(outer)  # noqa: NPY002
+
+    def _start(self) -> None:
+        """(Re)start the pymoo algorithm with a fresh seed from the run's sequence."""
+        self.restarts += 1
+        seed = int_seed(self._restart_seeds.spawn(1)[0])
+        with self._global_rng():
+            algorithm = self.pymoo_class(**self.constructor_options())
+            setup: dict[str, Any] = {"seed": seed, "verbose": False}
+            if self.termination == "none":
+                setup["termination"] = NoTermination()
+            algorithm.setup(self.problem, **setup)
+        self.algorithm = algorithm
+
+    def _pull(self) -> None:
+        """Ask pymoo for its next population, restarting it when it has stopped."""
+        for _ in range(MAX_RESTARTS_PER_ASK):
+            pop = None
+            with self._global_rng():
+                if self.algorithm.has_next():
+                    pop = self.algorithm.ask()
+            if pop is None:
+                self._start()
+                continue
+            todo = Population.create(pop) if isinstance(pop, Individual) else pop
+            pending = [i for i, ind in enumerate(todo) if not set(EVALUATED) <= ind.evaluated]
+            self._pop, self._todo = pop, todo[pending]
+            self._loss, self._next = np.full(len(pending), np.nan), 0
+            if len(pending):
+                return
+            self._push()  # nothing new to evaluate: hand it straight back
+        raise RuntimeError(
+            f"{self.pymoo_class.__name__}: {MAX_RESTARTS_PER_ASK} pymoo asks without a new point"
+        )
+
+    def _push(self) -> None:
+        """Give pymoo the losses of its whole population."""
+        with self._global_rng():
+            if len(self._todo):
+                static = StaticProblem(self.problem, F=self._loss[:, None])
+                Evaluator().eval(static, self._todo, skip_already_evaluated=False)
+            self.algorithm.tell(infills=self._pop)
+        self._pop = self._todo = None
+
+    def _ask(self) -> np.ndarray:
+        if self._todo is None:
+            self._pull()
+        x = self._todo.get("X")[self._next : self._next + self.batch]
+        return np.asarray(x, dtype=np.float64).reshape(-1, self.space.dim)
+
+    def _tell(self, genomes: np.ndarray, loss: np.ndarray, measures: np.ndarray | None) -> None:
+        self._loss[self._next : self._next + len(loss)] = loss
+        self._next += len(loss)
+        if self._next == len(self._loss):
+            self._push()
