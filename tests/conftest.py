@@ -42,3 +42,42 @@ def data_dir() -> Path:
             "../shared/data when that exists)"
         )
     return Path(path)
+
+
+@pytest.fixture(scope="session")
+def facenet_cache(tmp_path_factory) -> Path:
+    """A cache folder (for $LATENT_BENCH_CACHE) holding FaceNet CASIA weights imported once."""
+    from bench.problems.facenet_weights import INSTALL_HINT, casia_graph_path, import_casia
+
+    if casia_graph_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install the FaceNet graph (make does: {INSTALL_HINT})")
+        pytest.skip(f"the FaceNet graph package is not installed ({INSTALL_HINT}; make does it)")
+    root = tmp_path_factory.mktemp("cache")
+    import_casia(out=root / "weights" / "facenet-casia.pt")
+    return root
+
+
+@pytest.fixture(scope="session")
+def facenet(facenet_cache):
+    """FaceNet (CASIA-WebFace) in eval mode on CPU, from the session's import."""
+    from bench.problems.facenet_weights import load_facenet
+
+    return load_facenet(facenet_cache / "weights" / "facenet-casia.pt")
+
+
+@pytest.fixture(scope="session")
+def face_aligner():
+    """facenet-pytorch's MTCNN with the suite's crop settings, on CPU."""
+    from bench.problems.face_targets import FaceAligner
+
+    return FaceAligner()
+
+
+@pytest.fixture(scope="session")
+def faces_pairs(data_dir, face_aligner):
+    """``(PairSet, aligned faces [N, 3, 160, 160])`` of data_dir/faces-pairs, aligned once."""
+    from bench.problems.facenet_verify import align_all, read_pairs
+
+    pair_set = read_pairs(data_dir / "faces-pairs")
+    return pair_set, align_all(pair_set.files, face_aligner)

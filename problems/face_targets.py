@@ -1,0 +1,261 @@
+"""Photos to FaceNet embeddings: reading, detecting, aligning, embedding, target making.
+
+A photo is read with its EXIF rotation applied and turned into 8-bit RGB
+(RGBA and palette images over white, grayscale, CMYK and 16-bit images
+converted). facenet-pytorch's MTCNN finds the faces on a copy whose longest
+side is at most ``max_side`` pixels (detection cost grows with image area; the
+box is scaled back); the largest face is cropped from the full photo with a
+margin and resized to 160×160. FaceNet's input normalisation is the fixed
+``(x - 127.5) / 128`` that the 2018 models were trained with (the per-image
+"prewhitening" of older models separates the faces-pairs set less well).
+
+Several photos of one person give one target: the mean of their unit
+embeddings, re-normalised to unit length. That is the unit vector with the
+least summed squared distance to the photos' embeddings, and it lies on the
+sphere where every candidate face's embedding lies, so a distance of 0 stays
+reachable.
+
+Library code never prints: warnings (several faces in a photo) are returned.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SIZE = 160
+MARGIN = 14  # pixels of the 160x160 crop; best separation of faces-pairs among 0, 14, 32
+MAX_SIDE = 1024
+
+
+class FaceInputError(ValueError):
+    """A photo that cannot serve as a face; the message names the file and the reason."""
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """8-bit RGB from any mode Pillow opens (16-bit, float, alpha, palette, CMYK)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        if im.mode.startswith("I;16") or arr.max(initial=0) > 255:
+            arr = arr / 257.0  # 16-bit range to 8-bit
+        elif im.mode == "F" and arr.max(initial=0) <= 1.0:
+            arr = arr * 255.0
+        im = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        im.mode == "P" and "transparency" in im.info
+    ):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def load_photo(path: str | os.PathLike) -> Image.Image:
+    """Read a photo as upright 8-bit RGB.
+
+    Args:
+        path: An image file Pillow can read.
+
+    Returns:
+        A fully loaded RGB ``PIL.Image``.
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FaceInputError(f"{path}: no such file")
+    try:
+        with Image.open(path) as im:
+            im.load()  # truncated files fail here (Pillow does not pad them by default)
+            upright = ImageOps.exif_transpose(im)
+            return _to_rgb(upright)
+    except UnidentifiedImageError:
+        raise FaceInputError(f"{path}: not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise FaceInputError(f"{path}: unreadable image ({exc})") from None
+
+
+@dataclass(frozen=True)
+class AlignedFace:
+    """The face chosen in one photo.
+
+    Attributes:
+        path: The photo.
+        face: Crop ``[3, 160, 160]``, float32 RGB in 0..255.
+        box: ``(x0, y0, x1, y1)`` of the detected face in the photo's pixels.
+        probability: MTCNN's face probability.
+        faces_found: How many faces MTCNN found (the largest is used).
+        warnings: What the caller may want to tell the user.
+
+    """
+
+    path: Path
+    face: torch.Tensor
+    box: tuple[float, float, float, float]
+    probability: float
+    faces_found: int
+    warnings: tuple[str, ...] = ()
+
+
+class FaceAligner:
+    """MTCNN detection plus a margin crop resized to 160×160.
+
+    Args:
+        device: Where MTCNN runs.
+        margin: Margin in pixels of the final crop (facenet-pytorch's convention).
+        max_side: Longest side of the copy MTCNN searches; larger photos are shrunk
+            for detection only (faces under about 20 px in that copy are missed).
+
+    """
+
+    def __init__(
+        self, device: str | torch.device = "cpu", margin: int = MARGIN, max_side: int = MAX_SIDE
+    ) -> None:
+        from facenet_pytorch import MTCNN
+
+        self.margin = margin
+        self.max_side = max_side
+        self.mtcnn = MTCNN(image_size=IMAGE_SIZE, margin=margin, post_process=False, device=device)
+
+    def detect(self, photo: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in ``photo``, largest first.
+
+        Returns:
+            ``(boxes [K, 4], probabilities [K])`` in the photo's pixels; ``K`` may be 0.
+
+        """
+        scale = min(1.0, self.max_side / max(photo.size))
+        small = photo
+        if scale < 1.0:
+            size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+            small = photo.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        boxes, probs = self.mtcnn.detect(small)
+        if boxes is None:
+            return np.zeros((0, 4)), np.zeros(0)
+        return np.asarray(boxes, dtype=np.float64) / scale, np.asarray(probs, dtype=np.float64)
+
+    def align(self, path: str | os.PathLike) -> AlignedFace:
+        """Detect and crop the largest face of the photo at ``path``.
+
+        Raises:
+            FaceInputError: Unreadable file, or no face found.
+
+        """
+        from facenet_pytorch import extract_face
+
+        path = Path(path)
+        photo = load_photo(path)
+        boxes, probs = self.detect(photo)
+        if len(boxes) == 0:
+            raise FaceInputError(f"{path}: no face found")
+        box = boxes[0]
+        warnings = ()
+        if len(boxes) > 1:
+            w, h = box[2] - box[0], box[3] - box[1]
+            warnings = (
+                f"{path}: {len(boxes)} faces found; using the largest ({w:.0f}x{h:.0f} px at "
+                f"{box[0]:.0f},{box[1]:.0f})",
+            )
+        face = extract_face(photo, box, IMAGE_SIZE, self.margin)  # [3, 160, 160], 0..255
+        return AlignedFace(
+            path, face, tuple(float(v) for v in box), float(probs[0]), len(boxes), warnings
+        )
+
+
+def standardise(faces: torch.Tensor) -> torch.Tensor:
+    """FaceNet's input normalisation: ``(x - 127.5) / 128`` for RGB in 0..255."""
+    return (faces - 127.5) / 128.0
+
+
+@torch.inference_mode()
+def embed_faces(model: torch.nn.Module, faces: torch.Tensor, batch: int = 32) -> np.ndarray:
+    """Embeddings of aligned faces.
+
+    Args:
+        model: FaceNet from ``load_facenet``.
+        faces: ``[N, 3, 160, 160]`` RGB in 0..255.
+        batch: Faces per forward pass.
+
+    Returns:
+        ``[N, 512]`` float32, unit rows.
+
+    """
+    if faces.ndim != 4 or tuple(faces.shape[1:]) != (3, IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"faces: expected shape [N, 3, 160, 160], got {list(faces.shape)}")
+    device = next(model.parameters()).device
+    out = [
+        model(standardise(faces[i : i + batch].to(device, torch.float32))).cpu()
+        for i in range(0, len(faces), batch)
+    ]
+    return torch.cat(out).numpy() if out else np.zeros((0, 512), np.float32)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The embedding a face search aims at.
+
+    Attributes:
+        embedding: ``[512]`` float32, unit norm.
+        files: The photos it came from.
+        spread: Largest distance from one photo's embedding to ``embedding`` (0 for one photo).
+        warnings: Messages about the photos (e.g. several faces in one).
+
+    """
+
+    embedding: np.ndarray
+    files: tuple[Path, ...]
+    spread: float
+    warnings: tuple[str, ...]
+
+
+def target_from_photos(
+    paths: Sequence[str | os.PathLike], model: torch.nn.Module, aligner: FaceAligner
+) -> Target:
+    """One target embedding from one or more photos of one person.
+
+    Args:
+        paths: Photo files.
+        model: FaceNet from ``load_facenet``.
+        aligner: The detector and cropper.
+
+    Returns:
+        The re-normalised mean embedding of the photos' largest faces.
+
+    """
+    if not paths:
+        raise FaceInputError("no target photos given")
+    faces = [aligner.align(p) for p in paths]
+    emb = embed_faces(model, torch.stack([f.face for f in faces]))  # [K, 512]
+    mean = emb.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if norm < 1e-6:
+        raise FaceInputError("the target photos' embeddings cancel out; use photos of one person")
+    mean = (mean / norm).astype(np.float32)
+    spread = float(np.linalg.norm(emb - mean, axis=1).max()) if len(emb) > 1 else 0.0
+    warnings = tuple(w for f in faces for w in f.warnings)
+    return Target(mean, tuple(f.path for f in faces), spread, warnings)
+
+
+def photo_distance(
+    path_a: str | os.PathLike,
+    path_b: str | os.PathLike,
+    model: torch.nn.Module,
+    aligner: FaceAligner,
+) -> tuple[float, tuple[str, ...]]:
+    """FaceNet distance between the largest faces of two photos.
+
+    Given two photos of one person this is the baseline a generated face must
+    beat to "deceive FaceNet" (the study's quality check).
+
+    Returns:
+        ``(L2 distance between unit embeddings, warnings)``.
+
+    """
+    a, b = aligner.align(path_a), aligner.align(path_b)
+    emb = embed_faces(model, torch.stack([a.face, b.face]))
+    return float(np.linalg.norm(emb[0] - emb[1])), a.warnings + b.warnings
