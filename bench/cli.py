@@ -237,10 +237,12 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 def cmd_distance(args: argparse.Namespace) -> int:
     """Print the FaceNet distance between the largest faces of two photos."""
-    from bench.problems.face_targets import FaceAligner, photo_distance
+    from bench.problems.face_targets import FaceAligner, load_photo, photo_distance
     from bench.problems.facenet_weights import load_facenet
 
     try:
+        for path in (args.img_a, args.img_b):  # cheap checks before loading the networks
+            load_photo(path)
         model = load_facenet(args.weights, device=args.device)
         dist, warnings = photo_distance(args.img_a, args.img_b, model, FaceAligner(args.device))
     except _face_errors() as exc:

@@ -1,0 +1,31 @@
+"""`bench distance`: the FaceNet distance between two photos, and one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bench.problems.face_targets import photo_distance
+
+
+@pytest.fixture
+def cached_weights(facenet_cache, monkeypatch):
+    """Point the bench command at the session's imported weights."""
+    monkeypatch.setenv("LATENT_BENCH_CACHE", str(facenet_cache))
+
+
+def test_distance_matches_the_library(bench_cmd, data_dir, cached_weights, facenet, face_aligner):
+    a, b = data_dir / "faces-pairs" / "img1.jpg", data_dir / "faces-pairs" / "img2.jpg"
+    res = bench_cmd("distance", str(a), str(b))
+    assert res.returncode == 0, res.stderr
+    line = next(x for x in res.stdout.splitlines() if x.startswith("facenet"))
+    expected, _ = photo_distance(a, b, facenet, face_aligner)
+    assert np.isclose(float(line.split()[1]), expected, atol=1e-4)
+
+
+def test_bad_input_exits_2_with_one_line(bench_cmd, data_dir, tmp_path, cached_weights):
+    (tmp_path / "bad.jpg").write_text("not a photo")
+    good = data_dir / "faces-pairs" / "img1.jpg"
+    res = bench_cmd("distance", str(good), str(tmp_path / "bad.jpg"))
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0
+    assert "bad.jpg: not an image" in res.stderr and "Traceback" not in res.stderr
