@@ -70,3 +70,40 @@ def test_tournament_pressure_matches_theory():
     expected = ((pop - ranks) ** k - (pop - ranks - 1) ** k) / pop**k
     np.testing.assert_allclose(wins, expected, atol=0.004)
     assert wins[0] > 0.27 and wins[-1] < 0.002
+
+
+def test_blx_children_of_random_parents_stay_in_each_genes_extended_interval():
+    rng = np.random.default_rng(6)
+    alpha = 0.2
+    a, b = rng.normal(size=(2000, 50)), rng.normal(size=(2000, 50))
+    lo, hi, d = np.minimum(a, b), np.maximum(a, b), np.abs(a - b)
+    for child in blend_crossover(rng, a, b, alpha):
+        assert np.all(child >= lo - alpha * d - 1e-12) and np.all(child <= hi + alpha * d + 1e-12)
+        # position within the extended interval is uniform: mean 1/2, variance 1/12
+        u = (child - (lo - alpha * d)) / ((1 + 2 * alpha) * d)
+        assert abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.002
+
+
+def test_tournament_of_one_has_no_selection_pressure():
+    rng = np.random.default_rng(7)
+    wins = np.bincount(tournament(rng, np.arange(10.0), 100_000, size=1), minlength=10) / 100_000
+    np.testing.assert_allclose(wins, 0.1, atol=0.005)
+
+
+def test_set_ga_crosses_seventy_percent_of_pairs_and_resets_two_percent_of_genes():
+    from bench.algorithms.ga_set import SetGeneticAlgorithm
+
+    from bench.testing import ProbeSphere
+
+    pop, dim = 2000, 100
+    ga = SetGeneticAlgorithm(ProbeSphere(dim).search_space, 8, population=pop, mutpb=0.0)
+    ga.genomes = np.repeat(np.arange(pop, dtype=float)[:, None], dim, axis=1)  # row i is all i
+    ga.loss = np.arange(pop, dtype=float)
+    ga._next_generation()
+    children = ga.genomes[ga.elite :]
+    crossed = ~np.all(children == children[:, :1], axis=1)  # a crossed child mixes two rows
+    pairs = crossed[0 : pop - 2 : 2] | crossed[1 : pop - 1 : 2]
+    assert abs(pairs.mean() - 0.7) < 0.04  # a few crossed pairs had the same parent twice
+    x = np.zeros((1000, 500))
+    reset = ga._mutate(x) != 0.0
+    assert abs(reset.mean() - 0.02) < 0.002

@@ -1,0 +1,96 @@
+"""The pymoo adapter: pymoo's ask/tell, exact budgets through restarts, seeds, options."""
+
+import numpy as np
+import pytest
+from bench.algorithms.pymoo_algorithms import PymooCMAES, PymooDE, PymooGA, PymooNelderMead
+
+from bench.evaluator import BudgetEvaluator
+from bench.runner import execute, search
+from bench.spec import RunSpec, SpecError
+from bench.testing import ProbeSphere
+
+
+def _run(algo, problem, budget):
+    ev = BudgetEvaluator(problem, budget)
+    search(algo, ev)
+    return ev
+
+
+def test_cmaes_is_reproducible_whatever_the_global_rng_does():
+    """cma seeds and draws from NumPy's global RNG; the adapter swaps in its own."""
+    problem = ProbeSphere(6)
+    results = []
+    for outer_seed in (123, 999):
+        np.random.seed(outer_seed)  # noqa: NPY002 - the caller's global state, which must survive
+        before = np.random.get_state()[1].copy()  # noqa: NPY002
+        ev = _run(PymooCMAES(problem.search_space, np.random.SeedSequence(5)), problem, 300)
+        assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
+        results.append((ev.best_fitness, ev.best_genome, [r["best"] for r in ev.curve]))
+    assert results[0][0] == results[1][0]
+    assert np.array_equal(results[0][1], results[1][1]) and results[0][2] == results[1][2]
+
+
+def test_a_stopping_method_restarts_and_spends_the_exact_budget():
+    problem = ProbeSphere(2)
+    algo = PymooNelderMead(problem.search_space, np.random.SeedSequence(1))
+    ev = _run(algo, problem, 3001)
+    assert ev.used == 3001
+    assert algo.restarts > 0, "Nelder-Mead converges on a 2-D sphere long before 3,000 evaluations"
+    assert ev.best_fitness < 1e-6
+
+
+def test_large_pymoo_populations_are_split_into_batches():
+    problem = ProbeSphere(30)  # Nelder-Mead's first simplex has 31 points
+    algo = PymooNelderMead(problem.search_space, np.random.SeedSequence(2), batch=8)
+    sizes = []
+    for _ in range(6):
+        genomes = algo.ask()
+        sizes.append(len(genomes))
+        algo.tell(problem.evaluate(genomes))
+    assert max(sizes) <= 8 and sizes[:3] == [8, 8, 4]  # 20 initial samples, then the simplex
+
+
+def test_options_reach_pymoo_and_genomes_stay_in_the_stated_box():
+    problem = ProbeSphere(10)
+    algo = PymooGA(problem.search_space, np.random.SeedSequence(3), pop_size=20, bound_k=2.0)
+    assert algo.algorithm.pop_size == 20 and algo.box == (-2.0, 2.0)
+    assert algo.describe()["box"] == [-2.0, 2.0]
+    first = algo.ask()
+    assert len(first) == 20
+    # N(0, 1) clipped at ±2 has std 0.88; pymoo's uniform sampling on [-2, 2] would give 1.15
+    assert 0.75 < first.std() < 1.0, "initial points come from the prior, clipped to the box"
+    algo.tell(problem.evaluate(first))
+    for _ in range(10):
+        genomes = algo.ask()
+        assert genomes.min() >= -2.0 and genomes.max() <= 2.0
+        algo.tell(problem.evaluate(genomes))
+
+
+def test_cmaes_starts_from_the_prior():
+    algo = PymooCMAES(ProbeSphere(400).search_space, np.random.SeedSequence(4))
+    first = algo.ask()
+    assert np.array_equal(first, np.zeros((1, 400))), "x0 is the prior mean"
+    algo.tell(np.zeros(1))
+    samples = algo.ask()
+    assert abs(samples.std() - 1.0) < 0.05, "the first search distribution is the prior"
+
+
+def test_de_variant_parameters_are_accepted_and_unknown_ones_refused():
+    algo = PymooDE(ProbeSphere(4).search_space, 0, variant="DE/rand/1/bin", CR=0.9, pop_size=30)
+    assert algo.batch_size == 100 and len(algo.ask()) == 30
+    spec = RunSpec("sphere", "pymoo:de", budget=500, algo_params={"bogus": 1})
+    with pytest.raises(SpecError, match=r"no option 'bogus'\. Valid: batch, bound_k"):
+        execute(spec)
+    with pytest.raises(SpecError, match="termination must be"):
+        execute(RunSpec("sphere", "pymoo:ga", budget=500, algo_params={"termination": "x"}))
+
+
+def test_bench_run_with_a_pymoo_algorithm(bench_cmd, tmp_path):
+    proc = bench_cmd(
+        "run", "--problem", "sphere", "--algo", "pymoo:de", "--budget", "250",
+        "--set", "pop_size=20", "--set", "dim=8", "--no-progress", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.endswith("sphere-pymoo_de-s0")  # ':' is no part of a folder name
+    assert "evals      250" in proc.stdout
