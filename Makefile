@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/bench campaign --problems all --algos all --seeds 3 --budget 2000 --out runs/quickstart
+	$(BIN)/bench campaign --plan quickstart --out runs/quickstart
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ is refused unless forced.
 
 A plan file is TOML::
 
-    budget = 2000
+    budget = 2000                  # or a table per problem (below)
     seeds = 5                      # or a list: [0, 1, 2]
     problems = "all"               # or a list of names
     algorithms = ["random", "ga"]
@@ -19,6 +19,13 @@ A plan file is TOML::
 
     [algo.ga]                      # parameters (and preset) of one algorithm
     preset = "quick"
+
+Budgets may differ between problems (never between the algorithms of one
+problem)::
+
+    [budget]
+    default = 2000
+    diversity-mnist-rmse = 500
 """
 
 from __future__ import annotations
@@ -58,7 +65,8 @@ class Plan:
         problems: Problem names.
         algorithms: Algorithm names.
         seeds: Seeds; replicate ``i`` of every pairing uses ``seeds[i]``.
-        budget: Evaluations per run, the same for every pairing.
+        budget: Evaluations per run, the same for every algorithm on a problem: one
+            number for all problems, or ``{problem: n, "default": n}``.
         problem_params: Parameters per problem name.
         algo_params: Parameters per algorithm name (``preset`` included).
 
@@ -67,7 +75,7 @@ class Plan:
     problems: list[str]
     algorithms: list[str]
     seeds: list[int]
-    budget: int
+    budget: int | dict[str, int]
     problem_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     algo_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -81,12 +89,22 @@ class Plan:
                     yield RunSpec(
                         problem=problem,
                         algo=algo,
-                        budget=self.budget,
+                        budget=self.budget_for(problem),
                         seed=seed,
                         problem_params=dict(self.problem_params.get(problem, {})),
                         algo_params=params,
                         preset=preset,
                     )
+
+    def budget_for(self, problem: str) -> int:
+        """Evaluations of every run on ``problem``."""
+        if isinstance(self.budget, int):
+            return self.budget
+        if problem in self.budget:
+            return self.budget[problem]
+        if "default" in self.budget:
+            return self.budget["default"]
+        raise SpecError(f"plan has no budget for problem '{problem}' and no default budget")
 
     def __len__(self) -> int:
         return len(self.problems) * len(self.algorithms) * len(self.seeds)
@@ -104,6 +122,12 @@ class Plan:
                 raise SpecError(
                     f"plan sets parameters of problem '{name}', which is not in the plan"
                 )
+        if isinstance(self.budget, dict):
+            for name, n in self.budget.items():
+                if name != "default" and name not in self.problems:
+                    raise SpecError(f"plan sets a budget for problem '{name}', which is not in it")
+                if not isinstance(n, int) or isinstance(n, bool):
+                    raise SpecError(f"budget of '{name}' must be an integer, got {n!r}")
         for name in self.algo_params:
             if name not in self.algorithms:
                 raise SpecError(
@@ -157,8 +181,9 @@ def load_plan(path: Path) -> Plan:
     for key in ("budget", "problems", "algorithms"):
         if key not in data:
             raise SpecError(f"plan file {path}: missing '{key}'")
-    if not isinstance(data["budget"], int) or isinstance(data["budget"], bool):
-        raise SpecError(f"plan file {path}: budget must be an integer")
+    budget = data["budget"]
+    if isinstance(budget, bool) or not isinstance(budget, int | dict):
+        raise SpecError(f"plan file {path}: budget must be an integer or a table per problem")
     return Plan(
         problems=resolve_names("problems", data["problems"]),
         algorithms=resolve_names("algorithms", data["algorithms"]),

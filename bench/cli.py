@@ -7,6 +7,7 @@ print one line and exit with status 2; they never show a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -21,13 +22,14 @@ from bench.campaign import (
     resolve_seeds,
     run_campaign,
 )
-from bench.registry import GROUPS, RegistryError, registry
+from bench.problem import MissingWeightsError
+from bench.registry import GROUPS, RegistryError, registry, unknown_name_message
 from bench.results import read_record, save_run_numbered
 from bench.runner import execute
 from bench.spec import RunSpec, SpecError, parse_sets, route_params
 
 EXIT_USAGE = 2
-USAGE_ERRORS = (SpecError, RegistryError, CampaignError)
+USAGE_ERRORS = (SpecError, RegistryError, CampaignError, MissingWeightsError)
 
 
 def _check_writable(folder: Path) -> None:
@@ -126,12 +128,24 @@ def _print_record(record: dict, folder: Path) -> None:
         )
 
 
+PLANS_DIR = Path(__file__).resolve().parent / "plans"
+
+
+def _plan_path(name: str) -> Path:
+    """A plan file, or the embedded plan of that name (``bench/plans/NAME.toml``)."""
+    path = Path(name)
+    embedded = PLANS_DIR / f"{name}.toml"
+    if not path.exists() and path.suffix != ".toml" and embedded.is_file():
+        return embedded
+    return path
+
+
 def cmd_campaign(args: argparse.Namespace) -> int:
     """Run problems × algorithms × seeds with one budget, resumably."""
     if args.plan:
         if args.problems or args.algos or args.budget is not None:
             raise SpecError("--plan already names problems, algorithms and budget; drop the others")
-        plan = load_plan(Path(args.plan))
+        plan = load_plan(_plan_path(args.plan))
         if args.seeds is not None:
             plan.seeds = resolve_seeds(args.seeds)
     else:
@@ -193,6 +207,83 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+GENERATOR_DATA = {
+    # name: (dataset loader key, resolution, channels, epochs of the `cpu` preset)
+    "dcgan-mnist": ("mnist", 28, 1, 30),
+    "dcgan-fashion": ("fashion-mnist", 28, 1, 4),
+    "dcgan-faces": ("utkface", 64, 3, 5),
+}
+
+
+def _training_data(name: str, data_dir: str | None, resolution: int):
+    from bench.datasets import DataError, load_digits_like, load_face_split
+    from bench.datasets import data_dir as resolve_data_dir
+
+    try:
+        root = resolve_data_dir(data_dir)
+        dataset = GENERATOR_DATA[name][0]
+        if dataset == "utkface":
+            return load_face_split(root, resolution)
+        return load_digits_like(dataset, root)
+    except DataError as exc:
+        raise SpecError(str(exc)) from exc
+
+
+def _trainable(name: str) -> tuple[str, int, int, int]:
+    if name not in GENERATOR_DATA:
+        raise SpecError(unknown_name_message("trainable generator", name, sorted(GENERATOR_DATA)))
+    return GENERATOR_DATA[name]
+
+
+def cmd_train_generator(args: argparse.Namespace) -> int:
+    """Train (or resume training) one of the study's DCGANs."""
+    from bench.generators.dcgan_training import TrainConfig, train
+
+    _, resolution, channels, epochs = _trainable(args.name)
+    resolution = args.resolution or resolution
+    config = TrainConfig(
+        args.name, resolution, channels, args.epochs or epochs, batch=args.batch, seed=args.seed
+    )
+    out = Path(args.out or f"runs/train/{args.name}")
+    _check_writable(out)
+    data = _training_data(args.name, args.data_dir, resolution)
+    print(f"training   {args.name} on {data.description}")
+    try:
+        log = train(config, data, out, device=args.device, progress=not args.no_progress)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from exc
+    done = log["epochs"][-1] if log["epochs"] else {}
+    print(
+        f"trained    {args.name}: {done.get('epoch', 0)}/{config.epochs} epochs in {out} "
+        f"(samples in {out}/samples); ship it with `bench export-generator {args.name}`"
+    )
+    return 0
+
+
+def cmd_export_generator(args: argparse.Namespace) -> int:
+    """Measure a trained DCGAN and write its weights, model card and sample grid."""
+    from bench.generators.dcgan_training import CHECKPOINT
+    from bench.generators.export import export_dcgan
+    from bench.generators.zoo import WEIGHTS_DIR
+
+    _, resolution, _, _ = _trainable(args.name)
+    train_dir = Path(args.train_dir or f"runs/train/{args.name}")
+    if not (train_dir / CHECKPOINT).is_file():
+        raise SpecError(
+            f"no {CHECKPOINT} in {train_dir}: run `bench train-generator {args.name}` first"
+        )
+    out = Path(args.out) if args.out else WEIGHTS_DIR
+    _check_writable(out)
+    import torch
+
+    arch = torch.load(train_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
+    data = _training_data(args.name, args.data_dir, arch["resolution"] or resolution)
+    card = export_dcgan(args.name, train_dir, data, out, samples=args.samples, seed=args.seed)
+    print(f"exported   {args.name} to {out}")
+    print(json.dumps(card["quality"], indent=2))
+    return 0
+
+
 def _face_errors():
     """Errors of the face modules that are the user's to fix (exit 2, one line)."""
     from bench.problems.face_targets import FaceInputError
@@ -236,20 +327,31 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 
 def cmd_distance(args: argparse.Namespace) -> int:
-    """Print the FaceNet distance between the largest faces of two photos."""
-    from bench.problems.face_targets import FaceAligner, load_photo, photo_distance
+    """Print the FaceNet (and dlib) distance between the largest faces of two photos."""
+    import numpy as np
+
+    from bench.problems.dlib_judge import DlibJudge, JudgeUnavailable, dlib_distance
+    from bench.problems.face_targets import FaceAligner, face_distance, load_photo
     from bench.problems.facenet_weights import load_facenet
 
     try:
-        for path in (args.img_a, args.img_b):  # cheap checks before loading the networks
-            load_photo(path)
+        photos = [load_photo(p) for p in (args.img_a, args.img_b)]  # cheap checks first
         model = load_facenet(args.weights, device=args.device)
-        dist, warnings = photo_distance(args.img_a, args.img_b, model, FaceAligner(args.device))
+        aligner = FaceAligner(args.device)
+        a, b = aligner.align(args.img_a), aligner.align(args.img_b)
     except _face_errors() as exc:
         raise SpecError(str(exc)) from exc
-    for line in warnings:
+    for line in a.warnings + b.warnings:
         print(f"note       {line}", file=sys.stderr)
-    print(f"facenet    {dist:.4f}  (L2 between unit embeddings, {args.weights})")
+    print(f"facenet    {face_distance(a, b, model):.4f}  (L2 of unit embeddings, {args.weights})")
+    try:
+        judge = DlibJudge()
+    except JudgeUnavailable as exc:
+        print(f"dlib       unavailable: {exc}")
+        return 0
+    emb = [judge.embed(np.asarray(p), f.box) for p, f in zip(photos, (a, b), strict=True)]
+    dist, same = dlib_distance(*emb)
+    print(f"dlib       {dist:.4f}  (same person for dlib: {'yes' if same else 'no'}, below 0.6)")
     return 0
 
 
@@ -310,7 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algos", nargs="+", help="algorithm names or 'all'")
     p.add_argument("--seeds", type=_int_arg, help="number of seeds 0..N-1 (default 5)")
     p.add_argument("--budget", type=_int_arg, help="evaluations per run, the same for all")
-    p.add_argument("--plan", help="TOML plan file instead of the options above")
+    p.add_argument(
+        "--plan",
+        help="TOML plan file instead of the options above, or an embedded plan: "
+        + ", ".join(sorted(p.stem for p in PLANS_DIR.glob("*.toml"))),
+    )
     p.add_argument("--out", required=True, help="campaign folder")
     p.add_argument("--force", action="store_true", help="accept a folder whose plan changed")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
@@ -320,6 +426,36 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="summarise a run or a campaign folder")
     p.add_argument("dir", help="run folder, folder of runs, or campaign folder")
     p.set_defaults(func=cmd_show)
+    p = sub.add_parser(
+        "train-generator",
+        help="train one of the study's DCGANs (resumable)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Re-run the same command to resume from the last finished epoch.\n"
+        "examples:\n  bench train-generator dcgan-mnist --data-dir ../shared/data --epochs 30\n"
+        "  bench train-generator dcgan-faces --data-dir D --resolution 128 --device cuda",
+    )
+    p.add_argument("name", help=f"one of: {', '.join(GENERATOR_DATA)}")
+    p.add_argument("--data-dir", help="data directory (default: $LATENT_BENCH_DATA)")
+    p.add_argument("--epochs", type=_int_arg, help="epochs (default: the CPU-sized preset)")
+    p.add_argument("--batch", type=_int_arg, default=32, help="images per step (study: 32)")
+    p.add_argument("--resolution", type=_int_arg, help="faces only: 64 (default) or 128")
+    p.add_argument("--seed", type=_int_arg, default=0, help="training seed (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--out", help="training folder (default runs/train/NAME)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train_generator)
+
+    p = sub.add_parser(
+        "export-generator",
+        help="measure a trained DCGAN, write weights + model card + samples",
+    )
+    p.add_argument("name", help=f"one of: {', '.join(GENERATOR_DATA)}")
+    p.add_argument("--train-dir", help="training folder (default runs/train/NAME)")
+    p.add_argument("--data-dir", help="data directory (default: $LATENT_BENCH_DATA)")
+    p.add_argument("--out", help="folder for the files (default: the shipped weights folder)")
+    p.add_argument("--samples", type=_int_arg, help="generated samples to measure")
+    p.add_argument("--seed", type=_int_arg, default=0, help="seed of the measured samples")
+    p.set_defaults(func=cmd_export_generator)
 
     p = sub.add_parser(
         "weights",

@@ -88,7 +88,8 @@ def train(
     """Train (or resume training) a DCGAN into ``out``.
 
     Args:
-        config: The run's settings; must equal the checkpoint's when resuming.
+        config: The run's settings; must equal the checkpoint's when resuming, but
+            for ``epochs`` (train longer, or stop sooner, than first planned).
         data: ``data.train`` ``[N, H, W, C]`` uint8 is what it learns from.
         out: Training folder (created).
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -143,7 +144,7 @@ def _train(
     ckpt_path = out / CHECKPOINT
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=dev, weights_only=False)
-        if ckpt["config"] != asdict(config):
+        if {**ckpt["config"], "epochs": config.epochs} != asdict(config):
             raise ValueError(
                 f"{ckpt_path} was trained with {ckpt['config']}; this run asks for "
                 f"{asdict(config)}. Use another --out folder."
@@ -155,6 +156,7 @@ def _train(
         order_rng.bit_generator.state = ckpt["order_rng"]
         torch.set_rng_state(ckpt["torch_rng"])
         log = ckpt["log"]
+        log["config"] = asdict(config)  # only the epoch target may change on resume
         start_epoch = ckpt["epoch"]
     x_all = _to_tensor(data.train)
     n = len(x_all)

@@ -91,7 +91,7 @@ def export_dcgan(
         quality = face_detection_rate(G, n=samples or 1000, seed=seed)
     seconds = sum(e["seconds"] for e in log["epochs"])
     deviations = [
-        f"{cfg['epochs']} epochs instead of the study's {PAPER_EPOCHS.get(name, '?')} "
+        f"{ckpt['epoch']} epochs instead of the study's {PAPER_EPOCHS.get(name, '?')} "
         f"(CPU time; {len(data.train)} training images)",
         "weights initialised with PyTorch defaults (the study used Keras defaults)",
         "discriminator outputs a logit; the sigmoid is inside BCEWithLogits (same loss)",

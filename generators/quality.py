@@ -101,12 +101,19 @@ def accuracy(model: DigitClassifier, images: np.ndarray, labels: np.ndarray) -> 
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to features ``a [N, F]`` and ``b [M, F]``."""
+    """Fréchet distance between Gaussians fitted to features ``a [N, F]`` and ``b [M, F]``.
+
+    ``tr sqrt(Σa Σb)`` is computed as ``tr sqrt(Σa^½ Σb Σa^½)``, a symmetric
+    positive semi-definite matrix, so dead (constant) features do not make it
+    ill-posed.
+    """
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    covmean = np.real(covmean)
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2.0 * covmean))
+    w, v = linalg.eigh(cov_a)
+    sqrt_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    middle = linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a)
+    tr_covmean = np.sqrt(np.clip(middle, 0.0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_covmean)
 
 
 def frechet_floor(

@@ -183,3 +183,20 @@ def test_ctrl_c_stops_cleanly(tmp_path):
     assert "re-run the same command to resume" in err
     assert "Traceback" not in err
     assert not list((folder / "runs").glob(".tmp-*"))
+
+
+def test_budgets_may_differ_between_problems_not_algorithms(tmp_path):
+    plan = _plan(budget={"default": 300, "rastrigin": 200}, seeds=[0])
+    run_campaign(plan, tmp_path, progress=False)
+    df = load_campaign(tmp_path)
+    per_problem = df.groupby("problem")["evaluations"].unique().to_dict()
+    assert per_problem["sphere"].tolist() == [300] and per_problem["rastrigin"].tolist() == [200]
+    with pytest.raises(SpecError, match="no budget for problem 'sphere'"):
+        _plan(budget={"rastrigin": 200}).validate()
+    with pytest.raises(SpecError, match="'ackley', which is not in it"):
+        _plan(budget={"default": 100, "ackley": 200}).validate()
+    toml = tmp_path / "plan.toml"
+    toml.write_text(
+        'problems = ["sphere"]\nalgorithms = ["random"]\n[budget]\ndefault = 50\nsphere = 70\n'
+    )
+    assert next(load_plan(toml).specs()).budget == 70

@@ -79,6 +79,8 @@ def test_training_refuses_a_changed_config(tmp_path):
         train(TrainConfig("t", 28, 1, 1, 8, lr=1e-3), data, tmp_path, progress=False)
     with pytest.raises(ValueError, match="config needs"):
         train(TrainConfig("t", 64, 3, 1, 8), data, tmp_path / "x", progress=False)
+    log = train(TrainConfig("t", 28, 1, 2, 8), data, tmp_path, progress=False)  # train longer
+    assert [e["epoch"] for e in log["epochs"]] == [1, 2] and log["config"]["epochs"] == 2
 
 
 def test_training_learns_something(tmp_path):
