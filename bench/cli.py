@@ -306,11 +306,12 @@ def cmd_weights(args: argparse.Namespace) -> int:
             print(f"source     sha256 {res.source_sha256}  (sidecar {res.sidecar})")
             return 0
         from bench.problems.face_targets import FaceAligner
-        from bench.problems.facenet_verify import verify_folder
+        from bench.problems.facenet_verify import read_pairs, verify_folder
 
         folder = Path(args.data_dir or os.environ.get("LATENT_BENCH_DATA") or ".")
         if not (folder / "master.csv").is_file() and (folder / "faces-pairs").is_dir():
             folder = folder / "faces-pairs"
+        read_pairs(folder)  # a bad folder fails before the networks load
         model = load_facenet(args.name, device=args.device)
         v, t = verify_folder(folder, model, FaceAligner(device=args.device))
     except (*_face_errors(), ValueError) as exc:

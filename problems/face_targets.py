@@ -257,5 +257,10 @@ def photo_distance(
 
     """
     a, b = aligner.align(path_a), aligner.align(path_b)
+    return face_distance(a, b, model), a.warnings + b.warnings
+
+
+def face_distance(a: AlignedFace, b: AlignedFace, model: torch.nn.Module) -> float:
+    """FaceNet L2 distance between two aligned faces' unit embeddings."""
     emb = embed_faces(model, torch.stack([a.face, b.face]))
-    return float(np.linalg.norm(emb[0] - emb[1])), a.warnings + b.warnings
+    return float(np.linalg.norm(emb[0] - emb[1]))

@@ -76,8 +76,11 @@ def face_aligner():
 
 @pytest.fixture(scope="session")
 def faces_pairs(data_dir, face_aligner):
-    """``(PairSet, aligned faces [N, 3, 160, 160])`` of data_dir/faces-pairs, aligned once."""
-    from bench.problems.facenet_verify import align_all, read_pairs
+    """``(PairSet, faces [N, 3, 160, 160], boxes [N, 4])`` of data_dir/faces-pairs, aligned once."""
+    import numpy as np
+    import torch
+    from bench.problems.facenet_verify import read_pairs
 
     pair_set = read_pairs(data_dir / "faces-pairs")
-    return pair_set, align_all(pair_set.files, face_aligner)
+    aligned = [face_aligner.align(f) for f in pair_set.files]
+    return pair_set, torch.stack([a.face for a in aligned]), np.array([a.box for a in aligned])

@@ -13,7 +13,7 @@ MIN_ACCURACY = 0.99
 
 
 def test_casia_weights_verify_faces_pairs(facenet, faces_pairs):
-    pair_set, faces = faces_pairs
+    pair_set, faces, _ = faces_pairs
     v = verify(embed_faces(facenet, faces), pair_set)
     assert (v.pairs, v.same_pairs) == (300, 38)
     assert v.accuracy >= MIN_ACCURACY
@@ -38,7 +38,7 @@ def test_a_wrong_mapping_fails_the_check(facenet_cache, faces_pairs):
     pairs stay separated; the exact comparison with the original graph in
     test_facenet_import catches that one.)
     """
-    pair_set, faces = faces_pairs
+    pair_set, faces, _ = faces_pairs
     model = load_facenet(facenet_cache / "weights" / "facenet-casia.pt")
     state = {k: v.clone() for k, v in model.state_dict().items()}
     for i in range(5):
