@@ -25,5 +25,10 @@ lint: $(BIN)/.installed
 test: lint
 	LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/pytest -q
 
+# Timings (pytest-benchmark) live apart from the tests: every benchmarks/test_*.py file.
+bench-perf: $(BIN)/.installed
+	LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/pytest benchmarks -q --benchmark-sort=name \
+		--benchmark-columns=median,min,max,rounds
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -8,7 +8,9 @@ the adapter's own options are ``batch``, ``bound_k`` and ``termination`` (see
 
 Not registered: pymoo's ``PatternSearch`` (0.6.2 draws its exploration order
 from an unseeded generator, so a run cannot be reproduced from its seed),
-``BRKGA`` (needs a problem-specific decoder), ``DIRECT`` (deterministic
+``NicheGA`` (pairwise niche distances take memory in proportion to
+population² × D: 7 GB at population 100 and D = 5,000), ``BRKGA`` (needs a
+problem-specific decoder), ``DIRECT`` (deterministic
 space partitioning, hopeless at 512+ genes) and ``Optuna`` (another package).
 """
 
@@ -24,7 +26,6 @@ from pymoo.algorithms.soo.nonconvex.de import DE
 from pymoo.algorithms.soo.nonconvex.es import ES
 from pymoo.algorithms.soo.nonconvex.g3pcx import G3PCX
 from pymoo.algorithms.soo.nonconvex.ga import GA
-from pymoo.algorithms.soo.nonconvex.ga_niching import NicheGA
 from pymoo.algorithms.soo.nonconvex.isres import ISRES
 from pymoo.algorithms.soo.nonconvex.nelder import NelderMead
 from pymoo.algorithms.soo.nonconvex.nrbo import NRBO
@@ -67,7 +68,11 @@ class PymooCMAES(PymooAlgorithm):
 
 
 class PymooPSO(PymooAlgorithm):
-    """pymoo particle swarm optimisation (adaptive inertia and acceleration)."""
+    """pymoo particle swarm optimisation (adaptive inertia and acceleration).
+
+    Its adaptive parameters use all pairwise particle distances: with
+    ``pop_size=200`` at D = 5,000 a generation briefly needs about 6 GB.
+    """
 
     pymoo_class = PSO
 
@@ -108,8 +113,3 @@ class PymooNRBO(PymooAlgorithm):
 
     pymoo_class = NRBO
 
-
-class PymooNicheGA(PymooAlgorithm):
-    """pymoo niching GA (keeps several optima apart)."""
-
-    pymoo_class = NicheGA
