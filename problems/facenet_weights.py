@@ -26,6 +26,7 @@ import torch
 from facenet_pytorch import InceptionResnetV1
 
 from bench.cache import cache_dir
+from bench.problem import MissingWeightsError
 from bench.provenance import sha256_file, utc_now
 
 SOURCES = ("casia-webface", "vggface2")
@@ -41,8 +42,11 @@ TORCH_HUB_FILES = {
 }
 
 
-class WeightsError(RuntimeError):
-    """Weights that cannot be found or loaded; the message says what to do."""
+class WeightsError(MissingWeightsError):
+    """Weights that cannot be found or loaded; the message says what to do.
+
+    A ``MissingWeightsError``, so ``bench run`` reports it in one line (exit 2).
+    """
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,211 @@
+"""Face similarity (seeds digest §1): a latent whose face FaceNet takes for the target.
+
+Genome: one latent ``[z_dim]`` of a face generator, prior N(0, 1). Fitness:
+the L2 distance between FaceNet's unit embedding of the generated face and the
+target's (minimise; 0 is a perfect match, 2 the worst). The pipeline is batched
+end to end, with no detector in the loop: generator (chunked) → the
+generator's fixed crop box (``face_crop``) → resize to 160×160 → FaceNet's
+normalisation → embeddings → distances.
+
+Targets:
+
+- ``seed:N``: the face the generator itself makes from latent seed N (a perfect
+  solution exists, like the study's G1/G2). The latent is
+  ``np.random.RandomState(N).randn(z_dim)``, the convention of StyleGAN's
+  ``gen_images.py``, so seed N is the same face as there.
+- ``PATH`` or ``PATH1,PATH2,...``: photos of one person (``target_from_photos``).
+
+``baseline="A.jpg,B.jpg"`` (two photos of the target person) records their
+distance, the figure a run's best face must beat to "deceive FaceNet".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from bench.problems.face_crop import CropBox, calibrate_crop, crop_path
+from bench.problems.face_targets import (
+    IMAGE_SIZE,
+    FaceAligner,
+    photo_distance,
+    standardise,
+    target_from_photos,
+)
+from bench.problems.facenet_weights import load_facenet, resolve_weights
+
+from bench.generator import Generator, to_uint8
+from bench.problem import Problem, check_batch_shape
+from bench.provenance import sha256_file
+from bench.registry import registry
+
+
+def seed_latent(seed: int, z_dim: int) -> np.ndarray:
+    """The latent ``[z_dim]`` of seed ``seed`` (StyleGAN's ``gen_images.py`` convention)."""
+    return np.random.RandomState(seed).randn(z_dim)  # a local generator, not the global one
+
+
+class FaceSimilarity(Problem):
+    """Find a generated face that FaceNet places as close as possible to a target.
+
+    Args:
+        target: ``seed:N`` or photo path(s), comma separated.
+        generator: Registered face generator name, or a ``Generator`` instance.
+        weights: Weight file for that generator instead of its shipped one.
+        facenet: FaceNet weights: ``casia-webface`` (default), ``vggface2`` or a ``.pt`` file.
+        baseline: Two photos of the target person, comma separated, or ``None``.
+        device: Torch device of the generator and FaceNet.
+        chunk: Most images per forward pass.
+        calibration_samples: Generated samples for the crop box when none is cached.
+        crop: ``x0,y0,x1,y1`` to fix the crop box by hand instead of calibrating.
+
+    """
+
+    sense = "min"
+    worst_fitness = 2.0  # the largest distance between unit vectors
+    default_budget = 20_000  # population 200 × 100 generations (seeds digest §1)
+    default_generator = "dcgan-faces"
+
+    def __init__(
+        self,
+        target: str = "seed:0",
+        generator: str | Generator | None = None,
+        weights: str | None = None,
+        facenet: str = "casia-webface",
+        baseline: str | None = None,
+        device: str = "cpu",
+        chunk: int = 64,
+        calibration_samples: int = 200,
+        crop: str | None = None,
+    ):
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1, got {chunk}")
+        self.chunk, self.device = chunk, device
+        self.generator_name = generator or self.default_generator
+        self.generator = self._load_generator(self.generator_name, weights, device)
+        self.z_dim = int(self.generator.z_dim)
+        self.genome_shape = (self.z_dim,)
+        self.facenet_source = facenet
+        self.facenet_file = resolve_weights(facenet)
+        self.facenet = load_facenet(self.facenet_file, device=device)
+        self.crop = self._crop_box(crop, calibration_samples)
+        self.target_spec = target
+        self.target_warnings: tuple[str, ...] = ()
+        self.target = self._target_embedding(target)  # [512] float32 tensor on device
+        self.baseline = self._baseline(baseline)
+
+    @staticmethod
+    def _load_generator(name: str | Generator, weights: str | None, device: str) -> Generator:
+        if isinstance(name, Generator):
+            return name.to(device).eval()
+        factory = registry("generators").load(name)
+        kwargs = {"device": device} if weights is None else {"device": device, "weights": weights}
+        return factory(**kwargs).eval()
+
+    def _generator_id(self) -> str:
+        name = self.generator_name if isinstance(self.generator_name, str) else "custom"
+        path = getattr(self.generator, "weight_path", None)
+        return f"{name}-{sha256_file(path)[:12]}" if path else name
+
+    def _crop_box(self, crop: str | None, samples: int) -> CropBox:
+        size = int(self.generator.img_resolution)
+        if crop is not None:
+            try:
+                x0, y0, x1, y1 = (int(v) for v in str(crop).split(","))
+            except ValueError:
+                raise ValueError(f"crop must be 'x0,y0,x1,y1' in pixels, got {crop!r}") from None
+            if not (0 <= x0 < x1 <= size and 0 <= y0 < y1 <= size):
+                raise ValueError(f"crop {crop} does not fit a {size}x{size} image")
+            return CropBox((x0, y0, x1, y1), (0.0,) * 4, 0, 0, size, 0)
+        cached = crop_path(self._generator_id())
+        if cached.is_file():
+            return CropBox.load(cached)
+        return calibrate_crop(self.generator, samples, aligner=FaceAligner(self.device))
+
+    def _target_embedding(self, spec: str) -> torch.Tensor:
+        if spec.startswith("seed:"):
+            try:
+                seed = int(spec.removeprefix("seed:"))
+            except ValueError:
+                raise ValueError(f"target seed must be an integer: {spec!r}") from None
+            z = seed_latent(seed, self.z_dim)[None]
+            return self.embed_genomes(z)[0]
+        paths = [p.strip() for p in spec.split(",") if p.strip()]
+        target = target_from_photos(paths, self.facenet, FaceAligner(self.device))
+        self.target_warnings = target.warnings
+        return torch.as_tensor(target.embedding, device=self.device)
+
+    def _baseline(self, spec: str | None) -> float | None:
+        if spec is None:
+            return None
+        paths = [p.strip() for p in spec.split(",") if p.strip()]
+        if len(paths) != 2:
+            raise ValueError(f"baseline needs two photos 'A,B', got {spec!r}")
+        dist, warnings = photo_distance(*paths, self.facenet, FaceAligner(self.device))
+        self.target_warnings += warnings
+        return dist
+
+    def faces(self, images: torch.Tensor) -> torch.Tensor:
+        """FaceNet inputs from generated images.
+
+        Args:
+            images: ``[N, C, H, W]`` in [-1, 1] (C is 1 or 3).
+
+        Returns:
+            ``[N, 3, 160, 160]`` RGB in 0..255, the fixed crop box resized.
+
+        """
+        x0, y0, x1, y1 = self.crop.box
+        crops = images[:, :, y0:y1, x0:x1]
+        if crops.shape[1] == 1:
+            crops = crops.expand(-1, 3, -1, -1)
+        resized = F.interpolate(
+            crops, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False,
+            antialias=True,
+        )
+        return (resized.clamp(-1, 1) + 1.0) * 127.5
+
+    @torch.inference_mode()
+    def embed_genomes(self, genomes: np.ndarray) -> torch.Tensor:
+        """FaceNet embeddings ``[N, 512]`` of the faces of latents ``[N, z_dim]``."""
+        check_batch_shape(genomes, (None, self.z_dim), f"{type(self).__name__} genomes")
+        out = []
+        for i in range(0, len(genomes), self.chunk):
+            images = self.generator.generate(genomes[i : i + self.chunk], chunk=self.chunk)
+            out.append(self.facenet(standardise(self.faces(images))))
+        if not out:
+            return torch.zeros((0, 512), device=self.device)
+        return torch.cat(out)
+
+    def evaluate(self, genomes: np.ndarray) -> np.ndarray:
+        """Distances ``[N]`` (float64) of the faces of ``genomes [N, z_dim]`` to the target."""
+        emb = self.embed_genomes(genomes)
+        return torch.linalg.vector_norm(emb - self.target, dim=1).double().cpu().numpy()
+
+    def render(self, genomes: np.ndarray) -> list[np.ndarray]:
+        """Full-resolution uint8 images ``[H, W, C]`` of ``genomes [N, z_dim]``."""
+        check_batch_shape(genomes, (None, self.z_dim), f"{type(self).__name__} genomes")
+        return to_uint8(self.generator.generate(genomes, chunk=self.chunk))
+
+    def weight_files(self) -> Sequence[Path]:
+        """The generator's and FaceNet's weight files."""
+        path = getattr(self.generator, "weight_path", None)
+        return ((Path(path),) if path else ()) + (Path(self.facenet_file),)
+
+    def describe(self) -> dict:
+        """Target, generator, judge, crop box and baseline of this instance."""
+        name = self.generator_name
+        return {
+            "target": self.target_spec,
+            "target_warnings": list(self.target_warnings),
+            "generator": name if isinstance(name, str) else type(name).__name__,
+            "z_dim": self.z_dim,
+            "facenet": self.facenet_source,
+            "crop_box": list(self.crop.box),
+            "crop_iqr": list(self.crop.iqr),
+            "crop_detected": f"{self.crop.detected}/{self.crop.samples}",
+            "baseline_distance": self.baseline,
+        }

@@ -1,0 +1,108 @@
+"""The face-similarity problem on a stand-in face generator made of real photos.
+
+No face generator ships yet (the face DCGAN is being trained), so these tests
+use ``PhotoBlend``: a softmax blend of real aligned faces from faces-pairs,
+placed on a grey canvas. Everything downstream (crop calibration with MTCNN,
+FaceNet, targets) is the real thing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from bench.problems.face import FaceSimilarity, seed_latent
+from bench.problems.face_targets import FaceInputError
+
+from bench.generator import Generator
+
+SIZE = 192
+
+
+class PhotoBlend(Generator):
+    """Images = softmax(4 z)-weighted blend of K real faces ``[K, 3, 160, 160]``."""
+
+    def __init__(self, faces: torch.Tensor):
+        super().__init__()
+        self.z_dim, self.img_resolution, self.img_channels = len(faces), SIZE, 3
+        bank = torch.zeros(len(faces), 3, SIZE, SIZE)
+        off = (SIZE - 160) // 2
+        bank[:, :, off : off + 160, off : off + 160] = faces / 127.5 - 1.0
+        self.register_buffer("bank", bank)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("nk,kchw->nchw", torch.softmax(4.0 * z, dim=1), self.bank)
+
+
+@pytest.fixture(scope="module")
+def blend(faces_pairs):
+    pair_set, faces, _ = faces_pairs
+    names = [f.name for f in pair_set.files[:8]]
+    return PhotoBlend(faces[:8]), names
+
+
+@pytest.fixture(scope="module")
+def problem(blend, facenet_cache):
+    generator, _ = blend
+    return FaceSimilarity(
+        "seed:3", generator=generator, facenet=str(facenet_cache / "weights" / "facenet-casia.pt"),
+        calibration_samples=24,
+    )
+
+
+def test_seed_target_has_a_perfect_solution(problem):
+    z = seed_latent(3, problem.z_dim)[None]
+    assert problem.evaluate(z)[0] < 1e-5
+    rng = np.random.default_rng(0)
+    batch = rng.standard_normal((6, problem.z_dim))
+    fit = problem.evaluate(batch)
+    assert fit.shape == (6,) and fit.dtype == np.float64
+    assert np.all((fit > 0) & (fit <= 2))
+    np.testing.assert_array_equal(fit, problem.evaluate(batch))  # deterministic
+    with pytest.raises(ValueError, match=r"expected shape \[N, 8\]"):
+        problem.evaluate(batch[:, :5])
+
+
+def test_crop_box_is_calibrated_and_stable(problem):
+    crop = problem.crop
+    assert crop.detected >= 0.9 * crop.samples
+    assert crop.mean_iqr_fraction < 0.04  # the study's figure for StyleGAN2
+    x0, y0, x1, y1 = crop.box
+    off = (SIZE - 160) // 2  # where the aligned faces sit on the canvas
+    assert abs(x0 - off) < 12 and abs(x1 - (off + 160)) < 12
+    assert abs(y0 - off) < 24 and abs(y1 - (off + 160)) < 24
+    info = problem.describe()
+    assert info["crop_box"] == list(crop.box) and info["target"] == "seed:3"
+    assert [p.name for p in problem.weight_files()] == ["facenet-casia.pt"]
+
+
+def test_photo_target_and_baseline(blend, facenet_cache, data_dir):
+    generator, names = blend
+    photos = data_dir / "faces-pairs"
+    problem = FaceSimilarity(
+        f"{photos / 'img1.jpg'}", generator=generator,
+        facenet=str(facenet_cache / "weights" / "facenet-casia.pt"), crop="16,16,176,176",
+        baseline=f"{photos / 'img1.jpg'},{photos / 'img2.jpg'}",
+    )
+    onehot = np.full((1, len(names)), -5.0)
+    onehot[0, names.index("img1.jpg")] = 5.0  # the generator's own copy of img1's face
+    others = np.full((1, len(names)), -5.0)
+    others[0, names.index("img10.jpg")] = 5.0  # master.csv: img1/img10 Yes
+    same, other = problem.evaluate(np.concatenate([onehot, others]))
+    assert same < 0.2 and same < other < 1.1
+    assert problem.baseline is not None and 0.5 < problem.baseline < 1.1
+    assert problem.describe()["baseline_distance"] == problem.baseline
+
+
+def test_bad_targets_and_crops(blend, facenet_cache, tmp_path):
+    generator, _ = blend
+    weights = str(facenet_cache / "weights" / "facenet-casia.pt")
+    with pytest.raises(ValueError, match="target seed must be an integer"):
+        FaceSimilarity("seed:x", generator=generator, facenet=weights, crop="0,0,192,192")
+    with pytest.raises(FaceInputError, match="no such file"):
+        FaceSimilarity(str(tmp_path / "nobody.jpg"), generator=generator, facenet=weights,
+                       crop="0,0,192,192")
+    with pytest.raises(ValueError, match="crop must be"):
+        FaceSimilarity("seed:0", generator=generator, facenet=weights, crop="0,0,10")
+    with pytest.raises(ValueError, match="does not fit"):
+        FaceSimilarity("seed:0", generator=generator, facenet=weights, crop="0,0,10,999")
