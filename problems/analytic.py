@@ -13,6 +13,8 @@ import numpy as np
 
 from bench.problem import Problem, check_batch_shape
 
+_OPTIMUM_STREAM = 0x0A7A1  # spawn key that separates optima from algorithm seeds
+
 
 class _Shifted(Problem):
     sense = "min"
@@ -25,7 +27,9 @@ class _Shifted(Problem):
             raise ValueError(f"instance must be non-negative, got {instance}")
         self.genome_shape = (dim,)
         self.instance = instance
-        self.optimum = np.random.default_rng(np.random.SeedSequence(instance)).normal(size=dim)
+        # A stream of its own: an algorithm seeded with ``instance`` must not draw the optimum.
+        stream = np.random.SeedSequence(instance, spawn_key=(_OPTIMUM_STREAM,))
+        self.optimum = np.random.default_rng(stream).normal(size=dim)
 
     def describe(self) -> dict:
         """Parameters of this instance."""
