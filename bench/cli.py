@@ -356,6 +356,30 @@ def cmd_distance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate_crop(args: argparse.Namespace) -> int:
+    """Calibrate and store a face generator's fixed crop box (MTCNN over its samples)."""
+    from bench.problems.face_crop import calibrate_crop, crop_path, generator_id
+    from bench.problems.face_targets import FaceAligner
+
+    if args.samples < 1:
+        raise SpecError(f"--samples must be at least 1, got {args.samples}")
+    factory = registry("generators").load(args.generator)
+    kwargs = {"device": args.device} | ({"weights": args.weights} if args.weights else {})
+    generator = factory(**kwargs).eval()
+    try:
+        crop = calibrate_crop(generator, args.samples, args.seed, FaceAligner(args.device))
+    except ValueError as exc:
+        raise SpecError(f"{args.generator}: {exc}") from exc
+    path = crop_path(generator_id(args.generator, generator))
+    crop.save(path)
+    iqr = ", ".join(f"{v:.1f}" for v in crop.iqr)
+    print(f"box        {crop.box} (x0, y0, x1, y1) of {crop.resolution} px, margin included")
+    print(f"iqr        {iqr} px; mean {crop.mean_iqr_fraction:.1%} of the image")
+    print(f"faces      {crop.detected}/{crop.samples} samples (seed {crop.seed})")
+    print(f"stored     {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -482,6 +506,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="facenet-casia", help="FaceNet weights or .pt file")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_distance)
+
+    p = sub.add_parser(
+        "calibrate-crop",
+        help="fix a face generator's crop box with MTCNN over its samples",
+        epilog="example: bench calibrate-crop dcgan-faces --samples 1000",
+    )
+    p.add_argument("generator", help="registered face generator")
+    p.add_argument("--weights", help="weight file instead of the shipped one")
+    p.add_argument("--samples", type=_int_arg, default=1000, help="generated samples (1000)")
+    p.add_argument("--seed", type=_int_arg, default=0, help="seed of their latents (0)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_calibrate_crop)
     return parser
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench.problems.face_crop import CropBox, calibrate_crop, crop_path
+from bench.problems.face_crop import CropBox, calibrate_crop, crop_path, generator_id
 from bench.problems.face_targets import (
     IMAGE_SIZE,
     FaceAligner,
@@ -39,7 +39,6 @@ from bench.problems.facenet_weights import load_facenet, resolve_weights
 
 from bench.generator import Generator, to_uint8
 from bench.problem import Problem, check_batch_shape
-from bench.provenance import sha256_file
 from bench.registry import registry
 
 
@@ -105,11 +104,6 @@ class FaceSimilarity(Problem):
         kwargs = {"device": device} if weights is None else {"device": device, "weights": weights}
         return factory(**kwargs).eval()
 
-    def _generator_id(self) -> str:
-        name = self.generator_name if isinstance(self.generator_name, str) else "custom"
-        path = getattr(self.generator, "weight_path", None)
-        return f"{name}-{sha256_file(path)[:12]}" if path else name
-
     def _crop_box(self, crop: str | None, samples: int) -> CropBox:
         size = int(self.generator.img_resolution)
         if crop is not None:
@@ -120,7 +114,8 @@ class FaceSimilarity(Problem):
             if not (0 <= x0 < x1 <= size and 0 <= y0 < y1 <= size):
                 raise ValueError(f"crop {crop} does not fit a {size}x{size} image")
             return CropBox((x0, y0, x1, y1), (0.0,) * 4, 0, 0, size, 0)
-        cached = crop_path(self._generator_id())
+        name = self.generator_name if isinstance(self.generator_name, str) else "custom"
+        cached = crop_path(generator_id(name, self.generator))
         if cached.is_file():
             return CropBox.load(cached)
         return calibrate_crop(self.generator, samples, aligner=FaceAligner(self.device))

@@ -20,6 +20,7 @@ from PIL import Image
 
 from bench.cache import cache_dir
 from bench.generator import Generator, to_uint8
+from bench.provenance import sha256_file
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,15 @@ class CropBox:
         )
 
 
-def crop_path(generator_id: str) -> Path:
-    """Where the calibrated box of a generator (name plus weights hash) is cached."""
-    return cache_dir("crops") / f"{generator_id}.json"
+def generator_id(name: str, generator: Generator) -> str:
+    """``NAME-<12 hex of the weights' sha256>``, or ``NAME`` for a generator without a file."""
+    path = getattr(generator, "weight_path", None)
+    return f"{name}-{sha256_file(path)[:12]}" if path else name
+
+
+def crop_path(gen_id: str) -> Path:
+    """Where the calibrated box of a generator (see ``generator_id``) is cached."""
+    return cache_dir("crops") / f"{gen_id}.json"
 
 
 def _with_margin(box: np.ndarray, size: int, margin: int = MARGIN) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from bench.problems.face import FaceSimilarity, seed_latent
+from bench.problems.face_crop import CropBox, calibrate_crop
 from bench.problems.face_targets import FaceInputError
 
 from bench.generator import Generator
@@ -106,3 +107,30 @@ def test_bad_targets_and_crops(blend, facenet_cache, tmp_path):
         FaceSimilarity("seed:0", generator=generator, facenet=weights, crop="0,0,10")
     with pytest.raises(ValueError, match="does not fit"):
         FaceSimilarity("seed:0", generator=generator, facenet=weights, crop="0,0,10,999")
+
+
+class Noise(Generator):
+    """A generator of smooth random colour fields: no faces."""
+
+    z_dim, img_resolution, img_channels = 4, 64, 3
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        base = torch.tanh(z[:, :3, None, None]).expand(-1, 3, 64, 64)
+        ramp = torch.linspace(-0.3, 0.3, 64).expand(64, 64)
+        return (base + ramp * z[:, 3:4, None, None]).clamp(-1, 1)
+
+
+def test_calibration_of_a_non_face_generator_fails_clearly(face_aligner):
+    with pytest.raises(ValueError, match="no face in 6 samples"):
+        calibrate_crop(Noise(), samples=6, aligner=face_aligner)
+
+
+def test_crop_box_round_trips(problem, tmp_path):
+    path = tmp_path / "crops" / "g.json"
+    problem.crop.save(path)
+    assert CropBox.load(path) == problem.crop
+
+
+def test_cli_calibrate_crop_rejects_unknown_generator(bench_cmd):
+    res = bench_cmd("calibrate-crop", "no-such-generator", "--samples", "5")
+    assert res.returncode == 2 and "Valid:" in res.stderr
