@@ -27,7 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench.problems.face_crop import CropBox, calibrate_crop, crop_path, generator_id
+from bench.problems.face_crop import (
+    CropBox,
+    calibrate_crop,
+    crop_path,
+    generator_id,
+    without_margin,
+)
 from bench.problems.face_targets import (
     IMAGE_SIZE,
     FaceAligner,
@@ -93,6 +99,8 @@ class FaceSimilarity(Problem):
         self.crop = self._crop_box(crop, calibration_samples)
         self.target_spec = target
         self.target_warnings: tuple[str, ...] = ()
+        self.target_photos: tuple[str, ...] = ()
+        self._judge2 = None  # (DlibJudge, target descriptor [128]) once asked for
         self.target = self._target_embedding(target)  # [512] float32 tensor on device
         self.baseline = self._baseline(baseline)
 
@@ -129,6 +137,7 @@ class FaceSimilarity(Problem):
             z = seed_latent(seed, self.z_dim)[None]
             return self.embed_genomes(z)[0]
         paths = [p.strip() for p in spec.split(",") if p.strip()]
+        self.target_photos = tuple(paths)
         target = target_from_photos(paths, self.facenet, FaceAligner(self.device))
         self.target_warnings = target.warnings
         return torch.as_tensor(target.embedding, device=self.device)
@@ -179,6 +188,44 @@ class FaceSimilarity(Problem):
         """Distances ``[N]`` (float64) of the faces of ``genomes [N, z_dim]`` to the target."""
         emb = self.embed_genomes(genomes)
         return torch.linalg.vector_norm(emb - self.target, dim=1).double().cpu().numpy()
+
+    def second_judge(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Re-score faces with dlib's recogniser, which the search never saw.
+
+        Generated faces are judged inside the crop box (less its margin); photo
+        targets by the mean descriptor of their photos' largest faces, seed
+        targets by the generator's own image.
+
+        Args:
+            genomes: ``[N, z_dim]``, e.g. the best faces of runs.
+
+        Returns:
+            ``(dlib distances [N], accepted [N])``, accepted meaning below dlib's 0.6.
+
+        Raises:
+            JudgeUnavailable: dlib or its models are not installed.
+
+        """
+        from bench.problems.dlib_judge import THRESHOLD, DlibJudge
+
+        box = without_margin(self.crop.box)
+        if self._judge2 is None:
+            judge = DlibJudge()
+            if self.target_photos:
+                aligner = FaceAligner(self.device)
+                target = np.mean([judge.embed_photo(p, aligner)[0] for p in self.target_photos], 0)
+            else:
+                seed = int(self.target_spec.removeprefix("seed:"))
+                img = self._rgb(seed_latent(seed, self.z_dim)[None])[0]
+                target = judge.embed(img, box)
+            self._judge2 = (judge, target)
+        judge, target = self._judge2
+        emb = np.stack([judge.embed(img, box) for img in self._rgb(genomes)])
+        dist = np.linalg.norm(emb - target, axis=1)
+        return dist, dist < THRESHOLD
+
+    def _rgb(self, genomes: np.ndarray) -> list[np.ndarray]:
+        return [np.repeat(im, 3, axis=2) if im.shape[2] == 1 else im for im in self.render(genomes)]
 
     def render(self, genomes: np.ndarray) -> list[np.ndarray]:
         """Full-resolution uint8 images ``[H, W, C]`` of ``genomes [N, z_dim]``."""

@@ -87,6 +87,14 @@ def _with_margin(box: np.ndarray, size: int, margin: int = MARGIN) -> np.ndarray
     return np.clip(out, 0, size)
 
 
+def without_margin(box: tuple[int, int, int, int], margin: int = MARGIN) -> np.ndarray:
+    """The face box inside a crop box made by ``_with_margin`` (before clipping)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    keep = (IMAGE_SIZE - margin) / IMAGE_SIZE  # face share of the crop's width and height
+    cx, cy, w, h = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * keep, (y1 - y0) * keep
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
 def calibrate_crop(
     generator: Generator,
     samples: int = 200,

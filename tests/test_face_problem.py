@@ -64,6 +64,16 @@ def test_seed_target_has_a_perfect_solution(problem):
         problem.evaluate(batch[:, :5])
 
 
+def test_second_judge_rescores_with_dlib(problem):
+    z = np.concatenate(
+        [seed_latent(3, problem.z_dim)[None], np.random.default_rng(1).standard_normal((2, 8))]
+    )
+    dist, accepted = problem.second_judge(z)
+    assert dist.shape == accepted.shape == (3,)
+    assert dist[0] < 1e-6 and accepted[0]  # the target image itself
+    assert np.all(dist[1:] > 0)
+
+
 def test_crop_box_is_calibrated_and_stable(problem):
     crop = problem.crop
     assert crop.detected >= 0.9 * crop.samples
@@ -91,6 +101,9 @@ def test_photo_target_and_baseline(blend, facenet_cache, data_dir):
     others[0, names.index("img10.jpg")] = 5.0  # master.csv: img1/img10 Yes
     same, other = problem.evaluate(np.concatenate([onehot, others]))
     assert same < 0.2 and same < other < 1.1
+    # dlib judges the full-resolution photo against its 160-px copy: the same person for it
+    _, accepted = problem.second_judge(onehot)
+    assert accepted[0]
     assert problem.baseline is not None and 0.5 < problem.baseline < 1.1
     assert problem.describe()["baseline_distance"] == problem.baseline
 
