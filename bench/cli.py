@@ -207,6 +207,30 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """Write the leaderboard (HTML, Markdown, tables, figures) of a campaign folder."""
+    from bench.leaderboard import build_leaderboard
+
+    folder = Path(args.campaign)
+    if not (folder / "campaign.json").is_file():
+        raise SpecError(
+            f"{folder} is not a campaign folder (no campaign.json); run `bench campaign` first"
+        )
+    if not 0 < args.alpha < 1:
+        raise SpecError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    out = Path(args.out) if args.out else folder / "leaderboard"
+    _check_writable(out)
+    board = build_leaderboard(folder, out, alpha=args.alpha)
+    counts = board.runs["status"].value_counts()
+    print(
+        f"leaderboard {out}: {len(board.problems)} problems, {len(board.runs)} planned runs ("
+        + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + ")"
+    )
+    print(f"open       {out / 'index.html'}  (Markdown: {out / 'README.md'})")
+    return 0
+
+
 GENERATOR_DATA = {
     # name: (dataset loader key, resolution, channels, epochs of the `cpu` preset)
     "dcgan-mnist": ("mnist", 28, 1, 30),
@@ -451,6 +475,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="summarise a run or a campaign folder")
     p.add_argument("dir", help="run folder, folder of runs, or campaign folder")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "leaderboard",
+        help="statistics, figures and a static site from a campaign folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  bench leaderboard runs/c1              # writes runs/c1/leaderboard\n"
+        "  bench leaderboard runs/c1 --out site/c1",
+    )
+    p.add_argument("campaign", help="campaign folder (from bench campaign)")
+    p.add_argument("--out", help="leaderboard folder (default: CAMPAIGN/leaderboard)")
+    p.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level of every test (0.05)"
+    )
+    p.set_defaults(func=cmd_leaderboard)
     p = sub.add_parser(
         "train-generator",
         help="train one of the study's DCGANs (resumable)",

@@ -1,0 +1,167 @@
+"""Build a leaderboard folder from a campaign folder.
+
+Layout of ``out``::
+
+    index.html                 overview: ranks across problems, CD diagram, win rates
+    problem-<name>.html        one page per problem: table, tests, figures, gallery
+    README.md                  everything as Markdown (readable on a code-hosting site)
+    provenance.json            commits, packages, weights, budgets, seeds, hardware
+    tables/runs.{csv,parquet}  every planned run, one row each
+    tables/<name>.{csv,parquet}, tables/pairwise-<name>.csv, tables/ranks.csv,
+    tables/winrate.csv, tables/nemenyi.csv
+    figures/*.png, images/<problem>/<algo>.png
+
+Every link between these files is relative, so the folder can be copied or
+opened from disk with no network.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.leaderboard import figures, stats
+from bench.leaderboard.formatting import slug
+from bench.leaderboard.provenance import gather
+from bench.leaderboard.runs import load_runs
+from bench.leaderboard.tables import ProblemResult, problem_result, rank_blocks
+
+
+@dataclass
+class Leaderboard:
+    """A computed leaderboard and the files written for it (paths relative to ``out``).
+
+    Attributes:
+        campaign: The campaign folder.
+        out: The leaderboard folder.
+        alpha: Significance level of every test.
+        runs: The long run table.
+        problems: One result per problem, in plan order.
+        friedman: Friedman's test across problems.
+        winrate: Win-rate matrix.
+        provenance: See ``bench.leaderboard.provenance.gather``.
+        figures: Figure key → file (``anytime-<problem>``, ``ecdf-<problem>``, ``cd``, ``winrate``).
+        gallery: Problem → algorithm → image file (``None`` where none was rendered).
+        gallery_runs: Problem → algorithm → (seed, final fitness) of the pictured run.
+
+    """
+
+    campaign: Path
+    out: Path
+    alpha: float
+    runs: pd.DataFrame
+    problems: list[ProblemResult]
+    friedman: stats.Friedman
+    winrate: pd.DataFrame
+    provenance: dict[str, Any]
+    figures: dict[str, str] = field(default_factory=dict)
+    gallery: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    gallery_runs: dict[str, dict[str, tuple[int, float] | None]] = field(default_factory=dict)
+
+    def page(self, problem: str) -> str:
+        """File name of a problem's page."""
+        return f"problem-{slug(problem)}.html"
+
+
+def compute(campaign: Path, out: Path, alpha: float = stats.ALPHA) -> Leaderboard:
+    """Statistics of every problem and across problems (no files written)."""
+    runs, records = load_runs(campaign)
+    problems = [problem_result(g, alpha) for _, g in runs.groupby("problem", sort=False)]
+    losses = {
+        p: {a: stats.to_loss(g["final"], str(g["sense"].iloc[0])) for a, g in pg.groupby("algo")}
+        for p, pg in runs.groupby("problem", sort=False)
+    }
+    return Leaderboard(
+        campaign=Path(campaign),
+        out=Path(out),
+        alpha=alpha,
+        runs=runs,
+        problems=problems,
+        friedman=stats.friedman(rank_blocks(runs), alpha),
+        winrate=stats.win_rate(losses),
+        provenance=gather(runs, records),
+    )
+
+
+def _write_table(table: pd.DataFrame, stem: Path) -> None:
+    table.to_csv(stem.with_suffix(".csv"), index=False)
+    table.to_parquet(stem.with_suffix(".parquet"), index=False)
+
+
+def write_tables(board: Leaderboard) -> None:
+    """CSV and Parquet tables under ``out/tables``."""
+    folder = board.out / "tables"
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = board.runs.astype({c: str for c in board.runs.columns if board.runs[c].dtype == object})
+    _write_table(runs, folder / "runs")
+    for result in board.problems:
+        _write_table(result.table, folder / slug(result.problem))
+        result.pairwise.to_csv(folder / f"pairwise-{slug(result.problem)}.csv", index=False)
+    fr = board.friedman
+    fr.ranks.rename("avg_rank").rename_axis("algo").reset_index().to_csv(
+        folder / "ranks.csv", index=False
+    )
+    board.winrate.to_csv(folder / "winrate.csv")
+    if fr.nemenyi is not None:
+        fr.nemenyi.to_csv(folder / "nemenyi.csv")
+
+
+def write_figures(board: Leaderboard) -> None:
+    """Figures under ``out/figures`` and the gallery under ``out/images``."""
+    fig_dir = board.out / "figures"
+    for result in board.problems:
+        runs = board.runs[board.runs["problem"] == result.problem]
+        name = slug(result.problem)
+        for key, draw in (("anytime", figures.anytime_figure), ("ecdf", figures.ecdf_figure)):
+            path = draw(runs, fig_dir / f"{key}-{name}.png")
+            if path is not None:
+                board.figures[f"{key}-{result.problem}"] = path.relative_to(board.out).as_posix()
+        _gallery(board, result, runs)
+    for key, path in (
+        ("cd", figures.cd_figure(board.friedman, fig_dir / "cd.png", board.alpha)),
+        ("winrate", figures.winrate_figure(board.winrate, fig_dir / "winrate.png")),
+    ):
+        if path is not None:
+            board.figures[key] = path.relative_to(board.out).as_posix()
+
+
+def _gallery(board: Leaderboard, result: ProblemResult, runs: pd.DataFrame) -> None:
+    """Copy ``best.png`` of each algorithm's best finished run."""
+    images: dict[str, str | None] = {}
+    pictured: dict[str, tuple[int, float] | None] = {}
+    for algo, g in runs.groupby("algo", sort=False):
+        done = g[g["final"].notna()]
+        if done.empty:
+            images[algo], pictured[algo] = None, None
+            continue
+        best = done.iloc[int(stats.to_loss(done["final"], result.sense).argmin())]
+        pictured[algo] = (int(best["seed"]), float(best["final"]))
+        if best["image_path"] is None:
+            images[algo] = None
+            continue
+        target = board.out / "images" / slug(result.problem) / f"{slug(str(algo))}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(best["image_path"], target)
+        images[algo] = target.relative_to(board.out).as_posix()
+    board.gallery[result.problem] = images
+    board.gallery_runs[result.problem] = pictured
+
+
+def build_leaderboard(campaign: Path, out: Path, alpha: float = stats.ALPHA) -> Leaderboard:
+    """Compute the leaderboard of ``campaign`` and write every file into ``out``."""
+    from bench.leaderboard.html_site import write_site
+    from bench.leaderboard.markdown_page import write_markdown
+
+    board = compute(campaign, out, alpha)
+    board.out.mkdir(parents=True, exist_ok=True)
+    write_tables(board)
+    write_figures(board)
+    (board.out / "provenance.json").write_text(json.dumps(board.provenance, indent=2))
+    write_markdown(board)
+    write_site(board)
+    return board

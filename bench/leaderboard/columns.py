@@ -1,0 +1,77 @@
+"""Extra leaderboard columns read from run records, some only for some problems.
+
+A ``Column`` takes one value per run from its ``record.json`` and summarises
+the finished runs of an algorithm into one cell. Columns a problem never fills
+(all values missing) are left out of that problem's table. To add a
+problem-specific column (e.g. the face problem's baseline distance or second
+judge), append a ``Column`` with ``problems="face*"`` to ``EXTRA_COLUMNS``::
+
+    Column("baseline", lambda r: r.get("problem", {}).get("baseline"), "first",
+           problems="face*", help="distance of the mean target face")
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def _archive(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda record: (record.get("archive") or {}).get(key)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One extra column.
+
+    Attributes:
+        name: Header (and the name of the per-run column in the long table).
+        extract: Record → per-run value (``None`` when absent).
+        summary: How finished runs become a cell: ``"median"``, ``"mean"``,
+            ``"max"``, ``"min"``, ``"sum"``, ``"first"`` or ``"share"`` (the
+            fraction of runs whose value is true).
+        problems: ``fnmatch`` pattern of the problem names it applies to.
+        help: One line for the page's legend.
+
+    """
+
+    name: str
+    extract: Callable[[dict[str, Any]], Any]
+    summary: str = "median"
+    problems: str = "*"
+    help: str = ""
+
+    def summarise(self, values: list[Any]) -> float:
+        """The cell of one algorithm from its finished runs' values."""
+        vals = [v for v in values if v is not None]
+        if not vals:
+            return math.nan
+        if self.summary == "first":
+            return float(vals[0])
+        if self.summary == "share":
+            return float(np.mean([bool(v) for v in vals]))
+        arr = np.asarray(vals, dtype=np.float64)
+        arr = arr[np.isfinite(arr)]
+        if not len(arr):
+            return math.nan
+        return float(getattr(np, self.summary)(arr))
+
+
+EXTRA_COLUMNS: list[Column] = [
+    Column(
+        "qd_score",
+        _archive("qd_score"),
+        help="median QD-score of the passive archive (offset in the run records)",
+    ),
+    Column("coverage", _archive("coverage"), help="median share of archive cells filled"),
+]
+
+
+def columns_for(problem: str) -> list[Column]:
+    """The extra columns that apply to ``problem``."""
+    return [c for c in EXTRA_COLUMNS if fnmatch.fnmatchcase(problem, c.problems)]

@@ -1,0 +1,162 @@
+"""PNG figures of a leaderboard, drawn on ``matplotlib.figure.Figure`` (no pyplot, no display).
+
+- anytime curves: median and inter-quartile band of the best-so-far fitness
+  against evaluations, one line per algorithm;
+- ECDF of (run, target) pairs reached against evaluations, COCO style, with
+  targets spread between the typical first-batch fitness and the best final one;
+- critical-difference diagram of the average ranks across problems;
+- win-rate matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scikit_posthocs as sp
+from matplotlib.figure import Figure
+
+from bench.leaderboard.stats import Friedman, to_loss
+from bench.results import read_curve
+
+GRID_POINTS = 200
+TARGETS = 51
+DPI = 110
+
+
+def _best_so_far(curve: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
+    """Best-so-far ``[len(grid)]`` at each grid evaluation count (NaN before the first batch)."""
+    evals = curve["evaluations"].to_numpy()
+    idx = np.searchsorted(evals, grid, side="right") - 1
+    best = curve["best"].to_numpy(dtype=np.float64)
+    return np.where(idx >= 0, best[np.clip(idx, 0, None)], np.nan)
+
+
+def _curves(runs: pd.DataFrame) -> dict[str, list[pd.DataFrame]]:
+    out: dict[str, list[pd.DataFrame]] = {}
+    for algo, g in runs.groupby("algo", sort=False):
+        done = g[(g["status"] == "finished") & g["curve_path"].notna()]
+        out[str(algo)] = [read_curve(Path(p).parent) for p in done["curve_path"]]
+    return out
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    return path
+
+
+def anytime_figure(runs: pd.DataFrame, path: Path) -> Path | None:
+    """Median and IQR of best-so-far against evaluations per algorithm; ``None`` if no curves."""
+    curves = _curves(runs)
+    if not any(curves.values()):
+        return None
+    budget = int(runs["budget"].max())
+    grid = np.linspace(0, budget, GRID_POINTS)
+    sense = str(runs["sense"].iloc[0])
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.add_subplot()
+    low, high = math.inf, -math.inf
+    for algo, cs in curves.items():
+        if not cs:
+            continue
+        values = np.stack([_best_so_far(c, grid) for c in cs])  # [runs, GRID_POINTS]
+        with np.errstate(all="ignore"):
+            started = ~np.isnan(values).all(axis=0)
+            q1, med, q3 = np.nanpercentile(values[:, started], [25, 50, 75], axis=0)
+        finite = values[np.isfinite(values)]
+        low, high = min(low, finite.min(initial=math.inf)), max(high, finite.max(initial=-math.inf))
+        (line,) = ax.plot(grid[started], med, label=f"{algo} ({len(cs)} runs)")
+        ax.fill_between(grid[started], q1, q3, color=line.get_color(), alpha=0.2, linewidth=0)
+    if sense == "min" and 0 < low and high > 10 * low:  # spans a decade or more
+        ax.set_yscale("log")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel(f"best fitness so far ({sense}imise)")
+    ax.set_title(f"{runs['problem'].iloc[0]}: median and IQR over runs")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def hitting_times(curve: pd.DataFrame, targets: np.ndarray, sense: str) -> np.ndarray:
+    """Evaluations at which the best-so-far loss first reaches each target ``[T]`` (inf: never)."""
+    loss = np.minimum.accumulate(to_loss(curve["best"], sense))  # [batches]
+    evals = curve["evaluations"].to_numpy(dtype=np.float64)
+    reached = loss[None, :] <= targets[:, None]  # [T, batches]
+    first = np.argmax(reached, axis=1)
+    return np.where(reached.any(axis=1), evals[first], np.inf)
+
+
+def fitness_targets(runs: pd.DataFrame) -> np.ndarray | None:
+    """``TARGETS`` losses from the median first-batch loss down to the best final loss."""
+    sense = str(runs["sense"].iloc[0])
+    firsts = [to_loss(c["best"].iloc[:1], sense)[0] for cs in _curves(runs).values() for c in cs]
+    finals = to_loss(runs["final"].dropna(), sense)
+    if not firsts or not len(finals):
+        return None
+    start, end = float(np.median(firsts)), float(finals.min())
+    if not start > end:
+        return np.array([end])
+    return np.linspace(start, end, TARGETS)
+
+
+def ecdf_figure(runs: pd.DataFrame, path: Path) -> Path | None:
+    """Share of (run, target) pairs reached against evaluations; ``None`` if no curves."""
+    targets = fitness_targets(runs)
+    if targets is None:
+        return None
+    sense = str(runs["sense"].iloc[0])
+    budget = int(runs["budget"].max())
+    grid = np.linspace(0, budget, GRID_POINTS)
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.add_subplot()
+    for algo, cs in _curves(runs).items():
+        if not cs:
+            continue
+        hits = np.concatenate([hitting_times(c, targets, sense) for c in cs])  # [runs * T]
+        share = (hits[None, :] <= grid[:, None]).mean(axis=1)
+        ax.step(grid, share, where="post", label=f"{algo} ({len(cs)} runs)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("share of (run, target) pairs reached")
+    ax.set_title(f"{runs['problem'].iloc[0]}: {len(targets)} fitness targets")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def cd_figure(result: Friedman, path: Path, alpha: float) -> Path | None:
+    """Critical-difference diagram (Nemenyi) of average ranks; ``None`` without a post-hoc."""
+    if result.nemenyi is None:
+        return None
+    fig = Figure(figsize=(6.4, 0.6 + 0.35 * len(result.ranks)))
+    ax = fig.add_subplot()
+    sp.critical_difference_diagram(result.ranks, result.nemenyi, ax=ax, alpha=alpha)
+    ax.set_title(
+        f"average ranks over {result.blocks} blocks; CD = {result.cd:.2f} (Nemenyi, α={alpha})",
+        fontsize="small",
+    )
+    return _save(fig, path)
+
+
+def winrate_figure(matrix: pd.DataFrame, path: Path) -> Path | None:
+    """Heatmap of the win-rate matrix with its values written in; ``None`` if empty."""
+    if matrix.empty:
+        return None
+    n = len(matrix)
+    fig = Figure(figsize=(1.2 + 0.7 * n, 0.8 + 0.6 * n))
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix.to_numpy(dtype=float), vmin=0, vmax=1, cmap="RdBu")
+    ax.set_xticks(range(n), matrix.columns, rotation=45, ha="right")
+    ax.set_yticks(range(n), matrix.index)
+    for i in range(n):
+        for j in range(n):
+            v = matrix.iat[i, j]
+            if not math.isnan(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize="small")
+    ax.set_xlabel("opponent")
+    ax.set_ylabel("algorithm")
+    fig.colorbar(image, ax=ax, label="chance a run beats the opponent's")
+    return _save(fig, path)

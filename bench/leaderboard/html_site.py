@@ -1,0 +1,175 @@
+"""The leaderboard as a static, self-contained HTML site: inline CSS, no scripts, no network.
+
+``index.html`` holds the comparison across problems and links one page per
+problem; images are PNG files next to the pages, linked relatively. Every
+page ends with the provenance.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from bench.leaderboard.formatting import LEGEND, rows, slug
+from bench.leaderboard.markdown_page import problem_notes, unfinished_runs
+from bench.leaderboard.provenance import provenance_lines
+
+if TYPE_CHECKING:
+    from bench.leaderboard.build import Leaderboard
+    from bench.leaderboard.tables import ProblemResult
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 78rem; padding: 0 1rem;
+       color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: right; }
+th { background: #f2f2f2; }
+td:first-child, th:first-child { text-align: left; }
+tr.best td { background: #eef7ee; }
+td.failed, td.pending { background: #fdecea; }
+figure { display: inline-block; margin: 0.5rem 1rem 0.5rem 0; vertical-align: top; }
+figure img { max-width: 36rem; border: 1px solid #ddd; }
+.gallery img { max-width: 16rem; image-rendering: pixelated; }
+dl.prov { font-size: 0.8rem; color: #444; border-top: 1px solid #ccc; padding-top: 0.5rem; }
+dl.prov dt { font-weight: bold; float: left; clear: left; width: 10rem; }
+dl.prov dd { margin-left: 10.5rem; }
+nav a { margin-right: 1rem; }
+"""
+
+
+def html_table(table: pd.DataFrame, highlight: str | None = None, caption: str = "") -> str:
+    """``table`` as HTML with the legend as header tooltips; the ``highlight`` row marked."""
+    head = "".join(
+        f'<th title="{escape(LEGEND.get(str(c), ""))}">{escape(str(c))}</th>' for c in table.columns
+    )
+    body = []
+    for raw, text in zip(table.itertuples(index=False), rows(table), strict=True):
+        cls = ' class="best"' if highlight is not None and str(raw[0]) == highlight else ""
+        tds = []
+        for col, value, shown in zip(table.columns, raw, text, strict=True):
+            flag = col in ("failed", "pending") and isinstance(value, int | float) and value > 0
+            attr = f' class="{col}"' if flag else ""
+            tds.append(f"<td{attr}>{escape(shown)}</td>")
+        body.append(f"<tr{cls}>{''.join(tds)}</tr>")
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _figure(path: str | None, caption: str) -> str:
+    if not path:
+        return ""
+    return (
+        f'<figure><img src="{escape(path)}" alt="{escape(caption)}">'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
+
+
+def _page(board: Leaderboard, title: str, body: list[str]) -> str:
+    nav = ['<a href="index.html">overview</a>'] + [
+        f'<a href="{escape(board.page(r.problem))}">{escape(r.problem)}</a>' for r in board.problems
+    ]
+    prov = "".join(
+        f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in provenance_lines(board.provenance)
+    )
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+            f"<nav>{''.join(nav)}</nav>",
+            f"<h1>{escape(title)}</h1>",
+            *body,
+            f'<h2>Provenance</h2><dl class="prov">{prov}</dl>',
+            "</body></html>",
+        ]
+    )
+
+
+def index_page(board: Leaderboard) -> str:
+    """The overview: runs, ranks across problems, CD diagram, win rates, links."""
+    fr = board.friedman
+    counts = ", ".join(f"{n} {s}" for s, n in board.runs["status"].value_counts().items())
+    test = (
+        f"Friedman χ² = {fr.statistic:.3g}, p = {fr.p:.3g} "
+        + ("(significant)" if fr.p < board.alpha else "(not significant)")
+        if fr.statistic == fr.statistic
+        else "no Friedman test"
+    )
+    ranks = fr.ranks.sort_values().rename("avg_rank").rename_axis("algo").reset_index()
+    problems = pd.DataFrame(
+        [
+            {
+                "problem": r.problem,
+                "sense": r.sense,
+                "best algo": r.best or "–",
+                "omnibus": r.omnibus.verdict(board.alpha),
+            }
+            for r in board.problems
+        ]
+    )
+    links = "".join(
+        f'<li><a href="{escape(board.page(r.problem))}">{escape(r.problem)}</a></li>'
+        for r in board.problems
+    )
+    body = [
+        f"<p>{len(board.runs)} planned runs: {escape(counts)}. Markdown version: "
+        '<a href="README.md">README.md</a>; tables: <a href="tables/runs.csv">runs.csv</a>, '
+        '<a href="tables/ranks.csv">ranks.csv</a>, <a href="tables/winrate.csv">winrate.csv</a>.'
+        "</p>",
+        f"<h2>Problems</h2><ul>{links}</ul>",
+        html_table(problems),
+        "<h2>Average ranks across problems</h2>",
+        f"<p>Ranks within blocks (one problem and one seed; 1 = best); {escape(fr.note)}. "
+        f"{escape(test)}.</p>",
+        html_table(ranks),
+        _figure(board.figures.get("cd"), "Critical-difference diagram (Nemenyi)"),
+        "<h2>Win rates</h2>",
+        "<p>Chance that a run of the row algorithm beats a run of the column algorithm on the "
+        "same problem (ties count half), averaged over problems.</p>",
+        html_table(board.winrate.rename_axis("algo").reset_index()),
+        _figure(board.figures.get("winrate"), "Win-rate matrix"),
+    ]
+    return _page(board, f"Leaderboard: {board.campaign.name}", body)
+
+
+def problem_page(board: Leaderboard, result: ProblemResult) -> str:
+    """One problem: table, tests, unfinished runs, figures, gallery, column legend."""
+    runs = board.runs[board.runs["problem"] == result.problem]
+    unfinished = unfinished_runs(runs)
+    body = [f"<p>{escape(' '.join(problem_notes(board, result)))}</p>"]
+    body.append(html_table(result.table, result.best, f"{result.problem}: one row per algorithm"))
+    body.append(
+        f'<p>Tables: <a href="tables/{escape(slug(result.problem))}.csv">CSV</a>, '
+        f'<a href="tables/{escape(slug(result.problem))}.parquet">Parquet</a>, '
+        f'<a href="tables/pairwise-{escape(slug(result.problem))}.csv">pairwise tests</a>.</p>'
+    )
+    if unfinished:
+        items = "".join(f"<li>{escape(u)}</li>" for u in unfinished)
+        body.append(f'<h2>Runs not in the statistics</h2><ul class="unfinished">{items}</ul>')
+    body.append("<h2>Figures</h2>")
+    body.append(
+        _figure(board.figures.get(f"anytime-{result.problem}"), "Anytime: median and IQR")
+    )
+    body.append(_figure(board.figures.get(f"ecdf-{result.problem}"), "ECDF of fitness targets"))
+    shots = board.gallery.get(result.problem, {})
+    picks = board.gallery_runs.get(result.problem, {})
+    cards = []
+    for algo, path in shots.items():
+        pick = picks.get(algo)
+        what = f"{algo}: seed {pick[0]}, fitness {pick[1]:.4g}" if pick else f"{algo}: no run"
+        cards.append(_figure(path, what) if path else f"<p>{escape(what)} (no image)</p>")
+    body.append('<h2>Best solution of each algorithm</h2><div class="gallery">')
+    body += [*cards, "</div>"]
+    legend = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in LEGEND.items())
+    body.append(f'<h2>Columns</h2><dl class="prov">{legend}</dl>')
+    return _page(board, f"{result.problem} ({board.campaign.name})", body)
+
+
+def write_site(board: Leaderboard) -> None:
+    """Write ``index.html`` and one page per problem into ``board.out``."""
+    (board.out / "index.html").write_text(index_page(board))
+    for result in board.problems:
+        (board.out / board.page(result.problem)).write_text(problem_page(board, result))

@@ -1,0 +1,117 @@
+"""The leaderboard as one Markdown file (``README.md``), readable on a code-hosting site."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from bench.leaderboard.formatting import LEGEND, cell, rows
+from bench.leaderboard.provenance import provenance_lines
+
+if TYPE_CHECKING:
+    from bench.leaderboard.build import Leaderboard
+    from bench.leaderboard.tables import ProblemResult
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(table: pd.DataFrame) -> list[str]:
+    """A pipe table of ``table`` (values formatted as on the HTML pages)."""
+    head = [_escape(str(c)) for c in table.columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_escape(v) for v in r) + " |" for r in rows(table)]
+    return lines
+
+
+def unfinished_runs(runs: pd.DataFrame) -> list[str]:
+    """One line per failed or pending run of ``runs`` (never silently dropped)."""
+    lines = []
+    for r in runs[runs["status"] != "finished"].itertuples(index=False):
+        why = f": {r.error_type}: {r.error}" if r.status == "failed" and r.error else ""
+        lines.append(f"{r.algo}, seed {r.seed}: {r.status}{why}")
+    return lines
+
+
+def problem_notes(board: Leaderboard, result: ProblemResult) -> list[str]:
+    """Sentences under a problem's table: sense, best algorithm, omnibus test."""
+    best = result.best or "none (no finished runs)"
+    return [
+        f"Objective: {result.sense}imise final fitness. Best algorithm (lowest median loss): "
+        f"{best}.",
+        f"Omnibus test over algorithms: {result.omnibus.verdict(board.alpha)} "
+        f"({result.omnibus.note}). Pairwise: two-sided Mann–Whitney U against {best}, "
+        f"Holm-corrected at α = {board.alpha}.",
+    ]
+
+
+def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
+    runs = board.runs[board.runs["problem"] == result.problem]
+    lines = [f"## {result.problem}", ""]
+    lines += [" ".join(problem_notes(board, result)), ""]
+    lines += [*markdown_table(result.table), ""]
+    unfinished = unfinished_runs(runs)
+    if unfinished:
+        lines += ["Runs not in the statistics:", ""] + [f"- {u}" for u in unfinished] + [""]
+    for key, title in (("anytime", "Anytime curves"), ("ecdf", "ECDF of fitness targets")):
+        path = board.figures.get(f"{key}-{result.problem}")
+        if path:
+            lines += [f"![{title}: {result.problem}]({path})", ""]
+    shots = board.gallery.get(result.problem, {})
+    pictured = [(a, p) for a, p in shots.items() if p]
+    if pictured:
+        lines += ["Best solution of each algorithm:", ""]
+        lines += [f"- {a}: ![{a}]({p})" for a, p in pictured] + [""]
+    return lines
+
+
+def render_markdown(board: Leaderboard) -> str:
+    """The whole leaderboard as Markdown text."""
+    fr = board.friedman
+    ranked = fr.ranks.sort_values()
+    lines = [
+        f"# Leaderboard: {board.campaign.name}",
+        "",
+        f"{len(board.runs)} planned runs: "
+        + ", ".join(f"{n} {s}" for s, n in board.runs["status"].value_counts().items())
+        + ". HTML version: [index.html](index.html); tables in [tables/](tables/).",
+        "",
+        "## Across problems",
+        "",
+        f"Average rank within blocks (one problem and one seed; 1 = best): {fr.note}. "
+        + (
+            f"Friedman χ² = {fr.statistic:.3g}, p = {fr.p:.3g}"
+            + (" (significant)." if fr.p < board.alpha else " (not significant).")
+            if fr.statistic == fr.statistic
+            else ""
+        ),
+        "",
+        "| algo | avg_rank |",
+        "|---|---|",
+        *[f"| {_escape(str(a))} | {cell('avg_rank', r)} |" for a, r in ranked.items()],
+        "",
+    ]
+    if "cd" in board.figures:
+        lines += [f"![Critical-difference diagram]({board.figures['cd']})", ""]
+    lines += [
+        "Win rate: chance that a run of the row algorithm beats a run of the column "
+        "algorithm on the same problem (ties count half), averaged over problems.",
+        "",
+        *markdown_table(board.winrate.rename_axis("algo").reset_index()),
+        "",
+    ]
+    if "winrate" in board.figures:
+        lines += [f"![Win-rate matrix]({board.figures['winrate']})", ""]
+    for result in board.problems:
+        lines += _section(board, result)
+    lines += ["## Columns", ""] + [f"- **{k}**: {v}" for k, v in LEGEND.items()] + [""]
+    lines += ["## Provenance", ""]
+    lines += [f"- **{k}**: {_escape(v)}" for k, v in provenance_lines(board.provenance)]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(board: Leaderboard) -> None:
+    """Write ``out/README.md``."""
+    (board.out / "README.md").write_text(render_markdown(board))

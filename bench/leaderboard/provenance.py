@@ -1,0 +1,121 @@
+"""Where a leaderboard's numbers came from, gathered from every run record.
+
+Commits, package versions, weight hashes and machines are collected with how
+many runs used each, so a campaign that mixed versions says so instead of
+showing one of them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from importlib import metadata
+from typing import Any
+
+import pandas as pd
+
+from bench.provenance import git_state, utc_now
+
+TOOLS = ("scipy", "statsmodels", "scikit-posthocs", "matplotlib", "pandas")
+
+
+def _machine(record: dict[str, Any]) -> str:
+    m = (record.get("provenance") or {}).get("machine") or {}
+    if not m:
+        return "unknown"
+    text = f"{m.get('cpu', '?')} × {m.get('cpu_count', '?')} CPUs, {m.get('device', '?')}"
+    if m.get("gpu"):
+        text += f" ({m['gpu']})"
+    return text + f", {m.get('torch_threads', '?')} torch threads"
+
+
+def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Provenance of a leaderboard.
+
+    Args:
+        runs: The long run table (one row per planned run).
+        records: Records of the runs that have one, by run id.
+
+    Returns:
+        A JSON-able dict: ``commits``, ``packages`` and ``machines`` (each value →
+        number of runs), ``weights`` (path → sha256s seen), ``budgets`` (problem →
+        budget), ``seeds``, ``started``/``finished`` (first and last run),
+        ``run_seconds`` (sum of run wall times) and ``generated`` (this leaderboard's
+        commit, time and statistics packages).
+
+    """
+    commits: Counter[str] = Counter()
+    packages: dict[str, Counter[str]] = {}
+    machines: Counter[str] = Counter()
+    weights: dict[str, set[str]] = {}
+    for record in records.values():
+        prov = record.get("provenance") or {}
+        if not prov:
+            continue
+        commit = prov.get("commit") or "unknown"
+        commits[commit + (" (uncommitted changes)" if prov.get("dirty") else "")] += 1
+        for name, version in (prov.get("packages") or {}).items():
+            packages.setdefault(name, Counter())[str(version)] += 1
+        machines[_machine(record)] += 1
+        for path, digest in (prov.get("weights") or {}).items():
+            weights.setdefault(path, set()).add(digest)
+    times = [r.get(k) for r in records.values() for k in ("started", "finished") if r.get(k)]
+    budgets = runs.groupby("problem", sort=False)["budget"].max()
+    here = git_state()
+    tools = {}
+    for name in TOOLS:
+        try:
+            tools[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            tools[name] = None
+    return {
+        "commits": dict(commits),
+        "packages": {k: dict(v) for k, v in sorted(packages.items())},
+        "machines": dict(machines),
+        "weights": {k: sorted(v) for k, v in sorted(weights.items())},
+        "budgets": {str(k): int(v) for k, v in budgets.items()},
+        "seeds": sorted(int(s) for s in runs["seed"].dropna().unique()),
+        "started": min(times) if times else None,
+        "finished": max(times) if times else None,
+        "run_seconds": float(pd.to_numeric(runs["wall_seconds"], errors="coerce").sum()),
+        "generated": {
+            "time": utc_now(),
+            "commit": here["commit"],
+            "dirty": here["dirty"],
+            "tools": tools,
+        },
+    }
+
+
+def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) pairs shown at the foot of every page."""
+
+    def counted(d: dict[str, int]) -> str:
+        if not d:
+            return "none recorded"
+        return "; ".join(f"{k} ({n} runs)" for k, n in d.items())
+
+    pkgs = ", ".join(
+        f"{name} {'/'.join(versions)}" for name, versions in prov["packages"].items()
+    )
+    weights = "; ".join(f"{p}: {', '.join(h)}" for p, h in prov["weights"].items())
+    gen = prov["generated"]
+    return [
+        ("commit", counted(prov["commits"])),
+        ("packages", pkgs or "none recorded"),
+        ("weights (sha256)", weights or "none (no problem loads weight files)"),
+        ("budget", ", ".join(f"{p}: {b} evaluations" for p, b in prov["budgets"].items())),
+        ("seeds", ", ".join(map(str, prov["seeds"]))),
+        ("hardware", counted(prov["machines"])),
+        (
+            "time",
+            f"runs from {prov['started']} to {prov['finished']}, "
+            f"{prov['run_seconds']:.1f} s of run wall time in all",
+        ),
+        (
+            "generated",
+            f"{gen['time']} by latent-bench at {gen['commit'] or 'unknown commit'}"
+            + (" (uncommitted changes)" if gen["dirty"] else "")
+            + "; "
+            + ", ".join(f"{k} {v}" for k, v in gen["tools"].items()),
+        ),
+    ]

@@ -1,0 +1,279 @@
+"""Statistics of final fitness: summaries, normality, omnibus and pairwise tests, ranks.
+
+Every function takes plain arrays or a long DataFrame (one row per run) and an
+objective sense; nothing here reads files. Tests come from scipy, statsmodels
+and scikit-posthocs rather than being re-derived:
+
+- normality per cell: Kolmogorov–Smirnov with estimated mean and variance
+  (Lilliefors' correction, as the studies' KS test needs when the normal's
+  parameters come from the same sample) and Shapiro–Wilk;
+- omnibus per problem: one-way ANOVA where every cell is normal, otherwise
+  Kruskal–Wallis;
+- pairwise: two-sided Mann–Whitney U of every algorithm against the best one,
+  Holm-corrected, with the Vargha–Delaney effect size A12;
+- across problems: Friedman's test on ranks within blocks and the Nemenyi
+  post-hoc with its critical difference (Demšar 2006).
+
+Losses are fitness turned into "lower is better" (``-fitness`` for a ``max``
+problem), so every comparison reads the same way whatever the sense.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scikit_posthocs as sp
+from scipy import stats
+from statsmodels.stats.diagnostic import lilliefors
+from statsmodels.stats.multitest import multipletests
+
+ALPHA = 0.05
+NOT_SIGNIFICANT = "not significant"
+
+
+def to_loss(values: np.ndarray | pd.Series, sense: str) -> np.ndarray:
+    """Fitness ``[n]`` as losses ``[n]`` (lower is better) for ``sense`` ``"min"``/``"max"``."""
+    if sense not in ("min", "max"):
+        raise ValueError(f"sense must be 'min' or 'max', got {sense!r}")
+    arr = np.asarray(values, dtype=np.float64)
+    return arr if sense == "min" else -arr
+
+
+def summarise(values: np.ndarray, sense: str) -> dict[str, float | int]:
+    """Best, median, mean, standard deviation and IQR of final fitness values ``[n]``.
+
+    NaNs are left out (and counted in ``n_missing``); ``best`` respects ``sense``.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    ok = arr[np.isfinite(arr)]
+    out: dict[str, float | int] = {"n": len(ok), "n_missing": len(arr) - len(ok)}
+    if not len(ok):
+        return out | dict.fromkeys(("best", "median", "mean", "std", "iqr"), math.nan)
+    q1, q3 = np.percentile(ok, [25, 75])
+    return out | {
+        "best": float(ok.min() if sense == "min" else ok.max()),
+        "median": float(np.median(ok)),
+        "mean": float(ok.mean()),
+        "std": float(ok.std(ddof=1)) if len(ok) > 1 else math.nan,
+        "iqr": float(q3 - q1),
+    }
+
+
+def normality(values: np.ndarray, alpha: float = ALPHA) -> dict[str, float | bool | None]:
+    """Kolmogorov–Smirnov (Lilliefors) and Shapiro–Wilk tests of one cell ``[n]``.
+
+    Returns:
+        ``ks_p``, ``shapiro_p`` (NaN where the test cannot run: fewer than 4
+        runs for KS, 3 for Shapiro–Wilk, or all values equal) and ``normal``:
+        ``True``/``False`` by the KS test at ``alpha``, ``None`` when untested.
+
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    ks_p = sw_p = math.nan
+    if len(arr) >= 3 and np.ptp(arr) > 0:
+        sw_p = float(stats.shapiro(arr).pvalue)
+        if len(arr) >= 4:
+            ks_p = float(lilliefors(arr, dist="norm", pvalmethod="table")[1])
+    normal = None if math.isnan(ks_p) else bool(ks_p >= alpha)
+    return {"ks_p": ks_p, "shapiro_p": sw_p, "normal": normal}
+
+
+@dataclass
+class Omnibus:
+    """An omnibus test over the algorithms of one problem.
+
+    Attributes:
+        test: ``"ANOVA"``, ``"Kruskal–Wallis"`` or ``"none"``.
+        statistic: F or H.
+        p: p-value (NaN when no test ran).
+        note: Why this test, or why none.
+
+    """
+
+    test: str
+    statistic: float
+    p: float
+    note: str
+
+    def verdict(self, alpha: float = ALPHA) -> str:
+        """``"significant (p=…)"``, ``"not significant (p=…)"`` or the note."""
+        if self.test == "none":
+            return self.note
+        word = "significant" if self.p < alpha else NOT_SIGNIFICANT
+        return f"{word} ({self.test}, p={self.p:.3g})"
+
+
+def omnibus(groups: dict[str, np.ndarray], all_normal: bool) -> Omnibus:
+    """ANOVA where ``all_normal``, else Kruskal–Wallis, over cells with at least 2 runs."""
+    cells = {k: np.asarray(v, dtype=np.float64) for k, v in groups.items()}
+    cells = {k: v[np.isfinite(v)] for k, v in cells.items()}
+    cells = {k: v for k, v in cells.items() if len(v) >= 2}
+    if len(cells) < 2:
+        return Omnibus("none", math.nan, math.nan, "no test: fewer than 2 algorithms with 2+ runs")
+    samples = list(cells.values())
+    if np.ptp(np.concatenate(samples)) == 0:
+        return Omnibus("none", math.nan, 1.0, "no test: every run reached the same value")
+    if all_normal:
+        res = stats.f_oneway(*samples)
+        return Omnibus("ANOVA", float(res.statistic), float(res.pvalue), "every cell normal (KS)")
+    res = stats.kruskal(*samples)
+    return Omnibus(
+        "Kruskal–Wallis", float(res.statistic), float(res.pvalue), "not every cell shown normal"
+    )
+
+
+def a12(x: np.ndarray, y: np.ndarray) -> float:
+    """Vargha–Delaney A12: chance that a loss from ``x`` is below one from ``y`` (ties half)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if not len(x) or not len(y):
+        return math.nan
+    less = (x[:, None] < y[None, :]).sum()
+    ties = (x[:, None] == y[None, :]).sum()
+    return float((less + 0.5 * ties) / (len(x) * len(y)))
+
+
+def best_algorithm(losses: dict[str, np.ndarray]) -> str | None:
+    """The cell with the lowest median loss (then mean loss, then name); ``None`` if all empty."""
+    keyed = []
+    for name, v in losses.items():
+        v = np.asarray(v, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if len(v):
+            keyed.append((float(np.median(v)), float(v.mean()), name))
+    return min(keyed)[2] if keyed else None
+
+
+def pairwise_vs_best(losses: dict[str, np.ndarray], alpha: float = ALPHA) -> pd.DataFrame:
+    """Two-sided Mann–Whitney U of each algorithm against the best, Holm-corrected.
+
+    The p-value is exact where no value is tied (and the samples are small
+    enough), otherwise the normal approximation with tie and continuity corrections.
+
+    Args:
+        losses: Final losses ``[n_i]`` per algorithm (lower is better).
+        alpha: Family-wise error rate of the Holm procedure.
+
+    Returns:
+        One row per algorithm: ``algo``, ``vs`` (the best), ``u``, ``p``,
+        ``p_holm``, ``a12`` (chance a run of ``algo`` beats a run of the best)
+        and ``verdict``: ``"best"``, ``"worse"``/``"better"`` where the Holm
+        p-value is below ``alpha``, ``"not significant"`` otherwise, or
+        ``"too few runs"``.
+
+    """
+    clean = {k: np.asarray(v, dtype=np.float64) for k, v in losses.items()}
+    clean = {k: v[np.isfinite(v)] for k, v in clean.items()}
+    best = best_algorithm(clean)
+    rows = []
+    for name, v in clean.items():
+        row = {"algo": name, "vs": best, "u": math.nan, "p": math.nan, "p_holm": math.nan}
+        row["a12"] = a12(v, clean[best]) if best is not None else math.nan
+        if name == best:
+            row["verdict"] = "best"
+        elif len(v) < 2 or best is None or len(clean[best]) < 2:
+            row["verdict"] = "too few runs"
+        else:
+            both = np.concatenate([v, clean[best]])
+            exact = len(np.unique(both)) == len(both) and len(v) * len(clean[best]) <= 10_000
+            res = stats.mannwhitneyu(
+                v, clean[best], alternative="two-sided", method="exact" if exact else "asymptotic"
+            )
+            row.update(u=float(res.statistic), p=float(res.pvalue))
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=["algo", "vs", "u", "p", "p_holm", "a12", "verdict"])
+    tested = table["p"].notna()
+    if tested.any():
+        reject, p_holm, _, _ = multipletests(table.loc[tested, "p"], alpha=alpha, method="holm")
+        table.loc[tested, "p_holm"] = p_holm
+        table.loc[tested, "verdict"] = [
+            ("worse" if a < 0.5 else "better") if r else NOT_SIGNIFICANT
+            for r, a in zip(reject, table.loc[tested, "a12"], strict=True)
+        ]
+    return table
+
+
+def pooled_ranks(losses: dict[str, np.ndarray]) -> dict[str, float]:
+    """Average rank per algorithm when all runs of a problem are ranked together.
+
+    Rank 1 is the lowest loss; ties share the average of their ranks (as in
+    Kruskal–Wallis).
+    """
+    names = [k for k, v in losses.items() for _ in np.asarray(v)]
+    values = np.concatenate([np.asarray(v, dtype=np.float64) for v in losses.values()] or [[]])
+    ok = np.isfinite(values)
+    ranks = stats.rankdata(values[ok])
+    frame = pd.DataFrame({"algo": np.asarray(names)[ok], "rank": ranks})
+    means = frame.groupby("algo")["rank"].mean()
+    return {k: float(means.get(k, math.nan)) for k in losses}
+
+
+@dataclass
+class Friedman:
+    """Friedman's test over blocks, its average ranks and the Nemenyi post-hoc.
+
+    Attributes:
+        ranks: Average rank per algorithm (1 is best).
+        statistic: Friedman's chi-square (NaN when not run).
+        p: Its p-value (NaN when not run).
+        blocks: Number of complete blocks used.
+        cd: Nemenyi critical difference at ``alpha``.
+        nemenyi: Pairwise Nemenyi p-values (algorithms × algorithms).
+        note: What was done, or why not.
+
+    """
+
+    ranks: pd.Series
+    statistic: float
+    p: float
+    blocks: int
+    cd: float
+    nemenyi: pd.DataFrame | None
+    note: str
+
+
+def friedman(matrix: pd.DataFrame, alpha: float = ALPHA) -> Friedman:
+    """Friedman's test on a blocks × algorithms matrix of losses.
+
+    Blocks with a missing value are dropped (and counted out in ``note``).
+    Ranks are taken within each block (1 = lowest loss, ties averaged).
+    """
+    complete = matrix.dropna(axis=0, how="any")
+    dropped = len(matrix) - len(complete)
+    k, n = complete.shape[1], len(complete)
+    ranks = complete.rank(axis=1, method="average").mean(axis=0) if n else pd.Series(dtype=float)
+    note = f"{n} complete blocks" + (f", {dropped} with missing runs left out" if dropped else "")
+    if k < 3 or n < 2:
+        why = "fewer than 3 algorithms" if k < 3 else "fewer than 2 complete blocks"
+        return Friedman(ranks, math.nan, math.nan, n, math.nan, None, f"no Friedman test: {why}")
+    if (complete.nunique(axis=1) == 1).all():
+        return Friedman(ranks, math.nan, 1.0, n, math.nan, None, f"{note}; no test: all tied")
+    res = stats.friedmanchisquare(*[complete[c].to_numpy() for c in complete.columns])
+    q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    cd = float(q * math.sqrt(k * (k + 1) / (6 * n)))
+    nemenyi = sp.posthoc_nemenyi_friedman(complete.to_numpy())
+    nemenyi.index = nemenyi.columns = list(complete.columns)
+    return Friedman(ranks, float(res.statistic), float(res.pvalue), n, cd, nemenyi, note)
+
+
+def win_rate(losses_by_problem: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Chance that a run of the row algorithm beats one of the column algorithm.
+
+    A12 on each problem (ties count half), averaged over the problems where both
+    algorithms have finished runs. The diagonal is NaN.
+    """
+    algos = list(dict.fromkeys(a for cells in losses_by_problem.values() for a in cells))
+    sums = pd.DataFrame(0.0, index=algos, columns=algos)
+    counts = pd.DataFrame(0, index=algos, columns=algos)
+    for cells in losses_by_problem.values():
+        clean = {k: np.asarray(v, dtype=np.float64) for k, v in cells.items()}
+        clean = {k: v[np.isfinite(v)] for k, v in clean.items() if np.isfinite(v).any()}
+        for a in clean:
+            for b in clean:
+                if a != b:
+                    sums.loc[a, b] += a12(clean[a], clean[b])
+                    counts.loc[a, b] += 1
+    return (sums / counts.where(counts > 0)).astype(float)

@@ -1,0 +1,179 @@
+"""Leaderboard statistics on hand-made samples whose answers are known."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.leaderboard import stats
+from bench.leaderboard.tables import problem_result, rank_blocks
+
+SEPARATED = {"a": np.arange(10.0), "b": 100 + np.arange(10.0), "c": 200 + np.arange(10.0)}
+
+
+def long_table(cells: dict[str, np.ndarray], sense: str = "min", problem: str = "p") -> pd.DataFrame:
+    """The long run table of one problem, as ``load_runs`` builds it, from final values."""
+    rows = []
+    for algo, values in cells.items():
+        for seed, v in enumerate(values):
+            rows.append(
+                {"problem": problem, "algo": algo, "seed": seed, "budget": 100,
+                 "status": "finished", "final": float(v), "sense": sense,
+                 "evals_per_second": 1000.0, "wall_seconds": 0.1, "nonfinite": 0,
+                 "qd_score": None, "coverage": None}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_separated_samples_are_significant_after_holm():
+    table = stats.pairwise_vs_best(SEPARATED).set_index("algo")
+    assert table.loc["a", "verdict"] == "best"
+    # exact two-sided Mann–Whitney p for two fully separated samples of 10: 2 / C(20, 10)
+    p = 2 / math.comb(20, 10)
+    assert table.loc["b", "p"] == pytest.approx(p)
+    assert table.loc["c", "p"] == pytest.approx(p)
+    assert table.loc["b", "p_holm"] == pytest.approx(2 * p)  # Holm: smallest of 2 times 2
+    assert table.loc["b", "verdict"] == table.loc["c", "verdict"] == "worse"
+    assert table.loc["b", "a12"] == 0.0
+
+
+def test_identical_distributions_are_not_significant():
+    same = np.array([3.0, 1.0, 4.0, 1.5, 9.0, 2.6])
+    table = stats.pairwise_vs_best({"x": same, "y": same[::-1].copy()}).set_index("algo")
+    tested = table[table["verdict"] != "best"]
+    assert len(tested) == 1
+    assert tested["verdict"].iloc[0] == stats.NOT_SIGNIFICANT
+    assert tested["p_holm"].iloc[0] == pytest.approx(1.0)
+    assert tested["a12"].iloc[0] == 0.5
+
+
+def test_three_seeds_can_never_be_significant():
+    # the smallest exact two-sided p with 3 runs each is 2 / C(6, 3) = 0.1
+    table = stats.pairwise_vs_best({"a": [1.0, 2, 3], "b": [10.0, 11, 12]}).set_index("algo")
+    assert table.loc["b", "p"] == pytest.approx(0.1)
+    assert table.loc["b", "verdict"] == stats.NOT_SIGNIFICANT
+
+
+def test_too_few_runs_is_said():
+    table = stats.pairwise_vs_best({"a": [1.0, 2.0], "b": [5.0]}).set_index("algo")
+    assert table.loc["b", "verdict"] == "too few runs"
+    assert math.isnan(table.loc["b", "p"])
+
+
+def test_holm_is_step_down():
+    # raw p: b is clearly worse (p tiny), c only slightly (p just under 0.05 before correction)
+    a = np.arange(10.0)
+    cells = {"a": a, "b": a + 100, "c": a + 4.5}
+    table = stats.pairwise_vs_best(cells).set_index("algo")
+    assert table.loc["c", "p"] < 0.05
+    assert table.loc["c", "p_holm"] == pytest.approx(table.loc["c", "p"])  # last step: times 1
+    assert table.loc["b", "p_holm"] == pytest.approx(2 * table.loc["b", "p"])
+
+
+def test_sense_max_picks_the_highest():
+    result = problem_result(long_table(SEPARATED, sense="max"))
+    assert result.best == "c"
+    assert list(result.table["algo"]) == ["c", "b", "a"]
+    row = result.table.set_index("algo").loc["c"]
+    assert row["best"] == 209.0 and row["verdict"] == "best"
+    assert result.table.set_index("algo").loc["a", "verdict"] == "worse"
+    assert stats.summarise(np.array([1.0, 5.0, 3.0]), "max")["best"] == 5.0
+    assert stats.summarise(np.array([1.0, 5.0, 3.0]), "min")["best"] == 1.0
+
+
+def test_summary_figures():
+    s = stats.summarise(np.array([1.0, 2, 3, 4, 5, np.nan]), "min")
+    assert s["n"] == 5 and s["n_missing"] == 1
+    assert s["median"] == 3 and s["mean"] == 3 and s["iqr"] == 2
+    assert s["std"] == pytest.approx(np.sqrt(2.5))
+    with pytest.raises(ValueError, match="sense"):
+        stats.to_loss(np.ones(2), "maximise")
+
+
+def test_pooled_ranks_share_ties():
+    # values 1, 1, 1, 2 get ranks 2, 2, 2, 4
+    ranks = stats.pooled_ranks({"a": np.array([1.0, 1.0]), "b": np.array([1.0, 2.0])})
+    assert ranks == {"a": 2.0, "b": 3.0}
+    ranks = stats.pooled_ranks({"a": np.array([np.nan]), "b": np.array([1.0])})
+    assert math.isnan(ranks["a"]) and ranks["b"] == 1.0
+
+
+def test_normality():
+    rng = np.random.default_rng(np.random.SeedSequence(7))
+    assert stats.normality(rng.normal(size=60))["normal"] is True
+    skewed = stats.normality(rng.exponential(size=60) ** 3)
+    assert skewed["normal"] is False and skewed["shapiro_p"] < 0.05
+    few = stats.normality(np.array([1.0, 2.0, 4.0]))
+    assert few["normal"] is None and math.isnan(few["ks_p"]) and not math.isnan(few["shapiro_p"])
+    assert stats.normality(np.ones(10))["normal"] is None  # constant: untestable
+
+
+def test_omnibus_chooses_and_computes():
+    kw = stats.omnibus(SEPARATED, all_normal=False)
+    # H for three fully separated groups of 10: 12/(30·31)·(55² + 155² + 255²)/10 − 3·31
+    assert kw.test == "Kruskal–Wallis"
+    assert kw.statistic == pytest.approx(12 / (30 * 31) * (55**2 + 155**2 + 255**2) / 10 - 93)
+    assert kw.verdict().startswith("significant")
+    anova = stats.omnibus(SEPARATED, all_normal=True)
+    assert anova.test == "ANOVA" and anova.p < 1e-10
+    same = stats.omnibus({"a": [1.0, 2, 3], "b": [3.0, 2, 1]}, all_normal=False)
+    assert same.p == pytest.approx(1.0) and same.verdict().startswith(stats.NOT_SIGNIFICANT)
+    tied = stats.omnibus({"a": [1.0, 1.0], "b": [1.0, 1.0]}, all_normal=False)
+    assert tied.p == 1.0 and "same value" in tied.verdict()
+    none = stats.omnibus({"a": [1.0, 2.0], "b": [3.0]}, all_normal=False)
+    assert none.test == "none" and "fewer than 2" in none.verdict()
+
+
+def test_a12():
+    assert stats.a12(np.array([1.0, 2]), np.array([3.0, 4])) == 1.0
+    assert stats.a12(np.array([1.0, 3]), np.array([2.0, 4])) == 0.75
+    assert stats.a12(np.array([1.0]), np.array([1.0])) == 0.5
+
+
+def test_friedman_known_ranks_and_cd():
+    blocks = pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0) + 1, "c": np.arange(10.0) + 2})
+    fr = stats.friedman(blocks)
+    assert list(fr.ranks) == [1.0, 2.0, 3.0]
+    assert fr.statistic == pytest.approx(20.0)  # 12N/(k(k+1)) Σ(R_j − (k+1)/2)² = 10·2
+    assert fr.p == pytest.approx(math.exp(-10.0))  # chi-square, 2 df: exp(−x/2)
+    assert fr.cd == pytest.approx(2.343 * math.sqrt(3 * 4 / 60), abs=1e-3)  # Demšar's q_0.05
+    assert fr.nemenyi.loc["a", "c"] < 0.05
+
+
+def test_friedman_ties_and_missing_blocks():
+    blocks = pd.DataFrame({"a": [1.0, 1.0, np.nan], "b": [1.0, 1.0, 2.0], "c": [1.0, 1.0, 3.0]})
+    fr = stats.friedman(blocks)
+    assert fr.blocks == 2 and "1 with missing runs" in fr.note
+    assert list(fr.ranks) == [2.0, 2.0, 2.0] and fr.p == 1.0
+    two = stats.friedman(pd.DataFrame({"a": [1.0, 2.0], "b": [2.0, 3.0]}))
+    assert math.isnan(two.p) and "fewer than 3 algorithms" in two.note
+
+
+def test_rank_blocks_turn_max_into_loss():
+    runs = pd.concat(
+        [long_table({"a": [1.0, 2.0], "b": [3.0, 4.0]}, "max", "p"),
+         long_table({"a": [1.0, 2.0], "b": [3.0, 4.0]}, "min", "q")]
+    )  # fmt: skip
+    fr = stats.friedman(rank_blocks(runs))
+    assert list(fr.ranks) == [1.5, 1.5]  # b wins on p (max), a on q (min)
+
+
+def test_win_rate_averages_problems():
+    wr = stats.win_rate(
+        {"p": {"a": np.array([1.0]), "b": np.array([2.0])},
+         "q": {"a": np.array([5.0]), "b": np.array([2.0]), "c": np.array([9.0])}}
+    )  # fmt: skip
+    assert wr.loc["a", "b"] == 0.5 and wr.loc["b", "a"] == 0.5
+    assert wr.loc["b", "c"] == 1.0 and wr.loc["c", "a"] == 0.0
+    assert math.isnan(wr.loc["a", "a"])
+
+
+def test_problem_table_counts_every_status():
+    runs = long_table({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]})
+    runs.loc[4, ["status", "final"]] = ["failed", np.nan]
+    runs.loc[5, ["status", "final"]] = ["pending", np.nan]
+    table = problem_result(runs).table.set_index("algo")
+    assert table.loc["b", ["planned", "finished", "failed", "pending"]].tolist() == [3, 1, 1, 1]
+    assert table.loc["b", "median"] == 4.0
+    assert table.loc["b", "verdict"] == "too few runs"
