@@ -13,8 +13,8 @@ from bench.problems.face_targets import (
 )
 from PIL import Image
 
-PHOTO = "img1.jpg"  # one face, portrait orientation
-SAME_PERSON = "img2.jpg"  # master.csv: img1/img2 Yes
+PHOTO = "img10.jpg"  # one face, portrait orientation, small (fast to detect)
+SAME_PERSON = "img5.jpg"  # master.csv: img5/img10 Yes
 
 
 @pytest.fixture(scope="module")
