@@ -12,7 +12,7 @@ from bench.leaderboard.tables import problem_result, rank_blocks
 SEPARATED = {"a": np.arange(10.0), "b": 100 + np.arange(10.0), "c": 200 + np.arange(10.0)}
 
 
-def long_table(cells: dict[str, np.ndarray], sense: str = "min", problem: str = "p") -> pd.DataFrame:
+def long_table(cells: dict[str, np.ndarray], sense: str = "min", problem: str = "p"):
     """The long run table of one problem, as ``load_runs`` builds it, from final values."""
     rows = []
     for algo, values in cells.items():
@@ -132,7 +132,8 @@ def test_a12():
 
 
 def test_friedman_known_ranks_and_cd():
-    blocks = pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0) + 1, "c": np.arange(10.0) + 2})
+    a = np.arange(10.0)
+    blocks = pd.DataFrame({"a": a, "b": a + 1, "c": a + 2})
     fr = stats.friedman(blocks)
     assert list(fr.ranks) == [1.0, 2.0, 3.0]
     assert fr.statistic == pytest.approx(20.0)  # 12N/(k(k+1)) Σ(R_j − (k+1)/2)² = 10·2

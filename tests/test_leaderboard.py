@@ -1,0 +1,129 @@
+"""The leaderboard of a small real campaign with failed and pending runs."""
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from leaderboard_campaign import make_campaign
+from PIL import Image
+
+from bench.cli import main
+from bench.leaderboard import build_leaderboard
+
+PROVENANCE = ("commit", "packages", "weights (sha256)", "budget", "seeds", "hardware")
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    campaign = make_campaign(tmp_path_factory.mktemp("campaign") / "c")
+    return build_leaderboard(campaign, tmp_path_factory.mktemp("board") / "lb")
+
+
+class Links(HTMLParser):
+    """Every href/src of a page, the number of tables and the text."""
+
+    def __init__(self):
+        super().__init__()
+        self.links, self.tables, self.text = [], 0, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tables += tag == "table"
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.links.append(attrs[key])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(path: Path) -> Links:
+    page = Links()
+    page.feed(path.read_text())
+    return page
+
+
+def test_unfinished_runs_are_counted_not_dropped(board):
+    sphere, rastrigin = (r.table.set_index("algo") for r in board.problems)
+    cols = ["planned", "finished", "failed", "pending"]
+    assert sphere.loc["ga", cols].tolist() == [3, 0, 3, 0]
+    assert sphere.loc["ga", "verdict"] == "no finished runs"
+    assert sphere.loc["random", cols].tolist() == [3, 3, 0, 0]
+    assert rastrigin.loc["ga", cols].tolist() == [3, 1, 0, 2]
+    assert rastrigin.loc["cma-me", cols].tolist() == [3, 0, 0, 3]
+    runs = pd.read_csv(board.out / "tables" / "runs.csv")
+    assert len(runs) == 18
+    assert runs["status"].value_counts().to_dict() == {"finished": 10, "failed": 3, "pending": 5}
+
+
+def test_pages_say_which_runs_are_missing_and_why(board):
+    sphere = "".join(parse(board.out / "problem-sphere.html").text)
+    assert sphere.count("ga, seed") == 3 and "budget 30 is smaller than one batch" in sphere
+    rastrigin = "".join(parse(board.out / "problem-rastrigin.html").text)
+    assert "ga, seed 1: pending" in rastrigin and "cma-me, seed 2: pending" in rastrigin
+    md = (board.out / "README.md").read_text()
+    assert "10 finished" in md and "3 failed" in md and "5 pending" in md
+    assert "- ga, seed 0: failed: SpecError: budget 30" in md
+    # every block of the Friedman test lacks a run: the page says so instead of ranking
+    assert "no Friedman test: fewer than 2 complete blocks" in md
+
+
+def test_statistics_use_finished_runs_only(board):
+    sphere = board.problems[0]
+    runs = board.runs[(board.runs.problem == "sphere") & (board.runs.status == "finished")]
+    medians = runs.groupby("algo")["best_fitness"].median()
+    table = sphere.table.set_index("algo")
+    assert table.loc["random", "median"] == pytest.approx(medians["random"])
+    assert table.loc["cma-me", "median"] == pytest.approx(medians["cma-me"])
+    assert sphere.best == medians.idxmin()
+    assert sphere.omnibus.test == "Kruskal–Wallis"  # 3 runs: KS untestable, so not shown normal
+    assert set(table["verdict"]) <= {"best", "not significant", "no finished runs"}
+
+
+def test_every_link_resolves_and_provenance_is_on_every_page(board):
+    pages = sorted(board.out.glob("*.html"))
+    names = [p.name for p in pages]
+    assert names == ["index.html", "problem-rastrigin.html", "problem-sphere.html"]
+    for page in pages:
+        parsed = parse(page)
+        assert parsed.tables >= (3 if page.name == "index.html" else 1)
+        for link in parsed.links:
+            assert not re.match(r"^[a-z]+://", link), f"{page.name} links outside: {link}"
+            assert (board.out / link).is_file(), f"{page.name}: broken link {link}"
+        text = "".join(parsed.text)
+        for label in PROVENANCE:
+            assert label in text, f"{page.name} lacks {label}"
+    md = (board.out / "README.md").read_text()
+    for link in re.findall(r"\]\(([^)]+)\)", md):
+        assert (board.out / link).exists(), f"README.md: broken link {link}"
+    prov = json.loads((board.out / "provenance.json").read_text())
+    assert prov["seeds"] == [0, 1, 2] and prov["budgets"] == {"sphere": 30, "rastrigin": 120}
+    assert sum(prov["commits"].values()) == 10  # every finished run's record has provenance
+
+
+def test_figures_and_tables_are_written(board):
+    for name in ("anytime-sphere", "ecdf-sphere", "anytime-rastrigin", "ecdf-rastrigin"):
+        with Image.open(board.out / "figures" / f"{name}.png") as im:
+            assert im.size[0] > 200 and im.size[1] > 100
+    assert "cd" not in board.figures  # no complete block: no diagram
+    for stem in ("sphere", "rastrigin"):
+        csv = pd.read_csv(board.out / "tables" / f"{stem}.csv")
+        parquet = pd.read_parquet(board.out / "tables" / f"{stem}.parquet")
+        assert list(csv["algo"]) == list(parquet["algo"])
+    winrate = pd.read_csv(board.out / "tables" / "winrate.csv", index_col=0)
+    # ga has runs on rastrigin only, where its one run beats all three of random's
+    assert winrate.loc["ga", "random"] == 1.0 and winrate.loc["random", "ga"] == 0.0
+    assert winrate.loc["cma-me", "random"] + winrate.loc["random", "cma-me"] == pytest.approx(1)
+
+
+def test_cli_writes_and_refuses(tmp_path, board, capsys):
+    assert main(["leaderboard", str(board.campaign), "--out", str(tmp_path / "lb")]) == 0
+    out = capsys.readouterr().out
+    assert "18 planned runs (10 finished, 5 pending, 3 failed)" in out
+    assert (tmp_path / "lb" / "index.html").is_file()
+    assert main(["leaderboard", str(tmp_path)]) == 2
+    assert "not a campaign folder" in capsys.readouterr().err
+    assert main(["leaderboard", str(board.campaign), "--alpha", "2"]) == 2
