@@ -15,11 +15,14 @@ stated in the run record:
 The passive archive stores, as its "solution", the 1-based number of the
 evaluation that produced each elite (not the genome), so it costs a few bytes
 per cell even for 5,000-gene genomes on a 100 × 100 grid. Non-finite
-evaluations are not offered.
+evaluations are not offered. Given checkpoints (the evaluator passes the first
+batch, half the budget and the whole budget), it keeps a snapshot of its cells
+at each, for the leaderboard's archive heatmaps (start, middle, end).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -69,21 +72,31 @@ class PassiveArchive:
     Args:
         measure_space: The problem's measure space (ranges and bins).
         offset: QD-score offset in objective (``-loss``) units.
+        checkpoints: Evaluation counts at which to snapshot the cells: the first
+            batch that reaches each one is followed by a snapshot.
 
     """
 
-    def __init__(self, measure_space: MeasureSpace, offset: float = 0.0) -> None:
+    def __init__(
+        self, measure_space: MeasureSpace, offset: float = 0.0, checkpoints: Sequence[int] = ()
+    ) -> None:
         self.measure_space = measure_space
         self.offset = float(offset)
         self.archive = grid_archive(measure_space, solution_dim=(), qd_score_offset=self.offset)
         self._seen = 0
+        self._checkpoints = sorted({int(c) for c in checkpoints})
+        self.snapshots: list[tuple[int, dict[str, np.ndarray]]] = []
 
     @classmethod
-    def for_problem(cls, problem: Problem) -> PassiveArchive | None:
-        """The passive archive of ``problem``, or ``None`` if it has no measures."""
+    def for_problem(cls, problem: Problem, budget: int | None = None) -> PassiveArchive | None:
+        """The passive archive of ``problem`` (``None`` if it has no measures).
+
+        With a ``budget``, it snapshots after the first batch, at half the budget and at the end.
+        """
         if problem.measure_space is None:
             return None
-        return cls(problem.measure_space, qd_score_offset(problem))
+        checkpoints = (1, max(1, budget // 2), budget) if budget else ()
+        return cls(problem.measure_space, qd_score_offset(problem), checkpoints)
 
     def add(self, loss: np.ndarray, measures: np.ndarray, valid: np.ndarray | None = None) -> None:
         """Offer one evaluated batch.
@@ -104,6 +117,9 @@ class PassiveArchive:
         self._seen += n
         if ok.any():
             self.archive.add(number[ok], -np.asarray(loss, dtype=np.float64)[ok], measures[ok])
+        if self._checkpoints and self._seen >= self._checkpoints[0]:
+            self._checkpoints = [c for c in self._checkpoints if c > self._seen]
+            self.snapshots.append((self._seen, self.cells()))
 
     def stats(self) -> dict[str, float | int]:
         """``qd_score``, ``coverage`` (fraction of cells filled) and ``elites`` (cells filled)."""
@@ -123,4 +139,42 @@ class PassiveArchive:
             "objective": "-loss",
             "qd_score_offset": self.offset,
             **self.stats(),
+        }
+
+    def cells(self) -> dict[str, np.ndarray]:
+        """The filled cells now.
+
+        Returns:
+            ``index`` ``[E]`` (flat grid index), ``objective`` ``[E]`` (``-loss``) and
+            ``found_at`` ``[E]`` (1-based number of the evaluation that found the elite).
+
+        """
+        data = self.archive.data(["index", "objective", "solution"])
+        return {
+            "index": np.asarray(data["index"], dtype=np.int64),
+            "objective": np.asarray(data["objective"], dtype=np.float64),
+            "found_at": np.asarray(data["solution"], dtype=np.int64),
+        }
+
+    def snapshot_arrays(self) -> dict[str, np.ndarray]:
+        """Every snapshot as flat arrays for ``archive.npz``.
+
+        Returns:
+            ``bins`` ``[M]``, ``ranges`` ``[M, 2]``, ``offset`` ``[]``, ``evaluations``
+            ``[S]`` (when each snapshot was taken) and, over all ``K`` cells of all
+            snapshots, ``snapshot`` ``[K]`` (its position in ``evaluations``),
+            ``index``, ``objective`` and ``found_at`` ``[K]`` (see ``cells``).
+
+        """
+        parts = [cells for _, cells in self.snapshots] or [
+            {"index": np.zeros(0, np.int64), "objective": np.zeros(0), "found_at": np.zeros(0)}
+        ]
+        out = {k: np.concatenate([p[k] for p in parts]) for k in ("index", "objective", "found_at")}
+        out["snapshot"] = np.repeat(np.arange(len(parts)), [len(p["index"]) for p in parts])
+        return {
+            "bins": np.asarray(self.measure_space.bins, dtype=np.int64),
+            "ranges": np.asarray(self.measure_space.ranges, dtype=np.float64),
+            "offset": np.asarray(self.offset),
+            "evaluations": np.asarray([n for n, _ in self.snapshots], dtype=np.int64),
+            **out,
         }

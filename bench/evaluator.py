@@ -70,7 +70,7 @@ class BudgetEvaluator:
         if self.problem.measure_space is not None:
             self.with_measures = True
             if self.archive is None:
-                self.archive = PassiveArchive.for_problem(self.problem)
+                self.archive = PassiveArchive.for_problem(self.problem, self.budget)
 
     @property
     def remaining(self) -> int:

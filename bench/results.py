@@ -1,10 +1,12 @@
 """Run folders on disk: written atomically, read back as one flat table.
 
 A run folder holds ``record.json`` (spec, status, figures, provenance),
-``curve.parquet`` (the anytime curve), ``best_genome.npy`` and, where the problem
-renders, ``best.png``. The folder is assembled under a hidden temporary name and
-renamed into place in one step, so a killed process leaves either a complete run
-folder or nothing (a stale ``.tmp-*`` folder, removed by the next campaign).
+``curve.parquet`` (the anytime curve), ``best_genome.npy``, where the problem
+renders ``best.png``, and where it has measures ``archive.npz`` (snapshots of the
+passive archive, ``bench.archive.PassiveArchive.snapshot_arrays``). The folder is
+assembled under a hidden temporary name and renamed into place in one step, so a
+killed process leaves either a complete run folder or nothing (a stale ``.tmp-*``
+folder, removed by the next campaign).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ RECORD = "record.json"
 CURVE = "curve.parquet"
 BEST_GENOME = "best_genome.npy"
 BEST_IMAGES = "best.png"
+ARCHIVE = "archive.npz"
 _NUMBERED = re.compile(r"^(\d{5})-")
 
 
@@ -35,7 +38,10 @@ def _write_contents(
     curve: pd.DataFrame | None,
     best_genome: np.ndarray | None,
     images: list[np.ndarray] | None,
+    archive: dict[str, np.ndarray] | None = None,
 ) -> None:
+    if archive is not None:
+        np.savez_compressed(folder / ARCHIVE, **archive)
     if curve is not None:
         curve.to_parquet(folder / CURVE, index=False)
     if best_genome is not None:
@@ -52,6 +58,7 @@ def save_run(
     best_genome: np.ndarray | None = None,
     images: list[np.ndarray] | None = None,
     replace: bool = False,
+    archive: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Write a run folder at ``final`` atomically.
 
@@ -62,6 +69,7 @@ def save_run(
         best_genome: Flat best genome ``[D]``.
         images: Rendered images of the best solution (uint8 ``[H, W, C]`` each).
         replace: Replace an existing folder (a re-run of a failed run).
+        archive: Snapshots of the passive archive (arrays saved in ``archive.npz``).
 
     Returns:
         ``final``.
@@ -77,7 +85,7 @@ def save_run(
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        _write_contents(tmp, record, curve, best_genome, images)
+        _write_contents(tmp, record, curve, best_genome, images, archive)
         if final.exists():
             if not replace:
                 raise FileExistsError(f"{final} already exists")
@@ -129,6 +137,15 @@ def read_record(folder: Path) -> dict[str, Any] | None:
 def read_curve(folder: Path) -> pd.DataFrame:
     """The anytime curve of a run folder."""
     return pd.read_parquet(Path(folder) / CURVE)
+
+
+def read_archive(folder: Path) -> dict[str, np.ndarray] | None:
+    """The archive snapshots of a run folder, or ``None`` if it saved none."""
+    path = Path(folder) / ARCHIVE
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
 
 
 def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class RunResult:
         curve: Anytime curve, one row per evaluated batch.
         best_genome: Flat best genome ``[D]``, or ``None`` if nothing was evaluated.
         images: Rendered images of the best solution, or ``None``.
+        archive: Snapshots of the passive archive, or ``None`` (problems without measures).
 
     """
 
@@ -42,10 +43,13 @@ class RunResult:
     curve: pd.DataFrame | None
     best_genome: np.ndarray | None
     images: list[np.ndarray] | None
+    archive: dict[str, np.ndarray] | None = None
 
     def save(self, folder: Path, replace: bool = False) -> Path:
         """Write the run folder atomically (see ``bench.results.save_run``)."""
-        return save_run(folder, self.record, self.curve, self.best_genome, self.images, replace)
+        return save_run(
+            folder, self.record, self.curve, self.best_genome, self.images, replace, self.archive
+        )
 
 
 def _error(exc: BaseException) -> dict[str, str]:
@@ -170,4 +174,5 @@ def execute(spec: RunSpec, progress: bool = False, device: str = "cpu") -> RunRe
     if evaluator.archive is not None:  # passive archive: QD-score and coverage for every algorithm
         record["archive"] = evaluator.archive.describe()
     curve = pd.DataFrame(evaluator.curve) if evaluator.curve else None
-    return RunResult(record, curve, evaluator.best_genome, images)
+    archive = evaluator.archive.snapshot_arrays() if evaluator.archive is not None else None
+    return RunResult(record, curve, evaluator.best_genome, images, archive)

@@ -8,10 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from leaderboard_campaign import make_campaign
+from measured_problems import MeasuredSphere
 from PIL import Image
 
+from bench.campaign import Plan, load_campaign, run_campaign
 from bench.cli import main
 from bench.leaderboard import build_leaderboard
+from bench.registry import Entry, registry
+from bench.results import read_archive
 
 PROVENANCE = ("commit", "packages", "weights (sha256)", "budget", "seeds", "hardware")
 
@@ -127,3 +131,38 @@ def test_cli_writes_and_refuses(tmp_path, board, capsys):
     assert main(["leaderboard", str(tmp_path)]) == 2
     assert "not a campaign folder" in capsys.readouterr().err
     assert main(["leaderboard", str(board.campaign), "--alpha", "2"]) == 2
+
+
+@pytest.fixture
+def measured_problem(monkeypatch):
+    """Register the tests' MeasuredSphere (a problem with a 20 × 20 grid) for this test."""
+    problems = registry("problems")
+    entry = Entry("measured-sphere", "measured_problems:MeasuredSphere", "tests")
+    entry._loaded = MeasuredSphere
+    monkeypatch.setitem(problems._entries, "measured-sphere", entry)
+    return "measured-sphere"
+
+
+def test_archive_snapshots_become_heatmaps(tmp_path, measured_problem):
+    plan = Plan(
+        problems=[measured_problem],
+        algorithms=["random", "map-elites"],
+        seeds=[0, 1, 2],
+        budget=200,
+        algo_params={"random": {"batch": 20}, "map-elites": {"batch": 20, "initial": 20}},
+    )
+    run_campaign(plan, tmp_path / "c", progress=False)
+    runs = load_campaign(tmp_path / "c")
+    data = read_archive(Path(runs["path"].iloc[0]))
+    assert data["evaluations"].tolist() == [20, 100, 200]  # first batch, middle, end
+    ends = [data["index"][data["snapshot"] == s] for s in range(3)]
+    assert len(ends[0]) <= len(ends[1]) <= len(ends[2]) == runs["coverage"].iloc[0] * 400
+    assert data["found_at"].max() <= 200
+    board = build_leaderboard(tmp_path / "c", tmp_path / "lb")
+    assert "archive-measured-sphere" in board.figures
+    with Image.open(board.out / board.figures["archive-measured-sphere"]) as im:
+        assert im.size[0] > 3 * 150  # three snapshots side by side
+    table = board.problems[0].table
+    assert {"qd_score", "coverage"} <= set(table.columns)
+    assert table["coverage"].notna().all()
+    assert "median-QD-score run" in (board.out / "problem-measured-sphere.html").read_text()

@@ -45,7 +45,10 @@ class Leaderboard:
         friedman: Friedman's test across problems.
         winrate: Win-rate matrix.
         provenance: See ``bench.leaderboard.provenance.gather``.
-        figures: Figure key → file (``anytime-<problem>``, ``ecdf-<problem>``, ``cd``, ``winrate``).
+        records: Run records by run id.
+        figures: Figure key → file (``anytime-<problem>``, ``ecdf-<problem>``,
+            ``archive-<problem>``, ``cd``, ``winrate``).
+        captions: Figure key → caption, where the figure needs one.
         gallery: Problem → algorithm → image file (``None`` where none was rendered).
         gallery_runs: Problem → algorithm → (seed, final fitness) of the pictured run.
 
@@ -59,7 +62,9 @@ class Leaderboard:
     friedman: stats.Friedman
     winrate: pd.DataFrame
     provenance: dict[str, Any]
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
     figures: dict[str, str] = field(default_factory=dict)
+    captions: dict[str, str] = field(default_factory=dict)
     gallery: dict[str, dict[str, str | None]] = field(default_factory=dict)
     gallery_runs: dict[str, dict[str, tuple[int, float] | None]] = field(default_factory=dict)
 
@@ -85,6 +90,7 @@ def compute(campaign: Path, out: Path, alpha: float = stats.ALPHA) -> Leaderboar
         friedman=stats.friedman(rank_blocks(runs), alpha),
         winrate=stats.win_rate(losses),
         provenance=gather(runs, records),
+        records=records,
     )
 
 
@@ -121,6 +127,10 @@ def write_figures(board: Leaderboard) -> None:
             path = draw(runs, fig_dir / f"{key}-{name}.png")
             if path is not None:
                 board.figures[f"{key}-{result.problem}"] = path.relative_to(board.out).as_posix()
+        path, caption = figures.archive_figure(runs, board.records, fig_dir / f"archive-{name}.png")
+        if path is not None:
+            board.figures[f"archive-{result.problem}"] = path.relative_to(board.out).as_posix()
+            board.captions[f"archive-{result.problem}"] = caption
         _gallery(board, result, runs)
     for key, path in (
         ("cd", figures.cd_figure(board.friedman, fig_dir / "cd.png", board.alpha)),

@@ -4,6 +4,8 @@
   against evaluations, one line per algorithm;
 - ECDF of (run, target) pairs reached against evaluations, COCO style, with
   targets spread between the typical first-batch fitness and the best final one;
+- MAP-Elites heatmaps of the passive archive at the start, middle and end of
+  the run with the median final QD-score of each algorithm (2-D grids);
 - critical-difference diagram of the average ranks across problems;
 - win-rate matrix.
 """
@@ -19,7 +21,7 @@ import scikit_posthocs as sp
 from matplotlib.figure import Figure
 
 from bench.leaderboard.stats import Friedman, to_loss
-from bench.results import read_curve
+from bench.results import read_archive, read_curve
 
 GRID_POINTS = 200
 TARGETS = 51
@@ -125,6 +127,70 @@ def ecdf_figure(runs: pd.DataFrame, path: Path) -> Path | None:
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def _median_qd_run(group: pd.DataFrame) -> pd.Series | None:
+    done = group[(group["status"] == "finished") & group["qd_score"].notna()]
+    done = done.sort_values("qd_score", kind="stable")
+    return done.iloc[(len(done) - 1) // 2] if len(done) else None
+
+
+def archive_figure(
+    runs: pd.DataFrame, records: dict[str, dict], path: Path
+) -> tuple[Path | None, str]:
+    """Fitness of the filled cells at each archive snapshot, one row per algorithm.
+
+    Returns:
+        The figure (``None`` where no run saved 1-D or 2-D snapshots) and a caption
+        naming the runs shown.
+
+    """
+    sense = str(runs["sense"].iloc[0])
+    shown = []
+    for algo, g in runs.groupby("algo", sort=False):
+        row = _median_qd_run(g)
+        data = read_archive(Path(row["path"])) if row is not None else None
+        if data is not None and len(data["bins"]) <= 2 and len(data["evaluations"]):
+            shown.append((str(algo), row, data))
+    if not shown:
+        return None, ""
+    ncol = max(len(d["evaluations"]) for _, _, d in shown)
+    fig = Figure(figsize=(3.0 * ncol + 1.0, 2.6 * len(shown)), layout="constrained")
+    axes = fig.subplots(len(shown), ncol, squeeze=False)
+    values = np.concatenate([d["objective"] for _, _, d in shown])
+    fitness = -values if sense == "min" else values
+    vmin, vmax = (float(fitness.min()), float(fitness.max())) if len(fitness) else (0.0, 1.0)
+    image = None
+    for r, (algo, row, data) in enumerate(shown):
+        bins = [int(b) for b in data["bins"]] + [1] * (2 - len(data["bins"]))
+        measures = (records.get(row["run_id"], {}).get("archive") or {}).get("measures", [])
+        for c in range(ncol):
+            ax = axes[r, c]
+            if c >= len(data["evaluations"]):
+                ax.axis("off")
+                continue
+            grid = np.full(bins[0] * bins[1], np.nan)
+            sel = data["snapshot"] == c
+            obj = data["objective"][sel]
+            grid[data["index"][sel]] = -obj if sense == "min" else obj
+            ranges = [tuple(r) for r in data["ranges"]] + [(0.0, 1.0)] * (2 - len(data["bins"]))
+            image = ax.imshow(
+                grid.reshape(bins).T, origin="lower", aspect="auto", vmin=vmin, vmax=vmax,
+                cmap="viridis", interpolation="nearest", extent=(*ranges[0], *ranges[1]),
+            )  # fmt: skip
+            ax.set_title(f"{algo}: {int(data['evaluations'][c])} evals", fontsize="small")
+            ax.set_xlabel(measures[0] if measures else "measure 1", fontsize="small")
+            if len(measures) > 1:
+                ax.set_ylabel(measures[1], fontsize="small")
+            else:
+                ax.set_yticks([])
+            ax.tick_params(labelsize="x-small")
+    if image is not None:
+        fig.colorbar(image, ax=axes, label=f"fitness of the cell's elite ({sense}imise)")
+    caption = "Passive archive of each algorithm's median-QD-score run: " + ", ".join(
+        f"{algo} seed {int(row['seed'])}" for algo, row, _ in shown
+    )
+    return _save(fig, path), caption
 
 
 def cd_figure(result: Friedman, path: Path, alpha: float) -> Path | None:

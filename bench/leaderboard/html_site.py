@@ -154,6 +154,8 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
         _figure(board.figures.get(f"anytime-{result.problem}"), "Anytime: median and IQR")
     )
     body.append(_figure(board.figures.get(f"ecdf-{result.problem}"), "ECDF of fitness targets"))
+    key = f"archive-{result.problem}"
+    body.append(_figure(board.figures.get(key), board.captions.get(key, "")))
     shots = board.gallery.get(result.problem, {})
     picks = board.gallery_runs.get(result.problem, {})
     cards = []

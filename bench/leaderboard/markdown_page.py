@@ -59,6 +59,10 @@ def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
         path = board.figures.get(f"{key}-{result.problem}")
         if path:
             lines += [f"![{title}: {result.problem}]({path})", ""]
+    key = f"archive-{result.problem}"
+    if key in board.figures:
+        lines += [f"![Archive heatmaps: {result.problem}]({board.figures[key]})", ""]
+        lines += [board.captions[key] + " (start, middle, end of the run).", ""]
     shots = board.gallery.get(result.problem, {})
     pictured = [(a, p) for a, p in shots.items() if p]
     if pictured:
