@@ -4,7 +4,8 @@ A problem maps a batch of flat genomes ``[N, D]`` to a batch of fitness values
 ``[N]`` in one call; there is no per-individual path. It declares its genome
 shape, its prior (every GAN problem samples latents from N(0, 1)), its objective
 sense, and optionally behaviour descriptors (``measures``) for quality-diversity
-archives and a ``render`` method that turns genomes into images for galleries.
+archives, a ``render`` method that turns genomes into images for galleries and
+a ``report`` method that adds problem-specific figures to a run's record.
 
 Problems never write files, print, or touch a global random number generator.
 """
@@ -190,6 +191,24 @@ class Problem(abc.ABC):
 
         """
         return None
+
+    def report(self, genomes: np.ndarray) -> dict:
+        """Problem-specific figures about a run's best solution, for its record.
+
+        The runner calls this once after a finished run with the best genome
+        (``N = 1``) and stores the result as ``record["report"]``; scalar values
+        also appear as ``report_<key>`` columns of the results table. An error
+        here is kept as ``record["report_error"]`` and never fails the run.
+
+        Args:
+            genomes: Array ``[N, D]``.
+
+        Returns:
+            A JSON-serialisable dict (numbers, strings, booleans, ``None``,
+            lists); ``{}`` when the problem has nothing to add.
+
+        """
+        return {}
 
     def weight_files(self) -> Sequence[Path]:
         """Files whose sha256 goes into every record's provenance."""

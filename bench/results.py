@@ -149,12 +149,12 @@ def read_archive(folder: Path) -> dict[str, np.ndarray] | None:
 
 
 def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
-    """One flat row per run, errors kept as data."""
+    """One flat row per run, errors kept as data, scalar report figures as ``report_<key>``."""
     spec = record.get("spec", {})
     prov = record.get("provenance", {})
     error = record.get("error") or {}
     archive = record.get("archive") or {}
-    return {
+    row = {
         "run_id": record.get("run_id"),
         "problem": spec.get("problem"),
         "algo": spec.get("algo"),
@@ -181,6 +181,10 @@ def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]
         "started": record.get("started"),
         "path": str(path) if path is not None else None,
     }
+    for key, value in (record.get("report") or {}).items():  # the problem's own figures
+        if value is None or isinstance(value, bool | int | float | str):
+            row[f"report_{key}"] = value
+    return row
 
 
 def load_run_folders(folders: list[Path]) -> pd.DataFrame:
@@ -190,4 +194,6 @@ def load_run_folders(folders: list[Path]) -> pd.DataFrame:
         record = read_record(folder)
         if record is not None:
             rows.append(flat_row(record, folder))
-    return pd.DataFrame(rows, columns=list(flat_row({}).keys()))
+    columns = list(flat_row({}).keys())
+    columns += sorted({key for row in rows for key in row} - set(columns))  # report_* columns
+    return pd.DataFrame(rows, columns=columns)

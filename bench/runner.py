@@ -60,6 +60,19 @@ def _error(exc: BaseException) -> dict[str, str]:
     }
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with NumPy scalars and arrays turned into Python numbers and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def search(
     algo: Algorithm, evaluator: BudgetEvaluator, progress: bool = False, desc: str | None = None
 ) -> float:
@@ -158,6 +171,13 @@ def execute(spec: RunSpec, progress: bool = False, device: str = "cpu") -> RunRe
             images = problem.render(evaluator.best_genome[None])
         except Exception as exc:  # rendering is a courtesy; the run itself stands
             record["render_error"] = _error(exc)
+        try:
+            report = problem.report(evaluator.best_genome[None])
+            if not isinstance(report, dict):
+                raise TypeError(f"report() returned {type(report).__name__}, not a dict")
+            record["report"] = _plain(report)
+        except Exception as exc:  # so are the problem's own figures
+            record["report_error"] = _error(exc)
     record.update(
         {
             "finished": utc_now(),

@@ -224,6 +224,37 @@ class FaceSimilarity(Problem):
         dist = np.linalg.norm(emb - target, axis=1)
         return dist, dist < THRESHOLD
 
+    def report(self, genomes: np.ndarray) -> dict:
+        """The figures of the best face among ``genomes`` (the runner passes a run's best).
+
+        Args:
+            genomes: ``[N, z_dim]``.
+
+        Returns:
+            ``facenet_distance`` to the target; ``baseline_distance`` and
+            ``beats_baseline`` (the face is closer to the target than the
+            baseline photo pair are to each other: it "deceives FaceNet"), both
+            ``None`` without a baseline; ``dlib_distance`` and ``dlib_accepted``
+            (below dlib's 0.6) from the second judge, ``None`` with a
+            ``dlib_unavailable`` message when dlib is not installed.
+
+        """
+        from bench.problems.dlib_judge import JudgeUnavailable
+
+        dist = self.evaluate(genomes)
+        best = int(np.argmin(dist))
+        out = {
+            "facenet_distance": float(dist[best]),
+            "baseline_distance": self.baseline,
+            "beats_baseline": None if self.baseline is None else bool(dist[best] < self.baseline),
+        }
+        try:
+            dlib_dist, accepted = self.second_judge(genomes[best : best + 1])
+        except JudgeUnavailable as exc:  # the FaceNet figures stand without the second judge
+            missing = {"dlib_distance": None, "dlib_accepted": None, "dlib_unavailable": str(exc)}
+            return {**out, **missing}
+        return {**out, "dlib_distance": float(dlib_dist[0]), "dlib_accepted": bool(accepted[0])}
+
     def _rgb(self, genomes: np.ndarray) -> list[np.ndarray]:
         return [np.repeat(im, 3, axis=2) if im.shape[2] == 1 else im for im in self.render(genomes)]
 

@@ -74,6 +74,37 @@ def test_second_judge_rescores_with_dlib(problem):
     assert np.all(dist[1:] > 0)
 
 
+def test_report_gives_the_best_faces_figures(problem):
+    z = np.concatenate(
+        [np.random.default_rng(2).standard_normal((2, 8)), seed_latent(3, problem.z_dim)[None]]
+    )
+    report = problem.report(z)
+    assert report["facenet_distance"] == problem.evaluate(z).min() < 1e-5  # the seed face won
+    assert report["baseline_distance"] is None and report["beats_baseline"] is None  # none given
+    assert report["dlib_distance"] < 1e-6 and report["dlib_accepted"] is True
+    far = problem.report(z[:1])
+    assert far["facenet_distance"] == problem.evaluate(z[:1])[0] > 1e-3
+    assert far["dlib_distance"] > 0 and far["dlib_accepted"] == (far["dlib_distance"] < 0.6)
+
+
+def test_a_face_run_records_the_report(problem, monkeypatch):
+    import bench.runner
+    from bench.results import flat_row
+    from bench.runner import execute
+    from bench.spec import RunSpec
+
+    monkeypatch.setattr(bench.runner, "build_problem", lambda spec: problem)
+    result = execute(RunSpec("sphere", "random", budget=16, seed=1, algo_params={"batch": 8}))
+    record = result.record
+    assert record["status"] == "finished" and "report_error" not in record
+    report = record["report"]
+    assert report["facenet_distance"] == pytest.approx(record["best_fitness"], abs=1e-5)
+    assert report["dlib_distance"] > 0 and isinstance(report["dlib_accepted"], bool)
+    row = flat_row(record)
+    assert row["report_facenet_distance"] == report["facenet_distance"]
+    assert row["report_beats_baseline"] is None
+
+
 def test_crop_box_is_calibrated_and_stable(problem):
     crop = problem.crop
     assert crop.detected >= 0.9 * crop.samples
@@ -106,6 +137,11 @@ def test_photo_target_and_baseline(blend, facenet_cache, data_dir):
     assert accepted[0]
     assert problem.baseline is not None and 0.5 < problem.baseline < 1.1
     assert problem.describe()["baseline_distance"] == problem.baseline
+    report = problem.report(np.concatenate([others, onehot]))  # the study's "deceives FaceNet"
+    assert report["facenet_distance"] == pytest.approx(same, abs=1e-6)
+    assert report["baseline_distance"] == problem.baseline and report["beats_baseline"] is True
+    assert report["dlib_accepted"] is True and report["dlib_distance"] < 0.6
+    assert problem.report(others)["beats_baseline"] == bool(other < problem.baseline)
 
 
 def test_bad_targets_and_crops(blend, facenet_cache, tmp_path):
