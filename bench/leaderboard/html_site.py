@@ -165,7 +165,9 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
         cards.append(_figure(path, what) if path else f"<p>{escape(what)} (no image)</p>")
     body.append('<h2>Best solution of each algorithm</h2><div class="gallery">')
     body += [*cards, "</div>"]
-    legend = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in LEGEND.items())
+    legend = "".join(
+        f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in (LEGEND | result.help).items()
+    )
     body.append(f'<h2>Columns</h2><dl class="prov">{legend}</dl>')
     return _page(board, f"{result.problem} ({board.campaign.name})", body)
 

@@ -110,7 +110,8 @@ def render_markdown(board: Leaderboard) -> str:
         lines += [f"![Win-rate matrix]({board.figures['winrate']})", ""]
     for result in board.problems:
         lines += _section(board, result)
-    lines += ["## Columns", ""] + [f"- **{k}**: {v}" for k, v in LEGEND.items()] + [""]
+    legend = LEGEND | {k: v for r in board.problems for k, v in r.help.items()}
+    lines += ["## Columns", ""] + [f"- **{k}**: {v}" for k, v in legend.items()] + [""]
     lines += ["## Provenance", ""]
     lines += [f"- **{k}**: {_escape(v)}" for k, v in provenance_lines(board.provenance)]
     return "\n".join(lines) + "\n"

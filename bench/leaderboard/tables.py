@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bench.leaderboard import stats
-from bench.leaderboard.columns import columns_for
+from bench.leaderboard.columns import columns_for, report_column
 
 CORE_COLUMNS = [
     "algo", "planned", "finished", "failed", "pending", "budget", "best", "median", "mean",
@@ -35,6 +35,7 @@ class ProblemResult:
         pairwise: Mann–Whitney U against the best algorithm, Holm-corrected.
         best: Name of the best algorithm (lowest median loss), or ``None``.
         extra: Names of the extra columns present in ``table``.
+        help: One line per extra column, for the page's legend.
 
     """
 
@@ -45,6 +46,7 @@ class ProblemResult:
     pairwise: pd.DataFrame
     best: str | None
     extra: list[str]
+    help: dict[str, str]
 
 
 def _count(status: pd.Series, value: str) -> int:
@@ -70,7 +72,13 @@ def problem_result(runs: pd.DataFrame, alpha: float = stats.ALPHA) -> ProblemRes
     losses = {a: stats.to_loss(v, sense) for a, v in finals.items()}
     ranks = stats.pooled_ranks(losses)
     pairwise = stats.pairwise_vs_best(losses, alpha).set_index("algo")
-    extras = [c for c in columns_for(problem) if runs[c.name].notna().any()]
+    named = columns_for(problem)
+    reported = [
+        report_column(c, list(runs[c].dropna()))
+        for c in runs.columns
+        if c.startswith("report_") and c not in {n.name for n in named}
+    ]
+    extras = [c for c in named + reported if runs[c.name].notna().any()]
     rows = []
     for algo, g in by_algo.items():
         done = g[g["status"] == "finished"]
@@ -115,6 +123,7 @@ def problem_result(runs: pd.DataFrame, alpha: float = stats.ALPHA) -> ProblemRes
         pairwise.reset_index(),
         stats.best_algorithm(losses),
         [c.name for c in extras],
+        {c.name: c.help for c in extras},
     )
 
 
