@@ -260,7 +260,9 @@ def _trainable(name: str) -> tuple[str, int, int, int]:
 
 
 def cmd_train_generator(args: argparse.Namespace) -> int:
-    """Train (or resume training) one of the study's DCGANs."""
+    """Train (or resume training) one of the study's DCGANs, or StyleGAN2 on faces."""
+    if args.name == "stylegan2":
+        return _train_stylegan2(args)
     from bench.generators.dcgan_training import TrainConfig, train
 
     _, resolution, channels, epochs = _trainable(args.name)
@@ -280,6 +282,44 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
     print(
         f"trained    {args.name}: {done.get('epoch', 0)}/{config.epochs} epochs in {out} "
         f"(samples in {out}/samples); ship it with `bench export-generator {args.name}`"
+    )
+    return 0
+
+
+def _train_stylegan2(args: argparse.Namespace) -> int:
+    """``bench train-generator stylegan2``: StyleGAN2 on face photos, in resumable chunks."""
+    from bench.datasets import DataError, load_face_split
+    from bench.datasets import data_dir as resolve_data_dir
+    from bench.generators.stylegan2_training import StyleGAN2TrainConfig, train
+
+    if args.dataset != "utkface":
+        raise SpecError(unknown_name_message("dataset", args.dataset, ["utkface"]))
+    if args.epochs:
+        raise SpecError("stylegan2 trains for --kimg thousand images, not --epochs")
+    res = args.resolution or 64
+    if res < 8 or res & (res - 1):
+        raise SpecError(f"--resolution must be a power of 2 of at least 8, got {res}")
+    kimg = {"kimg": args.kimg} if args.kimg else {}
+    config = StyleGAN2TrainConfig(
+        name=f"stylegan2-{args.dataset}{res}", resolution=res, batch=args.batch, seed=args.seed,
+        **kimg,
+    )
+    out = Path(args.out or f"runs/train/{config.name}")
+    _check_writable(out)
+    try:
+        data = load_face_split(resolve_data_dir(args.data_dir), res)
+    except DataError as exc:
+        raise SpecError(str(exc)) from exc
+    print(f"training   {config.name} on {data.description}")
+    seconds = args.max_minutes * 60 if args.max_minutes is not None else None
+    try:
+        log = train(config, data, out, args.device, seconds, progress=not args.no_progress)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from exc
+    done = log["ticks"][-1]["kimg"] if log["ticks"] else 0
+    print(
+        f"trained    {config.name}: {done:g}/{config.kimg:g} kimg in {out} (samples in "
+        f"{out}/samples); run the same command again to go on from the checkpoint"
     )
     return 0
 
@@ -491,15 +531,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_leaderboard)
     p = sub.add_parser(
         "train-generator",
-        help="train one of the study's DCGANs (resumable)",
+        help="train one of the study's DCGANs or StyleGAN2 (resumable)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Re-run the same command to resume from the last finished epoch.\n"
         "examples:\n  bench train-generator dcgan-mnist --data-dir ../shared/data --epochs 30\n"
-        "  bench train-generator dcgan-faces --data-dir D --resolution 128 --device cuda",
+        "  bench train-generator dcgan-faces --data-dir D --resolution 128 --device cuda\n"
+        "  bench train-generator stylegan2 --dataset utkface --resolution 64 --device cuda "
+        "--max-minutes 9",
     )
-    p.add_argument("name", help=f"one of: {', '.join(GENERATOR_DATA)}")
+    p.add_argument("name", help=f"one of: {', '.join(GENERATOR_DATA)}, stylegan2")
     p.add_argument("--data-dir", help="data directory (default: $LATENT_BENCH_DATA)")
     p.add_argument("--epochs", type=_int_arg, help="epochs (default: the CPU-sized preset)")
+    p.add_argument("--dataset", default="utkface", help="stylegan2: training photos (utkface)")
+    p.add_argument("--kimg", type=float, help="stylegan2: thousands of images to show (5000)")
+    p.add_argument(
+        "--max-minutes", type=float, help="stylegan2: stop this call after N minutes (resumable)"
+    )
     p.add_argument("--batch", type=_int_arg, default=32, help="images per step (study: 32)")
     p.add_argument("--resolution", type=_int_arg, help="faces only: 64 (default) or 128")
     p.add_argument("--seed", type=_int_arg, default=0, help="training seed (default 0)")

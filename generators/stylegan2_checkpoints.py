@@ -15,7 +15,8 @@ Two formats:
   ``training``/``torch_utils``/``dnnlib``/``torch.nn`` packages become inert
   stubs; anything else stops the load. The tensors are then copied name by name
   (the names of ``StyleGAN2Generator`` equal NVIDIA's). A file whose sha256 is
-  not in :data:`KNOWN_SHA256` needs ``trust=True``.
+  not in :data:`KNOWN_SHA256` needs ``trust=True`` or its sha256 in
+  ``$LATENT_BENCH_TRUSTED_SHA256``.
 - rosinality's stylegan2-pytorch ``.pt`` (``g_ema`` state dict, with
   ``latent_avg`` when converted from NVIDIA's files): read with
   ``torch.load(weights_only=True)`` and renamed by :func:`rosinality_name_map`.
@@ -29,6 +30,7 @@ from __future__ import annotations
 import _compat_pickle
 import argparse
 import io
+import os
 import pickle
 from collections import OrderedDict
 from pathlib import Path
@@ -43,6 +45,7 @@ from bench.generators.zoo import sha256_file
 # could be fetched and hashed where this was written, and a hash quoted from
 # memory is worse than none. Add "sha256": "description" once verified.
 KNOWN_SHA256: dict[str, str] = {}
+TRUST_ENV = "LATENT_BENCH_TRUSTED_SHA256"
 
 # Stand-ins for other packages' classes found in network snapshots (discriminator,
 # augmentation pipeline, dataset options): kept inert, never imported.
@@ -168,12 +171,18 @@ class RestrictedUnpickler(pickle.Unpickler):
         )
 
 
+def trusted_hashes() -> set[str]:
+    """sha256 digests the user trusts, from ``$LATENT_BENCH_TRUSTED_SHA256`` (comma-separated)."""
+    return {h.strip().lower() for h in os.environ.get(TRUST_ENV, "").split(",") if h.strip()}
+
+
 def read_nvidia_pickle(path: str | Path, trust: bool = False) -> PersistentStub:
     """The ``G_ema`` network stub of an NVIDIA snapshot, read without executing its code.
 
     Args:
         path: The ``.pkl`` file.
-        trust: Accept a file whose sha256 is not in ``KNOWN_SHA256``.
+        trust: Accept a file whose sha256 is neither in ``KNOWN_SHA256`` nor trusted by
+            the user (``trusted_hashes()``).
 
     Returns:
         The stub tree of ``G_ema``.
@@ -185,11 +194,11 @@ def read_nvidia_pickle(path: str | Path, trust: bool = False) -> PersistentStub:
     """
     path = Path(path)
     digest = sha256_file(path)
-    if digest not in KNOWN_SHA256 and not trust:
+    if not (trust or digest in KNOWN_SHA256 or digest in trusted_hashes()):
         raise UntrustedCheckpointError(
-            f"{path} (sha256 {digest[:16]}…) is not in the list of known official "
-            "checkpoints; nothing in it is executed either way, but confirm you trust its "
-            "source with trust=True (--set problem.trust=true)"
+            f"{path} is not a known official checkpoint (sha256 {digest}); nothing in it is "
+            "executed either way, but confirm you trust its source: pass trust=True, or add "
+            f"the sha256 to ${TRUST_ENV} (comma-separated)"
         )
     try:
         with open(path, "rb") as f:

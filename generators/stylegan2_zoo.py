@@ -3,7 +3,10 @@
 ``stylegan2-ffhq`` is NVIDIA's FFHQ network (1024×1024, config-f). Its weights
 are not shipped (NVIDIA's licence is non-commercial, and nothing is downloaded at
 run time): the user brings the file and passes ``weights=PATH``
-(``--set problem.weights=PATH``) or sets ``$LATENT_BENCH_STYLEGAN2_FFHQ``.
+(``--set problem.weights=PATH``) or sets ``$LATENT_BENCH_STYLEGAN2_FFHQ``. A
+``.pkl`` is read without running code stored in it; as no official hash could be
+verified here, the user confirms the file with ``trust=True`` or by listing its
+sha256 in ``$LATENT_BENCH_TRUSTED_SHA256``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ import os
 from pathlib import Path
 
 from bench.generators.stylegan2 import StyleGAN2Generator
-from bench.generators.stylegan2_checkpoints import load_stylegan2
+from bench.generators.stylegan2_checkpoints import (
+    TRUST_ENV,
+    CheckpointError,
+    load_stylegan2,
+)
 
 from bench.generator import MissingWeightsError
+from bench.spec import SpecError
 
 FFHQ_ENV = "LATENT_BENCH_STYLEGAN2_FFHQ"
 
@@ -43,6 +51,8 @@ def stylegan2_ffhq(
 
     Raises:
         MissingWeightsError: No file given or found; the message says where to get one.
+        SpecError: The file is not a StyleGAN2 checkpoint, or an unknown ``.pkl``
+            without ``trust`` (a one-line usage error in the CLI).
 
     """
     path = weights or os.environ.get(FFHQ_ENV)
@@ -50,8 +60,12 @@ def stylegan2_ffhq(
         where = f"not found at {path}" if path else "not given"
         raise MissingWeightsError(
             f"stylegan2-ffhq weights {where}: they are not shipped; download {FFHQ_SOURCES}, "
-            f"then pass weights=PATH (--set problem.weights=PATH) or set ${FFHQ_ENV}"
+            f"then pass weights=PATH (--set problem.weights=PATH) or set ${FFHQ_ENV}; a .pkl "
+            f"also needs trust=True or its sha256 in ${TRUST_ENV}"
         )
-    G = load_stylegan2(path, trust=trust, device=device)
+    try:
+        G = load_stylegan2(path, trust=trust, device=device)
+    except CheckpointError as exc:
+        raise SpecError(f"stylegan2-ffhq: {exc}") from exc
     G.truncation_psi = truncation_psi
     return G

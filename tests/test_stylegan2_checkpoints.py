@@ -7,6 +7,7 @@ module source, the class name and the ``__dict__``). The source written here wou
 create a marker file if anything executed it.
 """
 
+import hashlib
 import math
 import os
 import pickle
@@ -31,6 +32,7 @@ from bench.generators.stylegan2_checkpoints import (
 
 from bench.generator import MissingWeightsError
 from bench.registry import registry
+from bench.spec import SpecError
 
 
 def small(seed: int = 0, channels: int = 3, res: int = 32) -> StyleGAN2Generator:
@@ -392,6 +394,13 @@ def test_stylegan2_ffhq_without_weights_says_where_they_come_from(monkeypatch, t
         factory()
     with pytest.raises(MissingWeightsError, match="not found at"):
         factory(weights=str(tmp_path / "nope.pkl"))
+    write_nvidia_pkl(small(), tmp_path / "ffhq.pkl", tmp_path / "EXECUTED")
+    with pytest.raises(SpecError, match="trust=True"):
+        factory(weights=str(tmp_path / "ffhq.pkl"))
+    assert factory(weights=str(tmp_path / "ffhq.pkl"), trust=True).img_resolution == 32
+    digest = hashlib.sha256((tmp_path / "ffhq.pkl").read_bytes()).hexdigest()
+    monkeypatch.setenv("LATENT_BENCH_TRUSTED_SHA256", f"abc, {digest.upper()}")
+    assert factory(weights=str(tmp_path / "ffhq.pkl")).img_resolution == 32
 
 
 def test_stylegan2_ffhq_reads_the_users_file(monkeypatch, tmp_path):

@@ -1,0 +1,373 @@
+"""Training StyleGAN2 on face photos: resumable, seeded, in chunks of bounded wall time.
+
+The recipe is StyleGAN2's (Karras et al. 2020) as the ADA paper runs it at low
+resolution: non-saturating logistic loss, lazy R1 penalty on reals (every
+``r1_interval`` steps, γ by default ``0.0002·R²/batch``, ADA's rule), style mixing,
+Adam (lr 0.0025, β = (0, 0.99), adjusted for the lazy steps), an EMA copy of G with
+a half-life of ``ema_kimg`` thousand images (ramped up over the first 5 % of
+training). Left out: path-length regularisation and adaptive augmentation. On a
+GPU the forward passes run under bfloat16 autocast (no loss scaling needed);
+parameters and optimiser state stay float32.
+
+A training folder holds ``checkpoint.pt`` (networks, optimisers, RNG states,
+images seen; written atomically at every tick and at the end of a call),
+``samples/kimg-NNNNNN.png`` (G_ema on the same 64 latents, constant noise) and
+``log.json``. Calling :func:`train` again on the folder resumes from the
+checkpoint: ``max_seconds`` bounds one call, so a long run is a series of calls
+of under 10 minutes each. All randomness comes from the config's seed through
+explicit generators (``torch.Generator`` for latents, noise and mixing; a NumPy
+generator for data order), all checkpointed, so 2 + 2 steps equal 4 steps bit for
+bit on the same device.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from bench.generators.stylegan2 import StyleGAN2Generator
+from bench.generators.stylegan2_discriminator import Discriminator
+
+from bench.datasets import LabelledImages
+from bench.generator import to_uint8
+from bench.images import save_grid
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.json"
+
+
+@dataclass(frozen=True)
+class StyleGAN2TrainConfig:
+    """Everything that determines a StyleGAN2 training run.
+
+    Attributes:
+        name: Name of the generator being trained, e.g. ``"stylegan2-utkface64"``.
+        resolution: Image height and width.
+        channels: Image channels.
+        kimg: Thousands of real images to show in all (may change on resume).
+        batch: Images per step.
+        z_dim: Latent size (and w size).
+        mapping_layers: Layers of the mapping network.
+        channel_base: Channels at R are ``min(channel_base // R, channel_max)`` (G and D).
+        channel_max: Most channels. 256 at 64×64 keeps the EMA generator at 9.3 M
+            values, 19 MB in float16 (the shipping budget is 25 MB).
+        lr: Adam learning rate.
+        r1_gamma: R1 weight γ; None: ``0.0002·R²/batch``.
+        r1_interval: Steps between R1 penalties (lazy regularisation).
+        ema_kimg: Half-life of the EMA generator, thousands of images.
+        style_mixing: Probability of mixing two latents in a batch.
+        tick_kimg: Thousands of images between checkpoints, logs and sample grids.
+        seed: Seed of initialisation, latents, noise and data order.
+
+    """
+
+    name: str = "stylegan2-utkface64"
+    resolution: int = 64
+    channels: int = 3
+    kimg: float = 5000.0
+    batch: int = 32
+    z_dim: int = 512
+    mapping_layers: int = 8
+    channel_base: int = 16384
+    channel_max: int = 256
+    lr: float = 0.0025
+    r1_gamma: float | None = None
+    r1_interval: int = 16
+    ema_kimg: float = 10.0
+    style_mixing: float = 0.9
+    tick_kimg: float = 20.0
+    seed: int = 0
+
+    @property
+    def gamma(self) -> float:
+        """R1 weight in use."""
+        if self.r1_gamma is not None:
+            return self.r1_gamma
+        return 0.0002 * self.resolution**2 / self.batch
+
+
+def build_networks(config: StyleGAN2TrainConfig) -> tuple[StyleGAN2Generator, Discriminator]:
+    """G and D of a config, initialised from the global RNG (seed it first)."""
+    G = StyleGAN2Generator(
+        z_dim=config.z_dim,
+        w_dim=config.z_dim,
+        img_resolution=config.resolution,
+        img_channels=config.channels,
+        channel_base=config.channel_base,
+        channel_max=config.channel_max,
+        mapping_layers=config.mapping_layers,
+    )
+    D = Discriminator(config.resolution, config.channels, config.channel_base, config.channel_max)
+    return G, D
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    config: StyleGAN2TrainConfig,
+    data: LabelledImages,
+    out: Path,
+    device: str = "cpu",
+    max_seconds: float | None = None,
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train (or resume training) StyleGAN2 into ``out``.
+
+    Args:
+        config: The run's settings; must equal the checkpoint's but for ``kimg``.
+        data: ``data.train`` ``[N, R, R, C]`` uint8 are the real images.
+        out: Training folder (created).
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; bfloat16 autocast on CUDA.
+        max_seconds: Stop this call after the first step past this wall time
+            (then checkpoint); keep it under 10 minutes for chunked runs.
+        max_steps: Stop this call after this many steps (tests).
+        progress: Print a line per tick.
+
+    Returns:
+        The log: config, data, device, ticks (losses, images seen, seconds).
+
+    Raises:
+        ValueError: Images of the wrong shape, or a checkpoint of another config.
+
+    """
+    out = Path(out)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    expected = (config.resolution, config.resolution, config.channels)
+    if data.train.shape[1:] != expected:
+        raise ValueError(f"training images are {data.train.shape[1:]}, config needs {expected}")
+    dev = torch.device(device)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        return _Trainer(config, data, out, dev).run(max_seconds, max_steps, progress)
+
+
+class _Trainer:
+    def __init__(self, config: StyleGAN2TrainConfig, data: LabelledImages, out: Path, dev):
+        self.config, self.out, self.dev = config, out, dev
+        self.G, self.D = (m.to(dev) for m in build_networks(config))
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        ratio = config.r1_interval / (config.r1_interval + 1)  # lazy R1: fewer D steps count
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=(0.0, 0.99))
+        self.opt_d = torch.optim.Adam(
+            self.D.parameters(), lr=config.lr * ratio, betas=(0.0, 0.99**ratio)
+        )
+        self.gen = torch.Generator(dev).manual_seed(config.seed)
+        self.order_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
+        self.images = data.train  # uint8 [N, R, R, C]
+        self.perm = self.order_rng.permutation(len(self.images))
+        self.cursor = 0
+        self.step = 0
+        self.train_seconds = 0.0
+        self.fixed_z = torch.from_numpy(
+            np.random.default_rng(np.random.SeedSequence([config.seed, 2])).normal(
+                size=(64, config.z_dim)
+            )
+        ).float()
+        self.log = {
+            "config": asdict(config),
+            "gamma": config.gamma,
+            "data": data.description,
+            "device": str(dev),
+            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+            "torch_threads": torch.get_num_threads(),
+            "ticks": [],
+        }
+        if (out / CHECKPOINT).exists():
+            self._resume(out / CHECKPOINT)
+
+    @property
+    def nimg(self) -> int:
+        return self.step * self.config.batch
+
+    def _resume(self, path: Path) -> None:
+        ckpt = torch.load(path, map_location=self.dev, weights_only=False)
+        if {**ckpt["config"], "kimg": self.config.kimg} != asdict(self.config):
+            raise ValueError(
+                f"{path} was trained with {ckpt['config']}; this run asks for "
+                f"{asdict(self.config)}. Use another --out folder."
+            )
+        for key in ("G", "D", "G_ema", "opt_g", "opt_d"):
+            getattr(self, key).load_state_dict(ckpt[key])
+        self.gen.set_state(ckpt["gen"].cpu())
+        self.order_rng.bit_generator.state = ckpt["order_rng"]
+        self.perm, self.cursor = ckpt["perm"], ckpt["cursor"]
+        self.step, self.train_seconds = ckpt["step"], ckpt["train_seconds"]
+        self.log = ckpt["log"]
+        self.log["config"] = asdict(self.config)
+
+    def _checkpoint(self) -> None:
+        state = {key: getattr(self, key).state_dict() for key in ("G", "D", "G_ema")}
+        state.update(
+            config=asdict(self.config),
+            opt_g=self.opt_g.state_dict(),
+            opt_d=self.opt_d.state_dict(),
+            gen=self.gen.get_state(),
+            order_rng=self.order_rng.bit_generator.state,
+            perm=self.perm,
+            cursor=self.cursor,
+            step=self.step,
+            train_seconds=self.train_seconds,
+            log=self.log,
+        )
+        _atomic_save(state, self.out / CHECKPOINT)
+        (self.out / LOG).write_text(json.dumps(self.log, indent=2))
+        with torch.no_grad():
+            grid = to_uint8(self.G_ema(self.fixed_z.to(self.dev)))
+        save_grid(grid, self.out / "samples" / f"kimg-{self.nimg // 1000:06d}.png", ncol=8)
+
+    def _reals(self) -> torch.Tensor:
+        b = self.config.batch
+        if self.cursor + b > len(self.perm):
+            self.perm = self.order_rng.permutation(len(self.images))
+            self.cursor = 0
+        idx = self.perm[self.cursor : self.cursor + b]
+        self.cursor += b
+        x = torch.from_numpy(self.images[np.sort(idx)]).to(self.dev)
+        return x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+    def _fakes(self) -> torch.Tensor:
+        c, G = self.config, self.G
+        z = torch.randn(c.batch, c.z_dim, generator=self.gen, device=self.dev)
+        ws = G.mapping(z, truncation_psi=1.0)
+        mix = torch.rand((), generator=self.gen, device=self.dev).item() < c.style_mixing
+        cut = int(torch.randint(1, G.num_ws, (), generator=self.gen, device=self.dev).item())
+        if mix:
+            z2 = torch.randn(c.batch, c.z_dim, generator=self.gen, device=self.dev)
+            ws2 = G.mapping(z2, truncation_psi=1.0, update_w_avg=False)
+            ws = torch.cat([ws[:, :cut], ws2[:, cut:]], dim=1)
+        return G.synthesis(ws, noise_mode="random", generator=self.gen, clamp=False)
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.dev.type == "cuda")
+
+    def _train_step(self) -> dict[str, float]:
+        c = self.config
+        # Generator: non-saturating loss.
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)
+        with self._autocast():
+            loss_g = F.softplus(-self.D(self._fakes())).float().mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        # Discriminator: logistic loss, plus the lazy R1 penalty on reals.
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        reals = self._reals()
+        r1_step = self.step % c.r1_interval == 0
+        with torch.no_grad(), self._autocast():
+            fakes = self._fakes()
+        reals.requires_grad_(r1_step)
+        with self._autocast():
+            logits_fake = self.D(fakes).float()
+            logits_real = self.D(reals).float()
+        loss_d = F.softplus(logits_fake).mean() + F.softplus(-logits_real).mean()
+        r1 = torch.zeros((), device=self.dev)
+        if r1_step:
+            (grad,) = torch.autograd.grad(logits_real.sum(), reals, create_graph=True)
+            r1 = grad.float().square().sum(dim=[1, 2, 3]).mean()
+            loss_d = loss_d + r1 * (c.gamma / 2) * c.r1_interval
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        self._update_ema()
+        self.step += 1
+        return {
+            "loss_g": loss_g.item(),
+            "loss_d": loss_d.item(),
+            "r1": r1.item() if r1_step else float("nan"),
+            "d_real": logits_real.mean().item(),
+            "d_fake": logits_fake.mean().item(),
+        }
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        c = self.config
+        ema_nimg = min(c.ema_kimg * 1000, (self.nimg + c.batch) * 0.05)
+        beta = 0.5 ** (c.batch / max(ema_nimg, 1e-8))
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+            p_ema.copy_(p.lerp(p_ema, beta))
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+            b_ema.copy_(b)
+
+    def run(self, max_seconds: float | None, max_steps: int | None, progress: bool) -> dict:
+        c = self.config
+        total_steps = int(np.ceil(c.kimg * 1000 / c.batch))
+        tick_steps = max(1, round(c.tick_kimg * 1000 / c.batch))
+        t_call = time.perf_counter()
+        sums: dict[str, list[float]] = {}
+        steps_this_call = 0
+        self.G.train()
+        self.D.train()
+        while self.step < total_steps:
+            t0 = time.perf_counter()
+            for key, value in self._train_step().items():
+                sums.setdefault(key, []).append(value)
+            self.train_seconds += time.perf_counter() - t0
+            steps_this_call += 1
+            stop = (max_steps is not None and steps_this_call >= max_steps) or (
+                max_seconds is not None and time.perf_counter() - t_call > max_seconds
+            )
+            if self.step % tick_steps == 0 or stop or self.step == total_steps:
+                self._tick(sums, progress)
+                sums = {}
+            if stop:
+                break
+        return self.log
+
+    def _tick(self, sums: dict[str, list[float]], progress: bool) -> None:
+        entry = {k: float(np.nanmean(v)) if np.isfinite(v).any() else None for k, v in sums.items()}
+        entry.update(step=self.step, kimg=self.nimg / 1000, train_seconds=self.train_seconds)
+        self.log["ticks"].append(entry)
+        self._checkpoint()
+        if progress:
+            print(
+                f"{self.config.name} kimg {entry['kimg']:.1f}/{self.config.kimg:g}: "
+                f"loss G {entry.get('loss_g') or 0:.3f} D {entry.get('loss_d') or 0:.3f}, "
+                f"{self.train_seconds:.0f} s",
+                flush=True,
+            )
+
+
+def load_trained_generator(folder: Path, device: str = "cpu") -> StyleGAN2Generator:
+    """The EMA generator of a training folder's checkpoint, in eval mode."""
+    ckpt = torch.load(Path(folder) / CHECKPOINT, map_location="cpu", weights_only=False)
+    G, _ = build_networks(StyleGAN2TrainConfig(**ckpt["config"]))
+    G.load_state_dict(ckpt["G_ema"])
+    return G.to(device).eval()
+
+
+def export_generator(folder: Path, path: Path) -> dict:
+    """Write the EMA generator in float16 (``{"arch", "state_dict", "training"}``).
+
+    ``bench.generators.stylegan2_checkpoints.load_stylegan2`` reads it back.
+
+    Returns:
+        The ``training`` summary written with it (images seen, seconds, device).
+
+    """
+    ckpt = torch.load(Path(folder) / CHECKPOINT, map_location="cpu", weights_only=False)
+    G, _ = build_networks(StyleGAN2TrainConfig(**ckpt["config"]))
+    G.load_state_dict(ckpt["G_ema"])
+    summary = {
+        "images_seen": ckpt["step"] * ckpt["config"]["batch"],
+        "train_seconds": ckpt["train_seconds"],
+        "device": ckpt["log"]["device_name"],
+        "config": ckpt["config"],
+    }
+    state = {k: v.half() for k, v in G.state_dict().items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"arch": G.arch, "state_dict": state, "training": summary}, path)
+    return summary

@@ -1,0 +1,115 @@
+"""StyleGAN2 training on a tiny config: steps, R1, EMA, resume bit for bit, export."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from bench.generators.stylegan2_checkpoints import load_stylegan2
+from bench.generators.stylegan2_discriminator import Discriminator
+from bench.generators.stylegan2_training import (
+    CHECKPOINT,
+    StyleGAN2TrainConfig,
+    build_networks,
+    export_generator,
+    load_trained_generator,
+    train,
+)
+
+from bench.datasets import LabelledImages
+from bench.testing import check_generator
+
+TINY = StyleGAN2TrainConfig(
+    name="tiny",
+    resolution=16,
+    kimg=1.0,
+    batch=4,
+    z_dim=16,
+    mapping_layers=2,
+    channel_base=128,
+    channel_max=16,
+    r1_interval=2,
+    tick_kimg=1.0,
+)
+
+
+def faces(n=24, res=16, seed=0):
+    rng = np.random.default_rng(seed)
+    train = rng.integers(0, 256, size=(n, res, res, 3), dtype=np.uint8)
+    return LabelledImages(train, None, train[:4], None, f"{n} random {res}x{res} images")
+
+
+def test_discriminator_shapes_and_minibatch_std():
+    torch.manual_seed(0)
+    D = Discriminator(32, 3, channel_base=256, channel_max=32)
+    x = torch.randn(8, 3, 32, 32)
+    assert D(x).shape == (8,)
+    y = D.minibatch_std(torch.randn(8, 5, 4, 4))
+    assert y.shape == (8, 6, 4, 4)
+    assert torch.equal(y[:2, 5], y[4:6, 5])  # samples i and i + N/4 share a group
+
+
+def test_default_64_config_fits_the_shipping_budget():
+    with torch.device("meta"):
+        G, _ = build_networks(StyleGAN2TrainConfig())
+    assert G.num_ws == 10 and G.img_resolution == 64
+    assert sum(t.numel() for t in G.state_dict().values()) * 2 < 25e6  # float16 bytes
+
+
+def test_steps_resume_bit_for_bit_and_export(tmp_path):
+    data = faces()
+    log = train(TINY, data, tmp_path / "a", max_steps=3, progress=False)  # R1, plain, R1
+    assert [t["step"] for t in log["ticks"]] == [3]
+    t = log["ticks"][0]
+    assert all(math.isfinite(t[k]) for k in ("loss_g", "loss_d", "r1"))
+    train(TINY, data, tmp_path / "b", max_steps=1, progress=False)
+    log_b = train(TINY, data, tmp_path / "b", max_steps=2, progress=False)
+    assert [t["step"] for t in log_b["ticks"]] == [1, 3]
+    a = torch.load(tmp_path / "a" / CHECKPOINT, weights_only=False)
+    b = torch.load(tmp_path / "b" / CHECKPOINT, weights_only=False)
+    for key in ("G", "D", "G_ema"):
+        for name, value in a[key].items():
+            assert torch.equal(value, b[key][name]), f"{key}.{name} differs after resume"
+    assert not torch.equal(a["G"]["mapping.w_avg"], torch.zeros(16))  # tracked while training
+    ema = load_trained_generator(tmp_path / "a")
+    assert not torch.equal(ema.mapping.fc0.weight, a["G"]["mapping.fc0.weight"])  # EMA lags G
+    check_generator(ema)
+    assert sorted(p.name for p in (tmp_path / "b" / "samples").iterdir()) == ["kimg-000000.png"]
+    summary = export_generator(tmp_path / "a", tmp_path / "tiny.pt")
+    assert summary["images_seen"] == 12 and summary["device"] == "cpu"
+    G = load_stylegan2(tmp_path / "tiny.pt")
+    z = torch.randn(3, 16, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(G(z), ema(z), atol=0.05)  # float16 weights
+
+
+def test_other_config_in_the_folder_is_refused(tmp_path):
+    train(TINY, faces(), tmp_path, max_steps=1, progress=False)
+    other = StyleGAN2TrainConfig(**{**TINY.__dict__, "seed": 1})
+    with pytest.raises(ValueError, match="Use another --out folder"):
+        train(other, faces(), tmp_path, max_steps=1, progress=False)
+    with pytest.raises(ValueError, match="training images are"):
+        train(TINY, faces(res=8), tmp_path / "x", max_steps=1, progress=False)
+
+
+def test_chunks_stop_on_time_and_the_run_ends_at_kimg(tmp_path):
+    short = StyleGAN2TrainConfig(**{**TINY.__dict__, "kimg": 0.012})  # 3 steps of 4
+    log = train(short, faces(), tmp_path, max_seconds=0.0, progress=False)
+    assert [t["step"] for t in log["ticks"]] == [1]  # one step, then the time is up
+    log = train(short, faces(), tmp_path, progress=False)
+    assert log["ticks"][-1]["step"] == 3
+    assert train(short, faces(), tmp_path, progress=False)["ticks"][-1]["step"] == 3
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--dataset", "celeba"], "unknown dataset 'celeba'. Valid: utkface"),
+        (["--epochs", "3"], "not --epochs"),
+        (["--resolution", "48"], "power of 2"),
+    ],
+)
+def test_cli_usage_errors(tmp_path, capsys, argv, message):
+    from bench.cli import main
+
+    assert main(["train-generator", "stylegan2", *argv, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
