@@ -36,6 +36,7 @@ dl.prov { font-size: 0.8rem; color: #444; border-top: 1px solid #ccc; padding-to
 dl.prov dt { font-weight: bold; float: left; clear: left; width: 10rem; }
 dl.prov dd { margin-left: 10.5rem; }
 nav a { margin-right: 1rem; }
+.wide { overflow-x: auto; }
 """
 
 
@@ -54,7 +55,8 @@ def html_table(table: pd.DataFrame, highlight: str | None = None, caption: str =
             tds.append(f"<td{attr}>{escape(shown)}</td>")
         body.append(f"<tr{cls}>{''.join(tds)}</tr>")
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table_html = f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="wide">{table_html}</div>'
 
 
 def _figure(path: str | None, caption: str) -> str:
@@ -92,12 +94,6 @@ def index_page(board: Leaderboard) -> str:
     """The overview: runs, ranks across problems, CD diagram, win rates, links."""
     fr = board.friedman
     counts = ", ".join(f"{n} {s}" for s, n in board.runs["status"].value_counts().items())
-    test = (
-        f"Friedman χ² = {fr.statistic:.3g}, p = {fr.p:.3g} "
-        + ("(significant)" if fr.p < board.alpha else "(not significant)")
-        if fr.statistic == fr.statistic
-        else "no Friedman test"
-    )
     ranks = fr.ranks.sort_values().rename("avg_rank").rename_axis("algo").reset_index()
     problems = pd.DataFrame(
         [
@@ -122,9 +118,9 @@ def index_page(board: Leaderboard) -> str:
         f"<h2>Problems</h2><ul>{links}</ul>",
         html_table(problems),
         "<h2>Average ranks across problems</h2>",
-        f"<p>Ranks within blocks (one problem and one seed; 1 = best); {escape(fr.note)}. "
-        f"{escape(test)}.</p>",
-        html_table(ranks),
+        "<p>Ranks within blocks (one problem and one seed; 1 = best): "
+        f"{escape(fr.sentence(board.alpha))}</p>",
+        html_table(ranks) if len(ranks) else "<p>No complete block, so no average ranks.</p>",
         _figure(board.figures.get("cd"), "Critical-difference diagram (Nemenyi)"),
         "<h2>Win rates</h2>",
         "<p>Chance that a run of the row algorithm beats a run of the column algorithm on the "
@@ -158,7 +154,7 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
     body.append(_figure(board.figures.get(key), board.captions.get(key, "")))
     shots = board.gallery.get(result.problem, {})
     picks = board.gallery_runs.get(result.problem, {})
-    cards = []
+    cards = [] if any(shots.values()) else ["<p>This problem renders no images.</p>"]
     for algo, path in shots.items():
         pick = picks.get(algo)
         what = f"{algo}: seed {pick[0]}, fitness {pick[1]:.4g}" if pick else f"{algo}: no run"
@@ -166,7 +162,9 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
     body.append('<h2>Best solution of each algorithm</h2><div class="gallery">')
     body += [*cards, "</div>"]
     legend = "".join(
-        f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in (LEGEND | result.help).items()
+        f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>"
+        for k, v in (LEGEND | result.help).items()
+        if k in result.table.columns
     )
     body.append(f'<h2>Columns</h2><dl class="prov">{legend}</dl>')
     return _page(board, f"{result.problem} ({board.campaign.name})", body)

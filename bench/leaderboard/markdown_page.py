@@ -84,19 +84,14 @@ def render_markdown(board: Leaderboard) -> str:
         "",
         "## Across problems",
         "",
-        f"Average rank within blocks (one problem and one seed; 1 = best): {fr.note}. "
-        + (
-            f"Friedman χ² = {fr.statistic:.3g}, p = {fr.p:.3g}"
-            + (" (significant)." if fr.p < board.alpha else " (not significant).")
-            if fr.statistic == fr.statistic
-            else ""
-        ),
-        "",
-        "| algo | avg_rank |",
-        "|---|---|",
-        *[f"| {_escape(str(a))} | {cell('avg_rank', r)} |" for a, r in ranked.items()],
+        "Average rank within blocks (one problem and one seed; 1 = best): "
+        + fr.sentence(board.alpha),
         "",
     ]
+    if len(ranked):
+        lines += ["| algo | avg_rank |", "|---|---|"]
+        lines += [f"| {_escape(str(a))} | {cell('avg_rank', r)} |" for a, r in ranked.items()]
+        lines += [""]
     if "cd" in board.figures:
         lines += [f"![Critical-difference diagram]({board.figures['cd']})", ""]
     lines += [
@@ -111,7 +106,9 @@ def render_markdown(board: Leaderboard) -> str:
     for result in board.problems:
         lines += _section(board, result)
     legend = LEGEND | {k: v for r in board.problems for k, v in r.help.items()}
-    lines += ["## Columns", ""] + [f"- **{k}**: {v}" for k, v in legend.items()] + [""]
+    shown = {c for r in board.problems for c in r.table.columns}
+    lines += ["## Columns", ""]
+    lines += [f"- **{k}**: {v}" for k, v in legend.items() if k in shown] + [""]
     lines += ["## Provenance", ""]
     lines += [f"- **{k}**: {_escape(v)}" for k, v in provenance_lines(board.provenance)]
     return "\n".join(lines) + "\n"

@@ -234,6 +234,13 @@ class Friedman:
     nemenyi: pd.DataFrame | None
     note: str
 
+    def sentence(self, alpha: float = ALPHA) -> str:
+        """What was tested and found, in words."""
+        if math.isnan(self.statistic):
+            return f"{self.note}."
+        word = "significant" if self.p < alpha else NOT_SIGNIFICANT
+        return f"{self.note}; Friedman χ² = {self.statistic:.3g}, p = {self.p:.3g} ({word})."
+
 
 def friedman(matrix: pd.DataFrame, alpha: float = ALPHA) -> Friedman:
     """Friedman's test on a blocks × algorithms matrix of losses.
