@@ -101,6 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         curve=result.curve,
         best_genome=result.best_genome,
         images=result.images,
+        archive=result.archive,
     )
     _print_record(result.record, folder)
     return 0 if result.record["status"] == "finished" else 1

@@ -167,3 +167,11 @@ def test_archive_snapshots_become_heatmaps(tmp_path, measured_problem):
     assert {"qd_score", "coverage"} <= set(table.columns)
     assert table["coverage"].notna().all()
     assert "median-QD-score run" in (board.out / "problem-measured-sphere.html").read_text()
+
+
+def test_single_runs_save_archive_snapshots_too(tmp_path, measured_problem, capsys):
+    args = ["--problem", measured_problem, "--algo", "random", "--budget", "100"]
+    assert main(["run", *args, "--set", "batch=30", "--out", str(tmp_path), "--no-progress"]) == 0
+    (folder,) = tmp_path.iterdir()
+    data = read_archive(folder)
+    assert data["evaluations"].tolist() == [30, 60, 100]  # the last batch is cut to 10

@@ -94,7 +94,18 @@ def compute(campaign: Path, out: Path, alpha: float = stats.ALPHA) -> Leaderboar
     )
 
 
+def _typed(column: pd.Series) -> pd.Series:
+    """An object column as booleans or floats where its values allow, else as text."""
+    values = column.dropna()
+    if len(values) and all(isinstance(v, bool) for v in values):
+        return column.astype("boolean")
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return pd.to_numeric(column, errors="coerce")
+    return column.map(lambda v: None if v is None or v is pd.NA else str(v))
+
+
 def _write_table(table: pd.DataFrame, stem: Path) -> None:
+    table = table.apply(lambda c: _typed(c) if c.dtype == object else c)
     table.to_csv(stem.with_suffix(".csv"), index=False)
     table.to_parquet(stem.with_suffix(".parquet"), index=False)
 
@@ -103,8 +114,7 @@ def write_tables(board: Leaderboard) -> None:
     """CSV and Parquet tables under ``out/tables``."""
     folder = board.out / "tables"
     folder.mkdir(parents=True, exist_ok=True)
-    runs = board.runs.astype({c: str for c in board.runs.columns if board.runs[c].dtype == object})
-    _write_table(runs, folder / "runs")
+    _write_table(board.runs, folder / "runs")
     for result in board.problems:
         _write_table(result.table, folder / slug(result.problem))
         result.pairwise.to_csv(folder / f"pairwise-{slug(result.problem)}.csv", index=False)
