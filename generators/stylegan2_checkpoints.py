@@ -36,10 +36,16 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from bench.generators.stylegan2 import StyleGAN2Generator, channels_at
 from bench.generators.stylegan2_layers import fir_kernel
 from bench.generators.zoo import sha256_file
+
+try:  # numpy >= 2
+    from numpy._core import multiarray as _multiarray
+except ImportError:  # pragma: no cover - numpy 1
+    from numpy.core import multiarray as _multiarray
 
 # sha256 of official .pkl files checked by hand. Empty: no official StyleGAN2 file
 # could be fetched and hashed where this was written, and a hash quoted from
@@ -148,6 +154,15 @@ _ALLOWED = {
     ("_codecs", "encode"): lambda text, enc="latin1": text.encode(enc),
     ("dnnlib.util", "EasyDict"): _EasyDict,
     ("dnnlib", "EasyDict"): _EasyDict,
+    # NumPy scalars and arrays (NVIDIA's layers keep gains as numpy.float64); both the
+    # numpy 1 (numpy.core) and numpy 2 (numpy._core) module names occur.
+    ("numpy", "dtype"): np.dtype,
+    ("numpy", "ndarray"): np.ndarray,
+    **{
+        (mod, name): getattr(_multiarray, name)
+        for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
+        for name in ("scalar", "_reconstruct")
+    },
 }
 
 

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -94,7 +95,8 @@ class Persisted:
 
 
 def persisted(module, fn, source, init_kwargs=None):
-    state = dict(module.__dict__)
+    # NVIDIA's layers hold their gains as numpy.float64 (from np.sqrt): write them so too.
+    state = {k: np.float64(v) if isinstance(v, float) else v for k, v in module.__dict__.items()}
     state["_modules"] = OrderedDict(
         (n, persisted(c, fn, source)) for n, c in module._modules.items()
     )
@@ -119,7 +121,9 @@ def write_nvidia_pkl(G, path, marker, protocol=4):
         )
         snapshot = {
             "G": persisted(G, fn, source, kwargs),
-            "D": Persisted(fn, "Discriminator", {"_parameters": OrderedDict(), "x": 1}, source),
+            "D": Persisted(
+                fn, "Discriminator", {"_parameters": OrderedDict(), "c": np.arange(3.0)}, source
+            ),
             "G_ema": persisted(G, fn, source, kwargs),
             "augment_pipe": None,
             "training_set_kwargs": easy(path="ffhq.zip", resolution=a["img_resolution"]),
