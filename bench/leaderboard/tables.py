@@ -114,7 +114,7 @@ def problem_result(runs: pd.DataFrame, alpha: float = stats.ALPHA) -> ProblemRes
     table = pd.DataFrame(rows, columns=columns)
     table = table.sort_values("avg_rank", na_position="last", kind="stable").reset_index(drop=True)
     all_normal = all(n is True for n in table.loc[table["finished"] > 0, "normal"])
-    test = stats.omnibus({a: v for a, v in losses.items()}, all_normal)
+    test = stats.omnibus(losses, all_normal)
     return ProblemResult(
         problem,
         sense,
