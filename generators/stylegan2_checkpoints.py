@@ -239,6 +239,12 @@ def _generator_from_stub(g: PersistentStub, where: str) -> StyleGAN2Generator:
         raise CheckpointError(f"{where}: architecture {syn['architecture']!r}; only 'skip' is read")
     if mapk.get("lr_multiplier", 0.01) != 0.01:
         raise CheckpointError(f"{where}: mapping lr_multiplier {mapk['lr_multiplier']} unsupported")
+    if list(syn.get("resample_filter", [1, 3, 3, 1])) != [1, 3, 3, 1]:
+        raise CheckpointError(f"{where}: resample filter {syn['resample_filter']} unsupported")
+    for part, options in (("synthesis", syn), ("mapping", mapk)):
+        if options.get("activation", "lrelu") != "lrelu":
+            act = options["activation"]
+            raise CheckpointError(f"{where}: {part} activation {act!r} unsupported")
     G = StyleGAN2Generator(
         z_dim=int(kw["z_dim"]),
         w_dim=int(kw["w_dim"]),

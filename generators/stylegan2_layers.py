@@ -44,7 +44,9 @@ def fir_kernel(taps: tuple[int, ...] = DEFAULT_FILTER) -> torch.Tensor:
     return f / f.sum()
 
 
-def fir_filter(x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int], gain: float = 1.0):
+def fir_filter(
+    x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int], gain: float = 1.0
+) -> torch.Tensor:
     """Pad, then convolve every channel with the same 2-D filter.
 
     Args:

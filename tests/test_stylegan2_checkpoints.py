@@ -107,7 +107,7 @@ def persisted(module, fn, source, init_kwargs=None):
     return Persisted(fn, name, state, source)
 
 
-def write_nvidia_pkl(G, path, marker, protocol=4):
+def write_nvidia_pkl(G, path, marker, protocol=4, **synthesis_kwargs):
     source = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('executed')\n"
     a = G.arch
     with nvidia_modules() as (fn, easy):
@@ -116,7 +116,7 @@ def write_nvidia_pkl(G, path, marker, protocol=4):
             img_channels=a["img_channels"], mapping_kwargs=easy(num_layers=a["mapping_layers"]),
             synthesis_kwargs=easy(
                 channel_base=a["channel_base"], channel_max=a["channel_max"], num_fp16_res=4,
-                conv_clamp=a["conv_clamp"],
+                conv_clamp=a["conv_clamp"], **synthesis_kwargs,
             ),
         )
         snapshot = {
@@ -192,6 +192,20 @@ def test_pickle_without_g_ema_or_of_another_architecture(tmp_path):
     write_nvidia_pkl(G, path, tmp_path / "EXECUTED")
     with pytest.raises(CheckpointError, match=r"G.synthesis.b8 has parts \['conv0', 'conv1'\]"):
         load_stylegan2(path, trust=True)
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"architecture": "resnet"}, "only 'skip'"),
+        ({"resample_filter": [1, 2, 1]}, "resample filter"),
+        ({"activation": "relu"}, "synthesis activation 'relu'"),
+    ],
+)
+def test_pickle_of_an_unsupported_variant_is_refused(tmp_path, options, message):
+    write_nvidia_pkl(small(), tmp_path / "g.pkl", tmp_path / "EXECUTED", **options)
+    with pytest.raises(CheckpointError, match=message):
+        load_stylegan2(tmp_path / "g.pkl", trust=True)
 
 
 # --- rosinality .pt -----------------------------------------------------------------------
