@@ -326,7 +326,9 @@ def _train_stylegan2(args: argparse.Namespace) -> int:
 
 
 def cmd_export_generator(args: argparse.Namespace) -> int:
-    """Measure a trained DCGAN and write its weights, model card and sample grid."""
+    """Measure a trained DCGAN or StyleGAN2 and write its weights, model card and samples."""
+    if args.name == "stylegan2":
+        return _export_stylegan2(args)
     from bench.generators.dcgan_training import CHECKPOINT
     from bench.generators.export import export_dcgan
     from bench.generators.zoo import WEIGHTS_DIR
@@ -345,6 +347,32 @@ def cmd_export_generator(args: argparse.Namespace) -> int:
     data = _training_data(args.name, args.data_dir, arch["resolution"] or resolution)
     card = export_dcgan(args.name, train_dir, data, out, samples=args.samples, seed=args.seed)
     print(f"exported   {args.name} to {out}")
+    print(json.dumps(card["quality"], indent=2))
+    return 0
+
+
+def _export_stylegan2(args: argparse.Namespace) -> int:
+    """``bench export-generator stylegan2``: float16 EMA weights, figures, model card."""
+    from bench.datasets import DataError, load_face_split
+    from bench.datasets import data_dir as resolve_data_dir
+    from bench.generators.stylegan2_export import export_stylegan2
+    from bench.generators.stylegan2_training import CHECKPOINT, LOG
+    from bench.generators.zoo import WEIGHTS_DIR
+
+    train_dir = Path(args.train_dir or "runs/train/stylegan2-utkface64")
+    if not (train_dir / CHECKPOINT).is_file():
+        raise SpecError(f"no {CHECKPOINT} in {train_dir}: run `bench train-generator stylegan2`")
+    config = json.loads((train_dir / LOG).read_text())["config"]
+    out = Path(args.out) if args.out else WEIGHTS_DIR
+    _check_writable(out)
+    try:
+        data = load_face_split(resolve_data_dir(args.data_dir), config["resolution"])
+    except DataError as exc:
+        raise SpecError(str(exc)) from exc
+    card = export_stylegan2(
+        config["name"], train_dir, data, out, samples=args.samples or 1000, seed=args.seed
+    )
+    print(f"exported   {config['name']} to {out}")
     print(json.dumps(card["quality"], indent=2))
     return 0
 
@@ -558,9 +586,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export-generator",
-        help="measure a trained DCGAN, write weights + model card + samples",
+        help="measure a trained DCGAN or StyleGAN2, write weights + model card + samples",
     )
-    p.add_argument("name", help=f"one of: {', '.join(GENERATOR_DATA)}")
+    p.add_argument("name", help=f"one of: {', '.join(GENERATOR_DATA)}, stylegan2")
     p.add_argument("--train-dir", help="training folder (default runs/train/NAME)")
     p.add_argument("--data-dir", help="data directory (default: $LATENT_BENCH_DATA)")
     p.add_argument("--out", help="folder for the files (default: the shipped weights folder)")

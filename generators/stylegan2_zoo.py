@@ -1,5 +1,9 @@
 """Registered StyleGAN2 generators (entry points of ``bench.generators``).
 
+``stylegan2-utkface64`` is trained by this suite on UTKFace faces (64×64) and
+shipped in ``generators/weights/`` with a model card once trained on a GPU
+(``bench train-generator stylegan2``, then ``bench export-generator stylegan2``).
+
 ``stylegan2-ffhq`` is NVIDIA's FFHQ network (1024×1024, config-f). Its weights
 are not shipped (NVIDIA's licence is non-commercial, and nothing is downloaded at
 run time): the user brings the file and passes ``weights=PATH``
@@ -25,6 +29,13 @@ from bench.generator import MissingWeightsError
 from bench.spec import SpecError
 
 FFHQ_ENV = "LATENT_BENCH_STYLEGAN2_FFHQ"
+UTKFACE64 = "stylegan2-utkface64"
+HOW_TO_TRAIN = (
+    "train it (a GPU helps) with `bench train-generator stylegan2 --dataset utkface "
+    "--resolution 64 --device cuda --max-minutes 9`, repeated until it reports the full kimg, "
+    "then `bench export-generator stylegan2 --dataset utkface`; or pass weights=PATH "
+    "(--set problem.weights=PATH)"
+)
 
 FFHQ_SOURCES = (
     "NVIDIA's stylegan2-ada-pytorch pretrained FFHQ network "
@@ -69,3 +80,21 @@ def stylegan2_ffhq(
         raise SpecError(f"stylegan2-ffhq: {exc}") from exc
     G.truncation_psi = truncation_psi
     return G
+
+
+def stylegan2_utkface64(weights: str | None = None, device: str = "cpu") -> StyleGAN2Generator:
+    """StyleGAN2 trained here on UTKFace faces (64×64 RGB, z 512, 10 ws), from its shipped file.
+
+    Raises:
+        MissingWeightsError: Not trained and exported yet (the message says how).
+
+    """
+    from bench.generators.zoo import WEIGHTS_DIR
+
+    path = Path(weights) if weights else WEIGHTS_DIR / f"{UTKFACE64}.pt"
+    if not path.is_file():
+        raise MissingWeightsError(f"{UTKFACE64} weights not found at {path}: {HOW_TO_TRAIN}")
+    try:
+        return load_stylegan2(path, device=device)
+    except CheckpointError as exc:
+        raise SpecError(f"{UTKFACE64}: {exc}") from exc

@@ -17,6 +17,8 @@ from bench.generators.stylegan2_training import (
 )
 
 from bench.datasets import LabelledImages
+from bench.generator import MissingWeightsError
+from bench.registry import registry
 from bench.testing import check_generator
 
 TINY = StyleGAN2TrainConfig(
@@ -113,3 +115,40 @@ def test_cli_usage_errors(tmp_path, capsys, argv, message):
 
     assert main(["train-generator", "stylegan2", *argv, "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_export_writes_weights_card_and_samples(tmp_path):
+    from bench.generators.stylegan2_export import export_stylegan2
+    from bench.problems.facenet_weights import WeightsError, resolve_weights
+
+    try:
+        resolve_weights("casia-webface")
+    except WeightsError as exc:
+        pytest.skip(f"FaceNet weights for the Fréchet distance are missing: {exc}")
+    data = faces(n=24)
+    train(TINY, data, tmp_path / "run", max_steps=1, progress=False)
+    card = export_stylegan2("tiny", tmp_path / "run", data, tmp_path / "out", samples=8)
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["tiny.json", "tiny.png", "tiny.pt"]
+    assert card["training"]["images_seen"] == 4 and card["num_ws"] == 6
+    q = card["quality"]
+    assert q["mtcnn"]["samples"] == 8 and 0 <= q["mtcnn"]["face_rate"] <= 1
+    fd = q["facenet_frechet"]
+    assert fd["samples"] == 8 and fd["heldout"] == 4
+    assert np.isfinite(fd["distance"]) and np.isfinite(fd["floor"])
+    assert any("channels min(128 / R, 16)" in d for d in card["deviations"])
+    G = registry("generators").load("stylegan2-utkface64")(weights=str(tmp_path / "out/tiny.pt"))
+    assert G.img_resolution == 16 and G.weight_path.endswith("tiny.pt")
+
+
+def test_utkface64_before_it_is_trained_says_how(tmp_path):
+    factory = registry("generators").load("stylegan2-utkface64")
+    with pytest.raises(MissingWeightsError, match="bench train-generator stylegan2"):
+        factory(weights=str(tmp_path / "none.pt"))
+
+
+def test_cli_export_without_a_training_folder(tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["export-generator", "stylegan2", "--train-dir", str(tmp_path)]) == 2
+    assert "run `bench train-generator stylegan2`" in capsys.readouterr().err
