@@ -192,3 +192,11 @@ def test_report_values_become_columns():
     assert table.loc["a", "report_distance"] == 0.7 and table.loc["b", "report_distance"] == 1.1
     assert "share" in result.help["report_beats_baseline"]
     assert "report_distance" in result.extra and "qd_score" not in result.extra
+
+
+def test_friedman_leaves_out_algorithms_missing_most_runs():
+    a = np.arange(6.0)
+    blocks = pd.DataFrame({"a": a, "b": a + 1, "c": a + 2, "d": [1.0] + [np.nan] * 5})
+    fr = stats.friedman(blocks)
+    assert list(fr.ranks.index) == ["a", "b", "c"] and fr.blocks == 6
+    assert "left out for missing more than half their runs: d" in fr.note

@@ -245,17 +245,24 @@ class Friedman:
 def friedman(matrix: pd.DataFrame, alpha: float = ALPHA) -> Friedman:
     """Friedman's test on a blocks × algorithms matrix of losses.
 
-    Blocks with a missing value are dropped (and counted out in ``note``).
-    Ranks are taken within each block (1 = lowest loss, ties averaged).
+    Algorithms missing from more than half of the blocks (runs failed or not
+    run) are left out first, then every block still missing a value; ``note``
+    says what was left out. Ranks are taken within each block (1 = lowest loss,
+    ties averaged).
     """
-    complete = matrix.dropna(axis=0, how="any")
+    sparse = [c for c in matrix.columns if matrix[c].isna().mean() > 0.5]
+    complete = matrix.drop(columns=sparse).dropna(axis=0, how="any")
     dropped = len(matrix) - len(complete)
     k, n = complete.shape[1], len(complete)
     ranks = complete.rank(axis=1, method="average").mean(axis=0) if n else pd.Series(dtype=float)
     note = f"{n} complete blocks" + (f", {dropped} with missing runs left out" if dropped else "")
+    if sparse:
+        note += f"; left out for missing more than half their runs: {', '.join(sparse)}"
     if k < 3 or n < 2:
         why = "fewer than 3 algorithms" if k < 3 else "fewer than 2 complete blocks"
-        return Friedman(ranks, math.nan, math.nan, n, math.nan, None, f"no Friedman test: {why}")
+        return Friedman(
+            ranks, math.nan, math.nan, n, math.nan, None, f"{note}; no Friedman test: {why}"
+        )
     if (complete.nunique(axis=1) == 1).all():
         return Friedman(ranks, math.nan, 1.0, n, math.nan, None, f"{note}; no test: all tied")
     res = stats.friedmanchisquare(*[complete[c].to_numpy() for c in complete.columns])
