@@ -25,6 +25,11 @@ from bench.results import read_archive, read_curve
 
 GRID_POINTS = 200
 TARGETS = 51
+ECDF_CAPTION = (
+    f"ECDF: share of (run, target) pairs reached against evaluations, for {TARGETS} fitness "
+    "targets evenly spaced from the median first-batch fitness to the best final fitness"
+)
+ANYTIME_CAPTION = "Anytime: median (line) and inter-quartile range (band) of best-so-far fitness"
 DPI = 110
 
 

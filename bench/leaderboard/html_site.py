@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from bench.leaderboard import figures
 from bench.leaderboard.formatting import LEGEND, rows, slug
 from bench.leaderboard.markdown_page import problem_notes, unfinished_runs
 from bench.leaderboard.provenance import provenance_lines
@@ -147,9 +148,9 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
         body.append(f'<h2>Runs not in the statistics</h2><ul class="unfinished">{items}</ul>')
     body.append("<h2>Figures</h2>")
     body.append(
-        _figure(board.figures.get(f"anytime-{result.problem}"), "Anytime: median and IQR")
+        _figure(board.figures.get(f"anytime-{result.problem}"), figures.ANYTIME_CAPTION)
     )
-    body.append(_figure(board.figures.get(f"ecdf-{result.problem}"), "ECDF of fitness targets"))
+    body.append(_figure(board.figures.get(f"ecdf-{result.problem}"), figures.ECDF_CAPTION))
     key = f"archive-{result.problem}"
     body.append(_figure(board.figures.get(key), board.captions.get(key, "")))
     shots = board.gallery.get(result.problem, {})

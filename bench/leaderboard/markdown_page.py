@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from bench.leaderboard.figures import ANYTIME_CAPTION, ECDF_CAPTION
 from bench.leaderboard.formatting import LEGEND, cell, rows
 from bench.leaderboard.provenance import provenance_lines
 
@@ -55,10 +56,10 @@ def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
     unfinished = unfinished_runs(runs)
     if unfinished:
         lines += ["Runs not in the statistics:", ""] + [f"- {u}" for u in unfinished] + [""]
-    for key, title in (("anytime", "Anytime curves"), ("ecdf", "ECDF of fitness targets")):
+    for key, title in (("anytime", ANYTIME_CAPTION), ("ecdf", ECDF_CAPTION)):
         path = board.figures.get(f"{key}-{result.problem}")
         if path:
-            lines += [f"![{title}: {result.problem}]({path})", ""]
+            lines += [f"![{title.split(':')[0]}: {result.problem}]({path})", "", f"{title}.", ""]
     key = f"archive-{result.problem}"
     if key in board.figures:
         lines += [f"![Archive heatmaps: {result.problem}]({board.figures[key]})", ""]
