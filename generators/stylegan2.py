@@ -110,12 +110,12 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f"fc{idx}")(x)  # [N, w_dim]
         if self.training if update_w_avg is None else update_w_avg:
             with torch.no_grad():
-                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+                self.w_avg.copy_(x.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)  # [N, num_ws, w_dim]
         psi = self.truncation_psi if truncation_psi is None else truncation_psi
         if psi != 1:
             cut = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            head = self.w_avg.lerp(ws[:, :cut], psi)
+            head = self.w_avg.to(ws.dtype).lerp(ws[:, :cut], psi)
             ws = torch.cat([head, ws[:, cut:]], dim=1)
         return ws
 

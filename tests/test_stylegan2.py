@@ -183,3 +183,16 @@ def test_demodulation_keeps_unit_variance():
     styles = torch.rand(4, 64, generator=g) * 3
     y = modulated_conv2d(x, weight, styles)
     assert math.isclose(y[..., 1:-1, 1:-1].std().item(), 1.0, rel_tol=0.1)
+
+
+def test_runs_under_bfloat16_autocast():
+    # The training loop and the GPU benchmark use autocast; CPU autocast runs the same code.
+    G = small()
+    G.truncation_psi = 0.7
+    z = torch.randn(2, 32, generator=torch.Generator().manual_seed(11))
+    exact = G(z)
+    G.train()  # the w_avg update too
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        images = G(z)
+    assert images.dtype == torch.float32 and torch.isfinite(images).all()
+    assert (images - exact).abs().mean() < 0.1
