@@ -5,6 +5,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from leaderboard_campaign import make_campaign
@@ -176,3 +177,28 @@ def test_single_runs_save_archive_snapshots_too(tmp_path, measured_problem, caps
     (folder,) = tmp_path.iterdir()
     data = read_archive(folder)
     assert data["evaluations"].tolist() == [30, 60, 100]  # the last batch is cut to 10
+
+
+class ReportingSphere(MeasuredSphere):
+    """MeasuredSphere whose runs report two figures about their best solution."""
+
+    def report(self, genomes):
+        mean = float(genomes[0].mean())
+        return {"mean_gene": mean, "positive_mean": mean > 0, "note": "text is not a column"}
+
+
+def test_report_values_become_leaderboard_columns(tmp_path, monkeypatch):
+    entry = Entry("reporting-sphere", "test_leaderboard:ReportingSphere", "tests")
+    entry._loaded = ReportingSphere
+    monkeypatch.setitem(registry("problems")._entries, "reporting-sphere", entry)
+    plan = Plan(["reporting-sphere"], ["random"], [0, 1, 2], 60, {}, {"random": {"batch": 20}})
+    run_campaign(plan, tmp_path / "c", progress=False)
+    board = build_leaderboard(tmp_path / "c", tmp_path / "lb")
+    reports = [r["report"] for r in board.records.values()]
+    row = board.problems[0].table.set_index("algo").loc["random"]
+    assert row["report_mean_gene"] == pytest.approx(np.median([r["mean_gene"] for r in reports]))
+    assert row["report_positive_mean"] == pytest.approx(
+        np.mean([r["positive_mean"] for r in reports])
+    )
+    assert "report_note" not in board.problems[0].table.columns
+    assert "share of runs where 'positive_mean' holds" in (board.out / "README.md").read_text()

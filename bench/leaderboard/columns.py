@@ -4,9 +4,10 @@ A ``Column`` takes one value per run from its ``record.json`` and summarises
 the finished runs of an algorithm into one cell. Columns a problem never fills
 (all values missing) are left out of that problem's table.
 
-Every scalar of a run's ``record["report"]`` (``Problem.report``) becomes a
-column ``report_<key>`` by itself: numbers summarised by their median, booleans
-by the share of runs where they hold. To name, explain or summarise one
+Every number or boolean of a run's ``record["report"]`` (``Problem.report``,
+``report_<key>`` in ``load_campaign``'s table) becomes a column by itself:
+numbers summarised by their median, booleans by the share of runs where they
+hold; text stays in the runs table only. To name, explain or summarise one
 differently (e.g. the face problem's baseline distance or second judge), append
 a ``Column`` with ``problems="face*"`` to ``EXTRA_COLUMNS``::
 
@@ -81,21 +82,14 @@ def columns_for(problem: str) -> list[Column]:
     return [c for c in EXTRA_COLUMNS if fnmatch.fnmatchcase(problem, c.problems)]
 
 
-def report_keys(records: list[dict[str, Any]]) -> list[str]:
-    """Scalar keys of the records' ``report`` blocks that no ``EXTRA_COLUMNS`` entry names."""
-    named = {c.name for c in EXTRA_COLUMNS}
-    keys = {
-        key
-        for record in records
-        for key, value in (record.get("report") or {}).items()
-        if isinstance(value, bool | int | float) and f"report_{key}" not in named
-    }
-    return sorted(keys)
+def report_column(name: str, values: list[Any]) -> Column | None:
+    """The column of a ``report_<key>`` value: share of runs if boolean, median if numeric.
 
-
-def report_column(name: str, values: list[Any]) -> Column:
-    """The column of a ``report_<key>`` value: share of runs if boolean, else median."""
+    Returns ``None`` for text or mixed values, which stay in the runs table only.
+    """
     key = name.removeprefix("report_")
     if values and all(isinstance(v, bool | np.bool_) for v in values):
         return Column(name, lambda r: None, "share", help=f"share of runs where '{key}' holds")
-    return Column(name, lambda r: None, "median", help=f"median of the problem's '{key}'")
+    if all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values):
+        return Column(name, lambda r: None, "median", help=f"median of the problem's '{key}'")
+    return None

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bench.campaign import load_campaign
-from bench.leaderboard.columns import EXTRA_COLUMNS, columns_for, report_keys
+from bench.leaderboard.columns import EXTRA_COLUMNS, columns_for
 from bench.registry import RegistryError, registry
 from bench.results import BEST_IMAGES, CURVE, read_record
 
@@ -35,8 +35,8 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     Returns:
         The long table (``load_campaign``'s columns plus ``sense``, ``curve_path``,
         ``image_path``, ``final`` — the best fitness of finished runs, NaN
-        otherwise — and one column per extra ``Column`` and per ``report`` value)
-        and the records by run id.
+        otherwise — and one column per extra ``Column``; ``load_campaign`` already
+        gives the ``report_<key>`` columns) and the records by run id.
 
     """
     folder = Path(folder)
@@ -69,10 +69,4 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     ]
     for name, values in extra.items():
         df[name] = pd.Series(values, index=df.index, dtype=object)
-    for key in report_keys(list(records.values())):
-        df[f"report_{key}"] = pd.Series(
-            [(records.get(i, {}).get("report") or {}).get(key) for i in df["run_id"]],
-            index=df.index,
-            dtype=object,
-        )
     return df, records

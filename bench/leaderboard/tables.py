@@ -78,7 +78,7 @@ def problem_result(runs: pd.DataFrame, alpha: float = stats.ALPHA) -> ProblemRes
         for c in runs.columns
         if c.startswith("report_") and c not in {n.name for n in named}
     ]
-    extras = [c for c in named + reported if runs[c.name].notna().any()]
+    extras = [c for c in named + reported if c is not None and runs[c.name].notna().any()]
     rows = []
     for algo, g in by_algo.items():
         done = g[g["status"] == "finished"]
