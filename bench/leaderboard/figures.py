@@ -75,7 +75,8 @@ def anytime_figure(runs: pd.DataFrame, path: Path) -> Path | None:
             q1, med, q3 = np.nanpercentile(values[:, started], [25, 50, 75], axis=0)
         finite = values[np.isfinite(values)]
         low, high = min(low, finite.min(initial=math.inf)), max(high, finite.max(initial=-math.inf))
-        (line,) = ax.plot(grid[started], med, label=f"{algo} ({len(cs)} runs)")
+        marker = "o" if started.sum() == 1 else None  # a single batch is a single point
+        (line,) = ax.plot(grid[started], med, marker=marker, label=f"{algo} ({len(cs)} runs)")
         ax.fill_between(grid[started], q1, q3, color=line.get_color(), alpha=0.2, linewidth=0)
     if sense == "min" and 0 < low and high > 10 * low:  # spans a decade or more
         ax.set_yscale("log")
