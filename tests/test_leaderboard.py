@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -202,3 +203,15 @@ def test_report_values_become_leaderboard_columns(tmp_path, monkeypatch):
     )
     assert "report_note" not in board.problems[0].table.columns
     assert "share of runs where 'positive_mean' holds" in (board.out / "README.md").read_text()
+
+
+def test_an_unreadable_record_is_shown_as_failed(tmp_path, board):
+    campaign = tmp_path / "c"
+    shutil.copytree(board.campaign, campaign)
+    run = board.runs.query("problem == 'sphere' and algo == 'random' and seed == 1")
+    (campaign / "runs" / run["run_id"].iloc[0] / "record.json").write_text("{not json")
+    with pytest.warns(UserWarning, match="unreadable run record"):
+        lb = build_leaderboard(campaign, tmp_path / "lb")
+    row = lb.problems[0].table.set_index("algo").loc["random"]
+    assert row[["finished", "failed", "pending"]].tolist() == [2, 1, 0]
+    assert "random, seed 1: failed: UnreadableRecord" in (lb.out / "README.md").read_text()

@@ -12,12 +12,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from bench.campaign import load_campaign
+from bench.campaign import RUNS, load_campaign
 from bench.leaderboard.columns import EXTRA_COLUMNS, columns_for
 from bench.registry import RegistryError, registry
-from bench.results import BEST_IMAGES, CURVE, read_record
+from bench.results import BEST_IMAGES, CURVE, RECORD, read_record
 
 STATUSES = ("finished", "failed", "pending")
 
@@ -41,6 +42,12 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     """
     folder = Path(folder)
     df = load_campaign(folder)
+    # a run folder whose record cannot be read is not pending: say what it is
+    exists = np.array([(folder / RUNS / i).is_dir() for i in df["run_id"]], dtype=bool)
+    lost = (df["status"] == "pending").to_numpy() & exists
+    df.loc[lost, ["status", "error_type", "error"]] = [
+        "failed", "UnreadableRecord", f"{RECORD} of this run folder cannot be read"
+    ]
     records: dict[str, dict[str, Any]] = {}
     extra: dict[str, list[Any]] = {c.name: [] for c in EXTRA_COLUMNS}
     senses, curves, images = [], [], []
