@@ -289,8 +289,9 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
 
 def _train_stylegan2(args: argparse.Namespace) -> int:
     """``bench train-generator stylegan2``: StyleGAN2 on face photos, in resumable chunks."""
-    from bench.datasets import DataError, load_face_split
+    from bench.datasets import DataError
     from bench.datasets import data_dir as resolve_data_dir
+    from bench.generators.stylegan2_data import cached_face_split
     from bench.generators.stylegan2_training import StyleGAN2TrainConfig, train
 
     if args.dataset != "utkface":
@@ -308,7 +309,7 @@ def _train_stylegan2(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/train/{config.name}")
     _check_writable(out)
     try:
-        data = load_face_split(resolve_data_dir(args.data_dir), res)
+        data = cached_face_split(resolve_data_dir(args.data_dir), res)
     except DataError as exc:
         raise SpecError(str(exc)) from exc
     print(f"training   {config.name} on {data.description}")
@@ -353,8 +354,9 @@ def cmd_export_generator(args: argparse.Namespace) -> int:
 
 def _export_stylegan2(args: argparse.Namespace) -> int:
     """``bench export-generator stylegan2``: float16 EMA weights, figures, model card."""
-    from bench.datasets import DataError, load_face_split
+    from bench.datasets import DataError
     from bench.datasets import data_dir as resolve_data_dir
+    from bench.generators.stylegan2_data import cached_face_split
     from bench.generators.stylegan2_export import export_stylegan2
     from bench.generators.stylegan2_training import CHECKPOINT, LOG
     from bench.generators.zoo import WEIGHTS_DIR
@@ -366,7 +368,7 @@ def _export_stylegan2(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else WEIGHTS_DIR
     _check_writable(out)
     try:
-        data = load_face_split(resolve_data_dir(args.data_dir), config["resolution"])
+        data = cached_face_split(resolve_data_dir(args.data_dir), config["resolution"])
     except DataError as exc:
         raise SpecError(str(exc)) from exc
     card = export_stylegan2(

@@ -152,3 +152,30 @@ def test_cli_export_without_a_training_folder(tmp_path, capsys):
 
     assert main(["export-generator", "stylegan2", "--train-dir", str(tmp_path)]) == 2
     assert "run `bench train-generator stylegan2`" in capsys.readouterr().err
+
+
+def test_face_split_cache(tmp_path, monkeypatch):
+    from bench.generators.stylegan2_data import cached_face_split
+    from PIL import Image
+
+    from bench.datasets import DataError, load_face_split
+
+    monkeypatch.setenv("LATENT_BENCH_CACHE", str(tmp_path / "cache"))
+    photos = tmp_path / "data" / "utkface"
+    photos.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        pixels = rng.integers(0, 256, size=(24, 24, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(photos / f"{20 + i}_0_0_2017.jpg")
+    direct = load_face_split(tmp_path / "data", 16, heldout=3)
+    first = cached_face_split(tmp_path / "data", 16, heldout=3)
+    (cached,) = (tmp_path / "cache" / "datasets").iterdir()
+    second = cached_face_split(tmp_path / "data", 16, heldout=3)
+    for d in (first, second):
+        assert np.array_equal(d.train, direct.train) and np.array_equal(d.heldout, direct.heldout)
+        assert d.description == direct.description
+    (photos / "20_0_0_2017.jpg").unlink()  # a changed folder is read again
+    third = cached_face_split(tmp_path / "data", 16, heldout=3)
+    assert len(third.train) == 4 and len(list(cached.parent.iterdir())) == 2
+    with pytest.raises(DataError, match="face photos not found"):
+        cached_face_split(tmp_path / "nothing", 16)
