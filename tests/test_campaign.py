@@ -17,7 +17,7 @@ from bench.campaign import (
     load_plan,
     run_campaign,
 )
-from bench.registry import UnknownNameError
+from bench.registry import UnknownNameError, registry
 from bench.results import RECORD
 from bench.spec import SpecError
 
@@ -90,7 +90,8 @@ def test_plan_file(tmp_path):
         "[problem.sphere]\ndim = 8\n[algo.random]\nbatch = 50\n"
     )
     plan = load_plan(path)
-    assert plan.problems == ["rastrigin", "sphere"] and plan.seeds == [0, 1]
+    assert plan.problems == registry("problems").names() and plan.seeds == [0, 1]
+    assert {"rastrigin", "sphere"} <= set(plan.problems)
     assert (
         plan.problem_params == {"sphere": {"dim": 8}} and plan.algo_params["random"]["batch"] == 50
     )

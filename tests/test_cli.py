@@ -78,7 +78,8 @@ def test_campaign_and_show(bench_cmd, tmp_path):
     result = bench_cmd(
         "campaign",
         "--problems",
-        "all",
+        "sphere",
+        "rastrigin",
         "--algos",
         "random",
         "ga",
@@ -95,7 +96,8 @@ def test_campaign_and_show(bench_cmd, tmp_path):
     again = bench_cmd(
         "campaign",
         "--problems",
-        "all",
+        "sphere",
+        "rastrigin",
         "--algos",
         "random",
         "ga",
