@@ -346,7 +346,9 @@ def cmd_export_generator(args: argparse.Namespace) -> int:
 
     arch = torch.load(train_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
     data = _training_data(args.name, args.data_dir, arch["resolution"] or resolution)
-    card = export_dcgan(args.name, train_dir, data, out, samples=args.samples, seed=args.seed)
+    card = export_dcgan(
+        args.name, train_dir, data, out, samples=args.samples, seed=args.seed, notes=args.note
+    )
     print(f"exported   {args.name} to {out}")
     print(json.dumps(card["quality"], indent=2))
     return 0
@@ -596,6 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the files (default: the shipped weights folder)")
     p.add_argument("--samples", type=_int_arg, help="generated samples to measure")
     p.add_argument("--seed", type=_int_arg, default=0, help="seed of the measured samples")
+    p.add_argument("--note", action="append", default=[], help="a remark for the model card")
     p.set_defaults(func=cmd_export_generator)
 
     p = sub.add_parser(

@@ -117,12 +117,13 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def frechet_floor(
-    classifier: DigitClassifier, train: np.ndarray, heldout: np.ndarray, n: int = 2000
+    classifier: DigitClassifier, train: np.ndarray, heldout: np.ndarray, n: int = 10_000
 ) -> float:
-    """Fréchet distance between ``n`` real training images and the held-out ones.
+    """Fréchet distance between (up to) ``n`` real training images and the held-out ones.
 
-    What a perfect generator would score with this many samples: the floor
-    against which ``frechet_distance`` of generated images is read.
+    Roughly what a perfect generator would score with as many samples (the
+    estimate grows as samples shrink): the floor against which
+    ``frechet_distance`` of generated images is read.
     """
     a, _ = _apply(classifier, _as_input(train[:n]))
     b, _ = _apply(classifier, _as_input(heldout))
