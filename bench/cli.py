@@ -276,7 +276,19 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
     data = _training_data(args.name, args.data_dir, resolution)
     print(f"training   {args.name} on {data.description}")
     try:
-        log = train(config, data, out, device=args.device, progress=not args.no_progress)
+        log = train(
+            config,
+            data,
+            out,
+            device=args.device,
+            progress=not args.no_progress,
+            on_epoch=lambda e: print(
+                f"epoch      {e['epoch']}/{config.epochs}: loss D {e['loss_d']:.3f} "
+                f"G {e['loss_g']:.3f}, D(real) {e['d_real']:.2f} D(fake) {e['d_fake']:.2f}, "
+                f"{e['seconds']:.0f} s",
+                flush=True,
+            ),
+        )
     except ValueError as exc:
         raise SpecError(str(exc)) from exc
     done = log["epochs"][-1] if log["epochs"] else {}

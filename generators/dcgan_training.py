@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -84,6 +85,7 @@ def train(
     device: str = "cpu",
     progress: bool = True,
     max_epochs_this_call: int | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> dict:
     """Train (or resume training) a DCGAN into ``out``.
 
@@ -95,6 +97,7 @@ def train(
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         progress: Show a progress bar per epoch.
         max_epochs_this_call: Stop after this many epochs (for chunked training).
+        on_epoch: Called with each finished epoch's log entry (e.g. to print it).
 
     Returns:
         The log: config, data description, per-epoch losses and seconds, device.
@@ -110,7 +113,7 @@ def train(
         raise ValueError(f"training images are {data.train.shape[1:]}, config needs {expected}")
     dev = torch.device(device)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        return _train(config, data, out, dev, progress, max_epochs_this_call)
+        return _train(config, data, out, dev, progress, max_epochs_this_call, on_epoch)
 
 
 def _train(
@@ -120,6 +123,7 @@ def _train(
     dev: torch.device,
     progress: bool,
     max_epochs_this_call: int | None,
+    on_epoch: Callable[[dict], None] | None,
 ) -> dict:
     torch.manual_seed(config.seed)
     G = DCGANGenerator(config.resolution, config.channels, config.z_dim).to(dev)
@@ -236,13 +240,8 @@ def _train(
             out / CHECKPOINT,
         )
         (out / LOG).write_text(json.dumps(log, indent=2))
-        if progress:
-            e = log["epochs"][-1]
-            tqdm.write(
-                f"{config.name} epoch {epoch + 1}/{config.epochs}: loss D {e['loss_d']:.3f} "
-                f"G {e['loss_g']:.3f}, D(real) {e['d_real']:.2f} D(fake) {e['d_fake']:.2f}, "
-                f"{e['seconds']:.0f} s"
-            )
+        if on_epoch is not None:
+            on_epoch(log["epochs"][-1])
     return log
 
 

@@ -42,6 +42,7 @@ def test_train_one_epoch_then_resume_via_the_command(bench_cmd, tmp_path, data_d
     r = bench_cmd(*args, str(out), "--epochs", "1", "--batch", "16", "--no-progress")
     assert r.returncode == 0, r.stderr
     assert "first 32 images of the test split" in r.stdout
+    assert "epoch      1/1: loss D" in r.stdout
     r = bench_cmd(*args, str(out), "--epochs", "2", "--batch", "16", "--no-progress")
     assert r.returncode == 0, r.stderr
     log = json.loads((out / "log.json").read_text())
