@@ -67,7 +67,8 @@ class TrainConfig:
     seed: int = 0
 
 
-def _atomic_save(obj: object, path: Path) -> None:
+def atomic_save(obj: object, path: Path) -> None:
+    """``torch.save`` to a temporary name, then rename: a killed process leaves no half file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     torch.save(obj, tmp)
     os.replace(tmp, path)
@@ -225,7 +226,7 @@ def _train(
                 "images_seen": (epoch + 1) * steps * config.batch,
             }
         )
-        _atomic_save(
+        atomic_save(
             {
                 "config": asdict(config),
                 "epoch": epoch + 1,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from bench.generators.dcgan_training import atomic_save
 from bench.generators.stylegan2 import StyleGAN2Generator
 from bench.generators.stylegan2_discriminator import Discriminator
 
@@ -106,12 +106,6 @@ def build_networks(config: StyleGAN2TrainConfig) -> tuple[StyleGAN2Generator, Di
     )
     D = Discriminator(config.resolution, config.channels, config.channel_base, config.channel_max)
     return G, D
-
-
-def _atomic_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def train(
@@ -221,7 +215,7 @@ class _Trainer:
             train_seconds=self.train_seconds,
             log=self.log,
         )
-        _atomic_save(state, self.out / CHECKPOINT)
+        atomic_save(state, self.out / CHECKPOINT)
         (self.out / LOG).write_text(json.dumps(self.log, indent=2))
         with torch.no_grad():
             grid = to_uint8(self.G_ema(self.fixed_z.to(self.dev)))

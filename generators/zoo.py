@@ -9,7 +9,6 @@ settings, sha256, quality figures) and a sample grid ``NAME.png`` beside it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -17,19 +16,13 @@ import torch
 from bench.generators.dcgan import DCGANGenerator
 
 from bench.generator import MissingWeightsError
+from bench.provenance import sha256_file
+
+__all__ = ["load_dcgan", "model_card", "sha256_file", "shipped_path"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 DATASETS = {"dcgan-mnist": "mnist", "dcgan-fashion": "fashion-mnist", "dcgan-faces": "utkface"}
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def shipped_path(name: str) -> Path:
