@@ -467,7 +467,8 @@ def cmd_distance(args: argparse.Namespace) -> int:
 
 def cmd_calibrate_crop(args: argparse.Namespace) -> int:
     """Calibrate and store a face generator's fixed crop box (MTCNN over its samples)."""
-    from bench.problems.face_crop import calibrate_crop, crop_path, generator_id
+    from bench.cache import cache_dir
+    from bench.problems.face_crop import calibrate_crop, generator_id
     from bench.problems.face_targets import FaceAligner
 
     if args.samples < 1:
@@ -479,7 +480,7 @@ def cmd_calibrate_crop(args: argparse.Namespace) -> int:
         crop = calibrate_crop(generator, args.samples, args.seed, FaceAligner(args.device))
     except ValueError as exc:
         raise SpecError(f"{args.generator}: {exc}") from exc
-    path = crop_path(generator_id(args.generator, generator))
+    path = cache_dir("crops") / f"{generator_id(args.generator, generator)}-crop.json"
     crop.save(path)
     iqr = ", ".join(f"{v:.1f}" for v in crop.iqr)
     print(f"box        {crop.box} (x0, y0, x1, y1) of {crop.resolution} px, margin included")

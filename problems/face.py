@@ -1,6 +1,8 @@
 """Face similarity (seeds digest §1): a latent whose face FaceNet takes for the target.
 
-Genome: one latent ``[z_dim]`` of a face generator, prior N(0, 1). Fitness:
+Genome: one latent of a face generator in Z (``[z_dim]``), or for style-based
+generators in W (``[w_dim]``) or W+ (``[num_ws · w_dim]``), standardised so the
+prior is N(0, 1) in every space (``latent_space``; ``--set space=w+``). Fitness:
 the L2 distance between FaceNet's unit embedding of the generated face and the
 target's (minimise; 0 is a perfect match, 2 the worst). The pipeline is batched
 end to end, with no detector in the loop: generator (chunked) → the
@@ -14,6 +16,10 @@ Targets:
   ``np.random.RandomState(N).randn(z_dim)``, the convention of StyleGAN's
   ``gen_images.py``, so seed N is the same face as there.
 - ``PATH`` or ``PATH1,PATH2,...``: photos of one person (``target_from_photos``).
+
+Measures for quality-diversity: the face's coordinates on the first two
+principal axes of FaceNet embeddings of the generator's random faces, in
+standard deviations (``face_measures``), fitted once per generator and stored.
 
 ``baseline="A.jpg,B.jpg"`` (two photos of the target person) records their
 distance, the figure a run's best face must beat to "deceive FaceNet".
@@ -30,10 +36,12 @@ import torch.nn.functional as F
 from bench.problems.face_crop import (
     CropBox,
     calibrate_crop,
+    calibration_path,
     crop_path,
     generator_id,
     without_margin,
 )
+from bench.problems.face_measures import RANGE_STD, FacePCA
 from bench.problems.face_targets import (
     IMAGE_SIZE,
     FaceAligner,
@@ -42,9 +50,11 @@ from bench.problems.face_targets import (
     target_from_photos,
 )
 from bench.problems.facenet_weights import load_facenet, resolve_weights
+from bench.problems.latent_space import LatentSpace
 
 from bench.generator import Generator, to_uint8
-from bench.problem import Problem, check_batch_shape
+from bench.problem import MeasureSpace, Problem, check_batch_shape
+from bench.provenance import sha256_file
 from bench.registry import registry
 
 
@@ -66,6 +76,9 @@ class FaceSimilarity(Problem):
         chunk: Most images per forward pass.
         calibration_samples: Generated samples for the crop box when none is cached.
         crop: ``x0,y0,x1,y1`` to fix the crop box by hand instead of calibrating.
+        space: Search space: ``z``, or ``w`` / ``w+`` for style-based generators.
+        measure_samples: Random faces behind the measure axes when none are stored.
+        measure_bins: Archive cells per measure.
 
     """
 
@@ -85,6 +98,9 @@ class FaceSimilarity(Problem):
         chunk: int = 64,
         calibration_samples: int = 200,
         crop: str | None = None,
+        space: str = "z",
+        measure_samples: int = 1000,
+        measure_bins: int = 50,
     ):
         if chunk < 1:
             raise ValueError(f"chunk must be at least 1, got {chunk}")
@@ -92,7 +108,17 @@ class FaceSimilarity(Problem):
         self.generator_name = generator or self.default_generator
         self.generator = self._load_generator(self.generator_name, weights, device)
         self.z_dim = int(self.generator.z_dim)
-        self.genome_shape = (self.z_dim,)
+        self.latent = LatentSpace(self.generator, space)
+        self.genome_shape = self.latent.genome_shape
+        if measure_samples < 3 or measure_bins < 1:
+            raise ValueError("measure_samples must be at least 3 and measure_bins at least 1")
+        self.measure_samples = measure_samples
+        self.measure_space = MeasureSpace(
+            ("FaceNet axis 1 (std)", "FaceNet axis 2 (std)"),
+            ((-RANGE_STD, RANGE_STD),) * 2,
+            (measure_bins,) * 2,
+        )
+        self._pca: FacePCA | None = None
         self.facenet_source = facenet
         self.facenet_file = resolve_weights(facenet)
         self.facenet = load_facenet(self.facenet_file, device=device)
@@ -134,8 +160,7 @@ class FaceSimilarity(Problem):
                 seed = int(spec.removeprefix("seed:"))
             except ValueError:
                 raise ValueError(f"target seed must be an integer: {spec!r}") from None
-            z = seed_latent(seed, self.z_dim)[None]
-            return self.embed_genomes(z)[0]
+            return self.embed_genomes(self.seed_genome(seed))[0]
         paths = [p.strip() for p in spec.split(",") if p.strip()]
         self.target_photos = tuple(paths)
         target = target_from_photos(paths, self.facenet, FaceAligner(self.device))
@@ -172,22 +197,65 @@ class FaceSimilarity(Problem):
         )
         return (resized.clamp(-1, 1) + 1.0) * 127.5
 
+    def seed_genome(self, seed: int) -> np.ndarray:
+        """The genome ``[1, D]`` of the face of latent seed ``seed``, in this search space."""
+        return self.latent.genome_of_z(seed_latent(seed, self.z_dim)[None])
+
     @torch.inference_mode()
     def embed_genomes(self, genomes: np.ndarray) -> torch.Tensor:
-        """FaceNet embeddings ``[N, 512]`` of the faces of latents ``[N, z_dim]``."""
-        check_batch_shape(genomes, (None, self.z_dim), f"{type(self).__name__} genomes")
+        """FaceNet embeddings ``[N, 512]`` of the faces of genomes ``[N, D]``."""
+        check_batch_shape(genomes, (None, self.latent.dim), f"{type(self).__name__} genomes")
         out = []
         for i in range(0, len(genomes), self.chunk):
-            images = self.generator.generate(genomes[i : i + self.chunk], chunk=self.chunk)
+            images = self.latent.images(genomes[i : i + self.chunk], chunk=self.chunk)
             out.append(self.facenet(standardise(self.faces(images))))
         if not out:
             return torch.zeros((0, 512), device=self.device)
         return torch.cat(out)
 
     def evaluate(self, genomes: np.ndarray) -> np.ndarray:
-        """Distances ``[N]`` (float64) of the faces of ``genomes [N, z_dim]`` to the target."""
+        """Distances ``[N]`` (float64) of the faces of ``genomes [N, D]`` to the target."""
         emb = self.embed_genomes(genomes)
         return torch.linalg.vector_norm(emb - self.target, dim=1).double().cpu().numpy()
+
+    def evaluate_with_measures(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distances ``[N]`` and measures ``[N, 2]`` from one pass through generator and FaceNet."""
+        emb = self.embed_genomes(genomes)
+        dist = torch.linalg.vector_norm(emb - self.target, dim=1).double().cpu().numpy()
+        return dist, self.pca.project(emb.double()).cpu().numpy()
+
+    def measures(self, genomes: np.ndarray) -> np.ndarray:
+        """Coordinates ``[N, 2]`` of the faces on the generator's two main FaceNet axes."""
+        return self.evaluate_with_measures(genomes)[1]
+
+    @property
+    def pca(self) -> FacePCA:
+        """The measure axes: stored for this generator and FaceNet, else fitted and cached."""
+        if self._pca is None:
+            name = self.generator_name if isinstance(self.generator_name, str) else "custom"
+            fn = sha256_file(self.facenet_file)[:12]
+            filename = f"{generator_id(name, self.generator)}-facenet-{fn}-pca.json"
+            path = calibration_path(filename, "face-measures")
+            stored = FacePCA.load(path) if path.is_file() else None
+            if stored is not None and stored.samples >= self.measure_samples:
+                self._pca = stored
+            else:
+                self._pca = self._fit_pca(self.measure_samples)
+                if name != "custom":
+                    self._pca.save(path)
+        return self._pca
+
+    def _fit_pca(self, samples: int, seed: int = 0) -> FacePCA:
+        rng = np.random.default_rng(np.random.SeedSequence(seed))
+        z = rng.standard_normal((samples, self.z_dim))  # random faces come from the prior in Z
+        with torch.inference_mode():
+            emb = torch.cat(
+                [
+                    self.facenet(standardise(self.faces(self.generator.generate(c, self.chunk))))
+                    for c in np.array_split(z, max(1, samples // self.chunk))
+                ]
+            )
+        return FacePCA.fit(emb.double().cpu().numpy(), seed)
 
     def second_judge(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Re-score faces with dlib's recogniser, which the search never saw.
@@ -197,7 +265,7 @@ class FaceSimilarity(Problem):
         targets by the generator's own image.
 
         Args:
-            genomes: ``[N, z_dim]``, e.g. the best faces of runs.
+            genomes: ``[N, D]``, e.g. the best faces of runs.
 
         Returns:
             ``(dlib distances [N], accepted [N])``, accepted meaning below dlib's 0.6.
@@ -216,7 +284,7 @@ class FaceSimilarity(Problem):
                 target = np.mean([judge.embed_photo(p, aligner)[0] for p in self.target_photos], 0)
             else:
                 seed = int(self.target_spec.removeprefix("seed:"))
-                img = self._rgb(seed_latent(seed, self.z_dim)[None])[0]
+                img = self._rgb(self.seed_genome(seed))[0]
                 target = judge.embed(img, box)
             self._judge2 = (judge, target)
         judge, target = self._judge2
@@ -228,7 +296,7 @@ class FaceSimilarity(Problem):
         """The figures of the best face among ``genomes`` (the runner passes a run's best).
 
         Args:
-            genomes: ``[N, z_dim]``.
+            genomes: ``[N, D]``.
 
         Returns:
             ``facenet_distance`` to the target; ``baseline_distance`` and
@@ -259,9 +327,9 @@ class FaceSimilarity(Problem):
         return [np.repeat(im, 3, axis=2) if im.shape[2] == 1 else im for im in self.render(genomes)]
 
     def render(self, genomes: np.ndarray) -> list[np.ndarray]:
-        """Full-resolution uint8 images ``[H, W, C]`` of ``genomes [N, z_dim]``."""
-        check_batch_shape(genomes, (None, self.z_dim), f"{type(self).__name__} genomes")
-        return to_uint8(self.generator.generate(genomes, chunk=self.chunk))
+        """Full-resolution uint8 images ``[H, W, C]`` of ``genomes [N, D]``."""
+        check_batch_shape(genomes, (None, self.latent.dim), f"{type(self).__name__} genomes")
+        return to_uint8(self.latent.images(genomes, chunk=self.chunk))
 
     def weight_files(self) -> Sequence[Path]:
         """The generator's and FaceNet's weight files."""
@@ -276,6 +344,8 @@ class FaceSimilarity(Problem):
             "target_warnings": list(self.target_warnings),
             "generator": name if isinstance(name, str) else type(name).__name__,
             "z_dim": self.z_dim,
+            "space": self.latent.space,
+            "genome_size": self.latent.dim,
             "facenet": self.facenet_source,
             "crop_box": list(self.crop.box),
             "crop_iqr": list(self.crop.iqr),

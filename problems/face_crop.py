@@ -74,9 +74,24 @@ def generator_id(name: str, generator: Generator) -> str:
     return f"{name}-{sha256_file(path)[:12]}" if path else name
 
 
+def calibration_path(filename: str, cache_folder: str) -> Path:
+    """A generator's calibration file: this machine's own if made, else the shipped one.
+
+    Shipped generators carry their calibrations beside their weights
+    (``generators/weights/FILENAME``); a calibration made here (in the cache)
+    takes precedence. Names hold the weights' sha256 prefix (``generator_id``),
+    so retrained weights never pick up a stale file. Returns the cache path
+    when neither exists: that is where a new calibration goes.
+    """
+    from bench.generators.zoo import WEIGHTS_DIR
+
+    cached, shipped = cache_dir(cache_folder) / filename, WEIGHTS_DIR / filename
+    return shipped if shipped.is_file() and not cached.is_file() else cached
+
+
 def crop_path(gen_id: str) -> Path:
-    """Where the calibrated box of a generator (see ``generator_id``) is cached."""
-    return cache_dir("crops") / f"{gen_id}.json"
+    """Where the calibrated box of a generator (see ``generator_id``) is read and cached."""
+    return calibration_path(f"{gen_id}-crop.json", "crops")
 
 
 def _with_margin(box: np.ndarray, size: int, margin: int = MARGIN) -> np.ndarray:

@@ -13,6 +13,7 @@ import pytest
 import torch
 from bench.problems.face import FaceSimilarity, seed_latent
 from bench.problems.face_crop import CropBox, calibrate_crop
+from bench.problems.face_measures import FacePCA
 from bench.problems.face_targets import FaceInputError
 
 from bench.generator import Generator
@@ -47,7 +48,7 @@ def problem(blend, facenet_cache):
     generator, _ = blend
     return FaceSimilarity(
         "seed:3", generator=generator, facenet=str(facenet_cache / "weights" / "facenet-casia.pt"),
-        calibration_samples=24,
+        calibration_samples=24, measure_samples=24,
     )
 
 
@@ -183,3 +184,35 @@ def test_crop_box_round_trips(problem, tmp_path):
 def test_cli_calibrate_crop_rejects_unknown_generator(bench_cmd):
     res = bench_cmd("calibrate-crop", "no-such-generator", "--samples", "5")
     assert res.returncode == 2 and "Valid:" in res.stderr
+
+
+def test_measures_are_the_main_facenet_axes(problem):
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((12, problem.z_dim))
+    fit, meas = problem.evaluate_with_measures(z)
+    np.testing.assert_allclose(fit, problem.evaluate(z), atol=1e-6)
+    assert meas.shape == (12, 2) and np.all(np.isfinite(meas))
+    np.testing.assert_allclose(meas, problem.measures(z), atol=1e-9)
+    pca = problem.pca
+    assert pca.samples == 24 and pca.explained[0] >= pca.explained[1] > 0
+    assert sum(pca.explained) <= 1 + 1e-9
+    # on the fitted samples the axes are centred and have unit spread (in std units)
+    emb = problem.embed_genomes(np.random.default_rng(0).standard_normal((24, problem.z_dim)))
+    proj = pca.project(emb.double()).numpy()
+    np.testing.assert_allclose(proj.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(proj.std(0, ddof=1), 1, rtol=1e-6)
+    space = problem.search_space.measure_space
+    assert space.ranges == ((-3.0, 3.0), (-3.0, 3.0)) and space.bins == (50, 50)
+
+
+def test_face_pca_fit_is_sign_stable_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    emb = rng.standard_normal((200, 6)) * [5, 2, 1, 1, 1, 1] + 3
+    a = FacePCA.fit(emb, seed=0)
+    b = FacePCA.fit(emb * [1, 1, 1, 1, 1, 1], seed=0)
+    assert a == b and abs(abs(a.axes[0][0]) - 1) < 0.05 and abs(abs(a.axes[1][1]) - 1) < 0.1
+    assert a.std[0] == pytest.approx(5, rel=0.15) and a.std[1] == pytest.approx(2, rel=0.15)
+    a.save(tmp_path / "pca.json")
+    assert FacePCA.load(tmp_path / "pca.json") == a
+    with pytest.raises(ValueError, match="need embeddings"):
+        FacePCA.fit(emb[:2], seed=0)
