@@ -83,6 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem_cls = registry("problems").load(args.problem)
     algo_cls = registry("algorithms").load(args.algo)
     problem_params, algo_params = route_params(parse_sets(args.set), problem_cls, algo_cls)
+    device = _device_param(args.problem, problem_cls, args.device, problem_params)
     budget = (
         args.budget
         if args.budget is not None
@@ -93,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     _check_writable(out)
-    result = execute(spec, progress=not args.no_progress)
+    result = execute(spec, progress=not args.no_progress, device=device)
     folder = save_run_numbered(
         out,
         f"{spec.problem}-{spec.algo}-s{spec.seed}".replace(":", "_"),
@@ -105,6 +106,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     _print_record(result.record, folder)
     return 0 if result.record["status"] == "finished" else 1
+
+
+def _device_param(name: str, problem_cls: type, device: str | None, params: dict) -> str:
+    """Put ``--device`` into the problem's parameters; return the device the run uses."""
+    import inspect
+
+    from bench.device import DeviceError, resolve_device
+
+    if device is None:
+        return str(params.get("device", "cpu"))
+    try:
+        resolve_device(device)
+    except DeviceError as exc:
+        raise SpecError(str(exc)) from None
+    if "device" in inspect.signature(problem_cls).parameters:
+        params["device"] = device
+    elif device != "cpu":
+        raise SpecError(f"problem '{name}' runs on the CPU only; drop --device {device}")
+    return device
 
 
 def _print_record(record: dict, folder: Path) -> None:
@@ -532,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="problem or algorithm parameter; prefix problem. or algo. if ambiguous",
     )
     p.add_argument("--out", default="runs", help="parent folder of numbered run folders")
+    p.add_argument("--device", help="where the problem's networks run: cpu, cuda or cuda:N")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from bench.registry import registry
 
@@ -160,6 +161,14 @@ BAD = {
     "unknown preset": (
         ["run", "--problem", "sphere", "--algo", "ga", "--preset", "fast"],
         "no preset 'fast'",
+    ),
+    "unknown device": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--device", "gpu"],
+        "unknown device 'gpu'; valid: cpu, cuda, cuda:N",
+    ),
+    "device of a CPU-only problem": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--device", "cuda:0"],
+        "CUDA is not available" if not torch.cuda.is_available() else "runs on the CPU only",
     ),
     "missing plan": (
         ["campaign", "--plan", "/nonexistent/plan.toml", "--out", "OUT"],

@@ -216,3 +216,21 @@ def test_face_pca_fit_is_sign_stable_and_round_trips(tmp_path):
     assert FacePCA.load(tmp_path / "pca.json") == a
     with pytest.raises(ValueError, match="need embeddings"):
         FacePCA.fit(emb[:2], seed=0)
+
+
+def test_bf16_is_opt_in_and_its_fitness_deviation_is_recorded(blend, facenet_cache):
+    generator, _ = blend
+    kw = dict(generator=generator, facenet=str(facenet_cache / "weights" / "facenet-casia.pt"),
+              crop="16,16,176,176", chunk=4)
+    exact = FaceSimilarity("seed:3", **kw)
+    fast = FaceSimilarity("seed:3", precision="bf16", **kw)
+    assert exact.describe()["precision_max_fitness_deviation"] is None
+    dev = fast.describe()["precision_max_fitness_deviation"]
+    assert fast.describe()["precision"] == "bf16" and 0 < dev < 0.1
+    z = np.random.default_rng(3).standard_normal((5, 8))
+    diff = np.abs(fast.evaluate(z) - exact.evaluate(z))
+    assert diff.max() > 0 and diff.max() < 0.1
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        FaceSimilarity("seed:3", precision="fp16", **kw)
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        FaceSimilarity("seed:3", precision="fp8", **kw)

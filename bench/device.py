@@ -1,0 +1,81 @@
+"""Devices and batch sizes: ``--device cpu|cuda|cuda:N`` and chunks that fit free memory.
+
+Problems run their networks on one device end to end (no host round trip per
+batch); ``resolve_device`` turns a user's string into a ``torch.device`` or a
+one-line error, and ``auto_chunk`` picks how many images go through the
+networks at once: a fixed size on the CPU (where larger batches stop paying
+off once the caches are full), and on a GPU as many as half its free memory
+holds, measured with a small probe batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+CPU_CHUNK = 64
+PROBE = 8  # images in the probe batch that measures memory per image on a GPU
+GPU_MEMORY_SHARE = 0.5
+MAX_CHUNK = 4096
+
+
+class DeviceError(ValueError):
+    """A device string that names no usable device."""
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """The device named ``name``, checked to exist on this machine.
+
+    Args:
+        name: ``cpu``, ``cuda`` or ``cuda:N`` (``mps`` where PyTorch has it).
+
+    Returns:
+        The ``torch.device``.
+
+    Raises:
+        DeviceError: Unparseable name, or CUDA asked for where there is none.
+
+    """
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"unknown device {name!r}; valid: cpu, cuda, cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"device {name!r}: CUDA is not available on this machine "
+                f"(torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}); "
+                "use --device cpu"
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise DeviceError(f"device {name!r}: this machine has {count} CUDA device(s)")
+    elif dev.type not in ("cpu", "mps"):
+        raise DeviceError(f"unsupported device {name!r}; valid: cpu, cuda, cuda:N")
+    return dev
+
+
+def auto_chunk(device: torch.device, probe: Callable[[int], object]) -> int:
+    """Images per forward pass for ``device``.
+
+    Args:
+        device: Where the networks run.
+        probe: Runs the full pipeline on that many images (its output is ignored);
+            called only on CUDA devices, to measure the peak memory per image.
+
+    Returns:
+        ``CPU_CHUNK`` off the GPU; on CUDA the number of images that fill
+        ``GPU_MEMORY_SHARE`` of the free memory, between ``PROBE`` and ``MAX_CHUNK``.
+
+    """
+    if device.type != "cuda":
+        return CPU_CHUNK
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device)
+    probe(PROBE)
+    torch.cuda.synchronize(device)
+    per_image = max(1, (torch.cuda.max_memory_allocated(device) - base) // PROBE)
+    free, _ = torch.cuda.mem_get_info(device)
+    return int(min(MAX_CHUNK, max(PROBE, GPU_MEMORY_SHARE * free // per_image)))
