@@ -335,7 +335,8 @@ class FaceSimilarity(Problem):
             genomes: ``[N, D]``.
 
         Returns:
-            ``facenet_distance`` to the target; ``baseline_distance`` and
+            ``facenet_distance`` to the target and ``facenet_embedding`` (512 floats,
+            for the diversity of solutions across runs); ``baseline_distance`` and
             ``beats_baseline`` (the face is closer to the target than the
             baseline photo pair are to each other: it "deceives FaceNet"), both
             ``None`` without a baseline; ``dlib_distance`` and ``dlib_accepted``
@@ -345,10 +346,12 @@ class FaceSimilarity(Problem):
         """
         from bench.problems.dlib_judge import JudgeUnavailable
 
-        dist = self.evaluate(genomes)
+        emb = self.embed_genomes(genomes)
+        dist = torch.linalg.vector_norm(emb - self.target, dim=1).double().cpu().numpy()
         best = int(np.argmin(dist))
         out = {
             "facenet_distance": float(dist[best]),
+            "facenet_embedding": [round(float(v), 7) for v in emb[best].cpu()],
             "baseline_distance": self.baseline,
             "beats_baseline": None if self.baseline is None else bool(dist[best] < self.baseline),
         }

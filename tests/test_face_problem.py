@@ -86,6 +86,10 @@ def test_report_gives_the_best_faces_figures(problem):
     far = problem.report(z[:1])
     assert far["facenet_distance"] == problem.evaluate(z[:1])[0] > 1e-3
     assert far["dlib_distance"] > 0 and far["dlib_accepted"] == (far["dlib_distance"] < 0.6)
+    emb = np.array(far["facenet_embedding"])
+    assert emb.shape == (512,) and abs(np.linalg.norm(emb) - 1) < 1e-5
+    target = problem.embed_genomes(problem.seed_genome(3))[0].numpy()
+    assert abs(np.linalg.norm(emb - target) - far["facenet_distance"]) < 1e-5
 
 
 def test_a_face_run_records_the_report(problem, monkeypatch):
