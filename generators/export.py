@@ -88,7 +88,18 @@ def export_dcgan(
         # The floor of the Fréchet distance: real training vs real held-out images.
         quality["frechet_distance_real_vs_real"] = frechet_floor(clf, data.train, data.heldout)
     else:
-        quality = face_detection_rate(G, n=samples or 1000, seed=seed)
+        # Same figures as StyleGAN2's card, so the face problem's default can be chosen on them.
+        from bench.generators.stylegan2_export import facenet_frechet
+        from bench.problems.facenet_weights import load_facenet
+
+        n = samples or 1000
+        quality = {
+            **face_detection_rate(G, n=n, seed=seed),
+            "facenet_frechet": {
+                "weights": "casia-webface",
+                **facenet_frechet(G, data, load_facenet("casia-webface"), n, seed),
+            },
+        }
     seconds = sum(e["seconds"] for e in log["epochs"])
     deviations = [
         f"{ckpt['epoch']} epochs instead of the study's {PAPER_EPOCHS.get(name, '?')} "
