@@ -126,8 +126,17 @@ def export_dcgan(
             else None,
         },
         "quality": quality,
+        **({"face_problem": _face_calibration(name, weights)} if G.img_channels == 3 else {}),
         "deviations_from_paper": deviations + list(notes or []),
         "exported": utc_now(),
     }
     (out_dir / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def _face_calibration(name: str, weights: Path) -> dict:
+    """Crop box and measure axes of the face problem, written beside ``weights``."""
+    from bench.generators.zoo import load_dcgan
+    from bench.problems.face_calibration import face_problem_card
+
+    return face_problem_card(name, load_dcgan(name, weights), weights.parent)

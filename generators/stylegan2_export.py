@@ -137,6 +137,7 @@ def export_stylegan2(
         The model card.
 
     """
+    from bench.problems.face_calibration import face_problem_card
     from bench.problems.facenet_weights import load_facenet
 
     out = Path(out)
@@ -148,8 +149,8 @@ def export_stylegan2(
         np.random.default_rng(np.random.SeedSequence(seed)).normal(size=(64, G.z_dim))
     )
     save_grid(to_uint8(G.generate(grid)), out / f"{name}.png", ncol=8)
-    quality = {
-        "mtcnn": face_detection_rate(G.cpu(), n=samples, seed=seed),
+    quality = {  # the same figures as the face DCGAN's card
+        **face_detection_rate(G.cpu(), n=samples, seed=seed),
         "facenet_frechet": {
             "weights": facenet,
             **facenet_frechet(
@@ -164,9 +165,15 @@ def export_stylegan2(
         "num_ws": G.num_ws,
         "data": data.description,
         "training": training,
-        "file": {"sha256": sha256_file(weights), "bytes": weights.stat().st_size},
+        "weights": {
+            "file": weights.name,
+            "sha256": sha256_file(weights),
+            "dtype": "float16",
+            "bytes": weights.stat().st_size,
+        },
         "quality": quality,
-        "deviations": deviations(training["config"]),
+        "face_problem": face_problem_card(name, G.cpu(), out, samples, facenet),
+        "deviations_from_paper": deviations(training["config"]),
         "measured_on": platform.platform(),
     }
     (out / f"{name}.json").write_text(json.dumps(card, indent=2))

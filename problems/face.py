@@ -41,7 +41,7 @@ from bench.problems.face_crop import (
     generator_id,
     without_margin,
 )
-from bench.problems.face_measures import RANGE_STD, FacePCA
+from bench.problems.face_measures import RANGE_STD, FacePCA, pca_filename
 from bench.problems.face_targets import (
     IMAGE_SIZE,
     FaceAligner,
@@ -53,10 +53,10 @@ from bench.problems.facenet_fast import FastFaceNet
 from bench.problems.facenet_weights import load_facenet, resolve_weights
 from bench.problems.latent_space import LatentSpace
 
+from bench.cache import cache_dir
 from bench.device import CPU_CHUNK, auto_chunk, resolve_device
 from bench.generator import Generator, to_uint8
 from bench.problem import MeasureSpace, Problem, check_batch_shape
-from bench.provenance import sha256_file
 from bench.registry import registry
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -265,23 +265,27 @@ class FaceSimilarity(Problem):
         return self.evaluate_with_measures(genomes)[1]
 
     @property
+    def pca_filename(self) -> str:
+        """Name of the stored measure axes of this generator and FaceNet."""
+        name = self.generator_name if isinstance(self.generator_name, str) else "custom"
+        return pca_filename(generator_id(name, self.generator), self.facenet_file)
+
+    @property
     def pca(self) -> FacePCA:
         """The measure axes: stored for this generator and FaceNet, else fitted and cached."""
         if self._pca is None:
-            name = self.generator_name if isinstance(self.generator_name, str) else "custom"
-            fn = sha256_file(self.facenet_file)[:12]
-            filename = f"{generator_id(name, self.generator)}-facenet-{fn}-pca.json"
-            path = calibration_path(filename, "face-measures")
+            path = calibration_path(self.pca_filename, "face-measures")
             stored = FacePCA.load(path) if path.is_file() else None
             if stored is not None and stored.samples >= self.measure_samples:
                 self._pca = stored
             else:
-                self._pca = self._fit_pca(self.measure_samples)
-                if name != "custom":
-                    self._pca.save(path)
+                self._pca = self.fit_measure_axes(self.measure_samples)
+                if isinstance(self.generator_name, str):
+                    self._pca.save(cache_dir("face-measures") / self.pca_filename)
         return self._pca
 
-    def _fit_pca(self, samples: int, seed: int = 0) -> FacePCA:
+    def fit_measure_axes(self, samples: int, seed: int = 0) -> FacePCA:
+        """Fit the measure axes on FaceNet embeddings of ``samples`` random faces (Z prior)."""
         rng = np.random.default_rng(np.random.SeedSequence(seed))
         z = rng.standard_normal((samples, self.z_dim))  # random faces come from the prior in Z
         with torch.inference_mode():

@@ -22,6 +22,13 @@ import torch
 RANGE_STD = 3.0  # archive range: ± this many standard deviations on each axis
 
 
+def pca_filename(gen_id: str, facenet_file: str | Path) -> str:
+    """Name of the stored axes of generator ``gen_id`` (``face_crop.generator_id``) and FaceNet."""
+    from bench.provenance import sha256_file
+
+    return f"{gen_id}-facenet-{sha256_file(facenet_file)[:12]}-pca.json"
+
+
 @dataclass(frozen=True)
 class FacePCA:
     """Two principal axes of FaceNet embeddings of a generator's faces.

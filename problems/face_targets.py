@@ -130,8 +130,11 @@ class FaceAligner:
 
         """
         scale = min(1.0, self.max_side / max(photo.size))
+        # MTCNN's image pyramid starts at its smallest face size: smaller images
+        # (e.g. a 16-px generator) are enlarged to it rather than failing inside MTCNN.
+        scale = max(scale, self.mtcnn.min_face_size / min(photo.size))
         small = photo
-        if scale < 1.0:
+        if scale != 1.0:
             size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
             small = photo.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
         boxes, probs = self.mtcnn.detect(small)

@@ -238,3 +238,30 @@ def test_bf16_is_opt_in_and_its_fitness_deviation_is_recorded(blend, facenet_cac
         FaceSimilarity("seed:3", precision="fp16", **kw)
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         FaceSimilarity("seed:3", precision="fp8", **kw)
+
+
+def test_calibrations_are_written_for_a_generator_and_found_beside_its_weights(
+    blend, tmp_path, monkeypatch
+):
+    import bench.generators.zoo
+    from bench.problems.face_calibration import face_problem_card
+    from bench.problems.face_crop import calibration_path
+
+    generator, _ = blend
+    card = face_problem_card("blend", generator, tmp_path / "w", samples=12)
+    assert card["crop_faces_detected"] == "12/12" and card["crop_mean_iqr_fraction"] < 0.04
+    assert card["files"] == ["blend-crop.json", card["files"][1]]
+    assert card["files"][1].startswith("blend-facenet-") and card["measure_axes_samples"] == 12
+    assert CropBox.load(tmp_path / "w" / "blend-crop.json").box == tuple(card["crop_box"])
+    assert FacePCA.load(tmp_path / "w" / card["files"][1]).explained == tuple(
+        card["measure_axes_explained_variance"]
+    )
+    # shipped files are found beside the weights; this machine's own calibration wins
+    monkeypatch.setattr(bench.generators.zoo, "WEIGHTS_DIR", tmp_path / "w")
+    monkeypatch.setenv("LATENT_BENCH_CACHE", str(tmp_path / "cache"))
+    assert calibration_path("blend-crop.json", "crops") == tmp_path / "w" / "blend-crop.json"
+    (tmp_path / "cache" / "crops").mkdir(parents=True)
+    (tmp_path / "cache" / "crops" / "blend-crop.json").write_text("{}")
+    assert calibration_path("blend-crop.json", "crops") == tmp_path / "cache/crops/blend-crop.json"
+    noise = face_problem_card("noise", Noise(), tmp_path / "n", samples=6)
+    assert "no face in 6 samples" in noise["unavailable"]

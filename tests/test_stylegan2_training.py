@@ -129,14 +129,19 @@ def test_export_writes_weights_card_and_samples(tmp_path):
     train(TINY, data, tmp_path / "run", max_steps=1, progress=False)
     card = export_stylegan2("tiny", tmp_path / "run", data, tmp_path / "out", samples=8)
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files == ["tiny.json", "tiny.png", "tiny.pt"]
+    face = card["face_problem"]  # crop box and measure axes, unless MTCNN sees no face at all
+    assert files == sorted(["tiny.json", "tiny.png", "tiny.pt", *face.get("files", [])])
+    assert "unavailable" in face or (
+        len(face["files"]) == 2 and face["crop_box"] and face["measure_axes_samples"] == 8
+    )
     assert card["training"]["images_seen"] == 4 and card["num_ws"] == 6
     q = card["quality"]
-    assert q["mtcnn"]["samples"] == 8 and 0 <= q["mtcnn"]["face_rate"] <= 1
+    assert q["samples"] == 8 and 0 <= q["face_rate"] <= 1
     fd = q["facenet_frechet"]
     assert fd["samples"] == 8 and fd["heldout"] == 4
     assert np.isfinite(fd["distance"]) and np.isfinite(fd["floor"])
-    assert any("channels min(128 / R, 16)" in d for d in card["deviations"])
+    assert any("channels min(128 / R, 16)" in d for d in card["deviations_from_paper"])
+    assert card["weights"]["file"] == "tiny.pt" and card["weights"]["dtype"] == "float16"
     G = registry("generators").load("stylegan2-utkface64")(weights=str(tmp_path / "out/tiny.pt"))
     assert G.img_resolution == 16 and G.weight_path.endswith("tiny.pt")
 
