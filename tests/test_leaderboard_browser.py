@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from headless_browser import Browser, find_chromium
 from leaderboard_campaign import make_campaign
+from leaderboard_face_campaign import make_face_campaign
 
 from bench.leaderboard import build_leaderboard
 
@@ -77,3 +78,26 @@ def test_a_missing_figure_is_caught(site, tmp_path):
         report = browser.check((copy / "index.html").as_uri())
     assert ("figures/winrate.png", False) in report.images
     assert any("ERR_FILE_NOT_FOUND" in e for e in report.errors), report.errors
+
+
+@pytest.fixture(scope="module")
+def face_site(tmp_path_factory):
+    campaign = make_face_campaign(tmp_path_factory.mktemp("faces") / "c")
+    return build_leaderboard(campaign, tmp_path_factory.mktemp("face-site") / "lb").out
+
+
+def test_face_pages_show_the_target_the_heatmap_and_the_best_faces(face_site):
+    with Browser(CHROMIUM) as browser:
+        reports, files = crawl(browser, face_site)
+    for page, report in reports.items():
+        assert report.errors == [], f"{page.name}: {report.errors}"
+        assert all(ok for _, ok in report.images), f"{page.name}: {report.images}"
+    seed = reports[(face_site / "problem-face-seed.html").resolve()]
+    assert seed.tables == 2, "the algorithms' table and the diversity table"
+    shown = {src for src, _ in seed.images}
+    heatmap, target = "figures/diversity-face-seed.png", "images/face-seed/target-0.png"
+    assert {heatmap, target, "images/face-seed/ga.png"} <= shown
+    assert "Diversity of solutions" in seed.text
+    gone = reports[(face_site / "problem-face-gone.html").resolve()]
+    assert "target unavailable: generator 'dcgan-mnist'" in gone.text
+    assert all(f.is_file() for f in files)

@@ -3,7 +3,9 @@
 A leaderboard compares the algorithms of a campaign on each problem (one row
 per algorithm, tests against the best) and across problems (Friedman ranks, a
 critical-difference diagram, a win-rate matrix), and says where every number
-came from.
+came from. Face problems (names ``face*``) also get the diversity of solutions
+(pairwise distances between the runs' best faces) and their target pictured
+beside the best faces.
 
 Exported:
     build_leaderboard: campaign folder → leaderboard folder (HTML, Markdown, CSV/Parquet, PNG).

@@ -9,7 +9,8 @@ Layout of ``out``::
     tables/runs.{csv,parquet}  every planned run, one row each
     tables/<name>.{csv,parquet}, tables/pairwise-<name>.csv, tables/ranks.csv,
     tables/winrate.csv, tables/nemenyi.csv
-    figures/*.png, images/<problem>/<algo>.png
+    tables/diversity-<name>.csv, tables/diversity-matrix-<name>.csv   (face problems)
+    figures/*.png, images/<problem>/<algo>.png, images/<problem>/target-<i>.png (faces)
 
 Every link between these files is relative, so the folder can be copied or
 opened from disk with no network.
@@ -17,6 +18,7 @@ opened from disk with no network.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -26,10 +28,13 @@ from typing import Any
 import pandas as pd
 
 from bench.leaderboard import figures, stats
+from bench.leaderboard.columns import FACE_PROBLEMS
+from bench.leaderboard.diversity import Diversity, diversity
 from bench.leaderboard.formatting import slug
 from bench.leaderboard.provenance import gather
 from bench.leaderboard.runs import load_runs
 from bench.leaderboard.tables import ProblemResult, problem_result, rank_blocks
+from bench.leaderboard.target_images import TargetImage, target_images
 
 
 @dataclass
@@ -47,10 +52,12 @@ class Leaderboard:
         provenance: See ``bench.leaderboard.provenance.gather``.
         records: Run records by run id.
         figures: Figure key → file (``anytime-<problem>``, ``ecdf-<problem>``,
-            ``archive-<problem>``, ``cd``, ``winrate``).
+            ``archive-<problem>``, ``diversity-<problem>``, ``cd``, ``winrate``).
         captions: Figure key → caption, where the figure needs one.
         gallery: Problem → algorithm → image file (``None`` where none was rendered).
         gallery_runs: Problem → algorithm → (seed, final fitness) of the pictured run.
+        diversity: Face problem → pairwise distances between its runs' best faces.
+        targets: Face problem → its targets as pictures (or why they are unavailable).
 
     """
 
@@ -67,6 +74,8 @@ class Leaderboard:
     captions: dict[str, str] = field(default_factory=dict)
     gallery: dict[str, dict[str, str | None]] = field(default_factory=dict)
     gallery_runs: dict[str, dict[str, tuple[int, float] | None]] = field(default_factory=dict)
+    diversity: dict[str, Diversity] = field(default_factory=dict)
+    targets: dict[str, list[TargetImage]] = field(default_factory=dict)
 
     def page(self, problem: str) -> str:
         """File name of a problem's page."""
@@ -91,6 +100,11 @@ def compute(campaign: Path, out: Path, alpha: float = stats.ALPHA) -> Leaderboar
         winrate=stats.win_rate(losses),
         provenance=gather(runs, records),
         records=records,
+        diversity={
+            str(p): diversity(g, records)
+            for p, g in runs.groupby("problem", sort=False)
+            if fnmatch.fnmatchcase(str(p), FACE_PROBLEMS)
+        },
     )
 
 
@@ -125,29 +139,40 @@ def write_tables(board: Leaderboard) -> None:
     board.winrate.to_csv(folder / "winrate.csv")
     if fr.nemenyi is not None:
         fr.nemenyi.to_csv(folder / "nemenyi.csv")
+    for problem, div in board.diversity.items():
+        div.table.to_csv(folder / f"diversity-{slug(problem)}.csv", index=False)
+        matrix = pd.DataFrame(div.distances, index=div.labels, columns=div.labels)
+        matrix.rename_axis("run").to_csv(folder / f"diversity-matrix-{slug(problem)}.csv")
+
+
+def _keep(board: Leaderboard, key: str, path: Path | None) -> None:
+    """Record a written figure under ``key`` (relative to ``out``); nothing if none was drawn."""
+    if path is not None:
+        board.figures[key] = path.relative_to(board.out).as_posix()
 
 
 def write_figures(board: Leaderboard) -> None:
-    """Figures under ``out/figures`` and the gallery under ``out/images``."""
+    """Figures under ``out/figures`` and the gallery (and face targets) under ``out/images``."""
     fig_dir = board.out / "figures"
     for result in board.problems:
         runs = board.runs[board.runs["problem"] == result.problem]
-        name = slug(result.problem)
+        name, problem = slug(result.problem), result.problem
         for key, draw in (("anytime", figures.anytime_figure), ("ecdf", figures.ecdf_figure)):
-            path = draw(runs, fig_dir / f"{key}-{name}.png")
-            if path is not None:
-                board.figures[f"{key}-{result.problem}"] = path.relative_to(board.out).as_posix()
+            _keep(board, f"{key}-{problem}", draw(runs, fig_dir / f"{key}-{name}.png"))
         path, caption = figures.archive_figure(runs, board.records, fig_dir / f"archive-{name}.png")
+        _keep(board, f"archive-{problem}", path)
         if path is not None:
-            board.figures[f"archive-{result.problem}"] = path.relative_to(board.out).as_posix()
-            board.captions[f"archive-{result.problem}"] = caption
+            board.captions[f"archive-{problem}"] = caption
         _gallery(board, result, runs)
-    for key, path in (
-        ("cd", figures.cd_figure(board.friedman, fig_dir / "cd.png", board.alpha)),
-        ("winrate", figures.winrate_figure(board.winrate, fig_dir / "winrate.png")),
-    ):
-        if path is not None:
-            board.figures[key] = path.relative_to(board.out).as_posix()
+        if problem in board.diversity:
+            heatmap = figures.diversity_figure(
+                board.diversity[problem], fig_dir / f"diversity-{name}.png"
+            )
+            _keep(board, f"diversity-{problem}", heatmap)
+            folder = Path("images") / name
+            board.targets[problem] = target_images(runs, board.records, board.out, folder)
+    _keep(board, "cd", figures.cd_figure(board.friedman, fig_dir / "cd.png", board.alpha))
+    _keep(board, "winrate", figures.winrate_figure(board.winrate, fig_dir / "winrate.png"))
 
 
 def _gallery(board: Leaderboard, result: ProblemResult, runs: pd.DataFrame) -> None:

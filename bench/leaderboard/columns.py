@@ -8,11 +8,11 @@ Every number or boolean of a run's ``record["report"]`` (``Problem.report``,
 ``report_<key>`` in ``load_campaign``'s table) becomes a column by itself:
 numbers summarised by their median, booleans by the share of runs where they
 hold; text stays in the runs table only. To name, explain or summarise one
-differently (e.g. the face problem's baseline distance or second judge), append
-a ``Column`` with ``problems="face*"`` to ``EXTRA_COLUMNS``::
+differently, append a ``Column`` that ``replaces`` the generic one, as the face
+problems' columns below do::
 
-    Column("baseline", lambda r: r.get("problem", {}).get("baseline"), "first",
-           problems="face*", help="distance of the mean target face")
+    Column("baseline", _report("baseline_distance"), problems=FACE_PROBLEMS,
+           help="...", replaces="report_baseline_distance")
 """
 
 from __future__ import annotations
@@ -25,9 +25,15 @@ from typing import Any
 
 import numpy as np
 
+FACE_PROBLEMS = "face*"  # fnmatch pattern of the face-similarity problems' names
+
 
 def _archive(key: str) -> Callable[[dict[str, Any]], Any]:
     return lambda record: (record.get("archive") or {}).get(key)
+
+
+def _report(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda record: (record.get("report") or {}).get(key)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class Column:
             fraction of runs whose value is true).
         problems: ``fnmatch`` pattern of the problem names it applies to.
         help: One line for the page's legend.
+        replaces: The generic ``report_<key>`` column this one stands for (left out
+            of the table where this column applies), or ``None``.
 
     """
 
@@ -50,6 +58,7 @@ class Column:
     summary: str = "median"
     problems: str = "*"
     help: str = ""
+    replaces: str | None = None
 
     def summarise(self, values: list[Any]) -> float:
         """The cell of one algorithm from its finished runs' values."""
@@ -74,6 +83,37 @@ EXTRA_COLUMNS: list[Column] = [
         help="median QD-score of the passive archive (offset in the run records)",
     ),
     Column("coverage", _archive("coverage"), help="median share of archive cells filled"),
+    Column(
+        "baseline",
+        _report("baseline_distance"),
+        problems=FACE_PROBLEMS,
+        help="FaceNet distance between the two baseline photos of the target person (median)",
+        replaces="report_baseline_distance",
+    ),
+    Column(
+        "beats_baseline",
+        _report("beats_baseline"),
+        "share",
+        problems=FACE_PROBLEMS,
+        help="share of runs whose best face is closer to the target than the baseline",
+        replaces="report_beats_baseline",
+    ),
+    Column(
+        "dlib_distance",
+        _report("dlib_distance"),
+        problems=FACE_PROBLEMS,
+        help="median distance of the best face to the target by dlib, a second judge the "
+        "search never saw",
+        replaces="report_dlib_distance",
+    ),
+    Column(
+        "dlib_accepted",
+        _report("dlib_accepted"),
+        "share",
+        problems=FACE_PROBLEMS,
+        help="share of runs whose best face dlib accepts as the target (distance below 0.6)",
+        replaces="report_dlib_accepted",
+    ),
 ]
 
 

@@ -7,7 +7,9 @@
 - MAP-Elites heatmaps of the passive archive at the start, middle and end of
   the run with the median final QD-score of each algorithm (2-D grids);
 - critical-difference diagram of the average ranks across problems;
-- win-rate matrix.
+- win-rate matrix;
+- on the face problems, the pairwise distances between the best faces of all
+  runs (diversity of solutions).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 import scikit_posthocs as sp
 from matplotlib.figure import Figure
 
+from bench.leaderboard.diversity import Diversity
 from bench.leaderboard.stats import Friedman, to_loss
 from bench.results import read_archive, read_curve
 
@@ -231,4 +234,41 @@ def winrate_figure(matrix: pd.DataFrame, path: Path) -> Path | None:
     ax.set_xlabel("opponent")
     ax.set_ylabel("algorithm")
     fig.colorbar(image, ax=ax, label="chance a run beats the opponent's")
+    return _save(fig, path)
+
+
+def diversity_figure(result: Diversity, path: Path) -> Path | None:
+    """Heatmap of the pairwise distances between the runs' best faces; ``None`` under 2 faces.
+
+    Rows and columns are the embedded runs ``[N]`` in ``result.labels`` order
+    (algorithm, then seed); lines separate the algorithms. The colours span the
+    distances between different runs (the zero diagonal is left blank so it
+    does not wash them out); values are written in up to 15 runs.
+    """
+    n = len(result.labels)
+    if n < 2:
+        return None
+    dist = np.array(result.distances, dtype=np.float64)  # [N, N]
+    np.fill_diagonal(dist, np.nan)
+    low, high = float(np.nanmin(dist)), float(np.nanmax(dist))
+    side = min(1.6 + 0.42 * n, 16.0)  # inches
+    label_size = 8.0 if n <= 35 else max(3.0, 280.0 / n)  # points: past 35 runs labels shrink
+    fig = Figure(figsize=(side + 1.2, side))
+    ax = fig.add_subplot()
+    image = ax.imshow(dist, vmin=low, vmax=max(high, low + 1e-6), cmap="magma_r")
+    ax.set_xticks(range(n), result.labels, rotation=60, ha="right", fontsize=label_size)
+    ax.set_yticks(range(n), result.labels, fontsize=label_size)
+    for i in range(1, n):
+        if result.algos[i] != result.algos[i - 1]:
+            ax.axhline(i - 0.5, color="grey", linewidth=1.5)
+            ax.axvline(i - 0.5, color="grey", linewidth=1.5)
+    if n <= 15:
+        for i, j in zip(*np.nonzero(np.isfinite(dist)), strict=True):
+            dark = dist[i, j] > low + 0.6 * (high - low)
+            ax.text(j, i, f"{dist[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if dark else "black")  # fmt: skip
+    ax.set_title(f"{result.problem}: best faces of {n} runs", fontsize="small")
+    fig.colorbar(
+        image, ax=ax, fraction=0.046, pad=0.04, label="L2 distance between FaceNet embeddings"
+    )
     return _save(fig, path)

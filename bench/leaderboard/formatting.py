@@ -33,7 +33,10 @@ LEGEND = {
     "verdict": "difference from the best algorithm at α",
 } | {c.name: c.help for c in EXTRA_COLUMNS}
 
-_INTS = {"planned", "finished", "failed", "pending", "budget", "nonfinite"}
+_INTS = {
+    "planned", "finished", "failed", "pending", "budget", "nonfinite", "embedded", "skipped",
+    "pairs",
+}  # fmt: skip
 _P = {"ks_p", "shapiro_p", "p_vs_best"}
 
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from bench.leaderboard import figures
+from bench.leaderboard import diversity, figures
 from bench.leaderboard.formatting import LEGEND, rows, slug
-from bench.leaderboard.markdown_page import problem_notes, unfinished_runs
+from bench.leaderboard.markdown_page import diversity_notes, problem_notes, unfinished_runs
 from bench.leaderboard.provenance import provenance_lines
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ tr.best td { background: #eef7ee; }
 td.failed, td.pending { background: #fdecea; }
 figure { display: inline-block; margin: 0.5rem 1rem 0.5rem 0; vertical-align: top; }
 figure img { max-width: 36rem; border: 1px solid #ddd; }
-.gallery img { max-width: 16rem; image-rendering: pixelated; }
+.gallery img { min-width: 7rem; max-width: 16rem; image-rendering: pixelated; }
 dl.prov { font-size: 0.8rem; color: #444; border-top: 1px solid #ccc; padding-top: 0.5rem; }
 dl.prov dt { font-weight: bold; float: left; clear: left; width: 10rem; }
 dl.prov dd { margin-left: 10.5rem; }
@@ -41,10 +41,19 @@ nav a { margin-right: 1rem; }
 """
 
 
-def html_table(table: pd.DataFrame, highlight: str | None = None, caption: str = "") -> str:
-    """``table`` as HTML with the legend as header tooltips; the ``highlight`` row marked."""
+def html_table(
+    table: pd.DataFrame,
+    highlight: str | None = None,
+    caption: str = "",
+    legend: dict[str, str] | None = None,
+) -> str:
+    """``table`` as HTML with ``legend`` (default ``LEGEND``) as header tooltips.
+
+    The row whose first cell is ``highlight`` is marked.
+    """
+    legend = LEGEND if legend is None else legend
     head = "".join(
-        f'<th title="{escape(LEGEND.get(str(c), ""))}">{escape(str(c))}</th>' for c in table.columns
+        f'<th title="{escape(legend.get(str(c), ""))}">{escape(str(c))}</th>' for c in table.columns
     )
     body = []
     for raw, text in zip(table.itertuples(index=False), rows(table), strict=True):
@@ -132,6 +141,29 @@ def index_page(board: Leaderboard) -> str:
     return _page(board, f"Leaderboard: {board.campaign.name}", body)
 
 
+def _diversity(board: Leaderboard, problem: str) -> list[str]:
+    """The diversity section of a face problem's page: sentence, table, left-out runs, heatmap."""
+    div = board.diversity[problem]
+    name = escape(slug(problem))
+    body = [
+        "<h2>Diversity of solutions</h2>",
+        f"<p>{escape(diversity_notes(div))}</p>",
+        html_table(
+            diversity.shown_table(div.table),
+            caption=f"{problem}: distances between the best faces of independent runs",
+            legend=diversity.LEGEND,
+        ),
+        f'<p>Tables: <a href="tables/diversity-{name}.csv">CSV</a>, '
+        f'<a href="tables/diversity-matrix-{name}.csv">distance matrix</a>.</p>',
+    ]
+    if div.skipped:
+        items = "".join(f"<li>{escape(s)}</li>" for s in div.skipped)
+        body.append("<p>Finished runs left out of the distances:</p>")
+        body.append(f'<ul class="skipped">{items}</ul>')
+    body.append(_figure(board.figures.get(f"diversity-{problem}"), diversity.CAPTION))
+    return body
+
+
 def problem_page(board: Leaderboard, result: ProblemResult) -> str:
     """One problem: table, tests, unfinished runs, figures, gallery, column legend."""
     runs = board.runs[board.runs["problem"] == result.problem]
@@ -153,14 +185,21 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
     body.append(_figure(board.figures.get(f"ecdf-{result.problem}"), figures.ECDF_CAPTION))
     key = f"archive-{result.problem}"
     body.append(_figure(board.figures.get(key), board.captions.get(key, "")))
+    if result.problem in board.diversity:
+        body += _diversity(board, result.problem)
     shots = board.gallery.get(result.problem, {})
     picks = board.gallery_runs.get(result.problem, {})
-    cards = [] if any(shots.values()) else ["<p>This problem renders no images.</p>"]
+    targets = board.targets.get(result.problem, [])
+    cards = [] if any(shots.values()) or targets else ["<p>This problem renders no images.</p>"]
+    for t in targets:
+        missing = f'<p class="unavailable">{escape(t.text)}</p>'
+        cards.append(_figure(t.path, t.text) if t.path else missing)
     for algo, path in shots.items():
         pick = picks.get(algo)
         what = f"{algo}: seed {pick[0]}, fitness {pick[1]:.4g}" if pick else f"{algo}: no run"
         cards.append(_figure(path, what) if path else f"<p>{escape(what)} (no image)</p>")
-    body.append('<h2>Best solution of each algorithm</h2><div class="gallery">')
+    title = "Target and best face" if targets else "Best solution"
+    body.append(f'<h2>{title} of each algorithm</h2><div class="gallery">')
     body += [*cards, "</div>"]
     legend = "".join(
         f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>"

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from bench.leaderboard import diversity
 from bench.leaderboard.figures import ANYTIME_CAPTION, ECDF_CAPTION
 from bench.leaderboard.formatting import LEGEND, cell, rows
 from bench.leaderboard.provenance import provenance_lines
@@ -48,6 +49,34 @@ def problem_notes(board: Leaderboard, result: ProblemResult) -> list[str]:
     ]
 
 
+def diversity_notes(div: diversity.Diversity) -> str:
+    """The sentence above a face problem's diversity table."""
+    skipped = ""
+    if div.skipped:
+        n = len(div.skipped)
+        verb = "runs have" if n > 1 else "run has"
+        skipped = f" {n} finished {verb} no usable embedding (listed below)."
+    return (
+        "Pairwise L2 distances between the FaceNet embeddings of the best faces of "
+        f"independent runs on one target: {len(div.labels)} embedded runs.{skipped} "
+        f"'{diversity.ALL_ALGOS}' pools every algorithm's runs, as in the heatmap."
+        + ("" if len(div.labels) > 1 else " No heatmap: fewer than two runs have an embedding.")
+    )
+
+
+def _diversity(board: Leaderboard, problem: str) -> list[str]:
+    div = board.diversity[problem]
+    lines = ["### Diversity of solutions", "", diversity_notes(div), ""]
+    lines += [*markdown_table(diversity.shown_table(div.table)), ""]
+    if div.skipped:
+        lines += ["Finished runs left out of the distances:", ""]
+        lines += [f"- {_escape(s)}" for s in div.skipped] + [""]
+    path = board.figures.get(f"diversity-{problem}")
+    if path:
+        lines += [f"![Diversity of solutions: {problem}]({path})", "", f"{diversity.CAPTION}.", ""]
+    return lines
+
+
 def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
     runs = board.runs[board.runs["problem"] == result.problem]
     lines = [f"## {result.problem}", ""]
@@ -64,10 +93,15 @@ def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
     if key in board.figures:
         lines += [f"![Archive heatmaps: {result.problem}]({board.figures[key]})", ""]
         lines += [board.captions[key] + " (start, middle, end of the run).", ""]
+    if result.problem in board.diversity:
+        lines += _diversity(board, result.problem)
+    targets = board.targets.get(result.problem, [])
     shots = board.gallery.get(result.problem, {})
     pictured = [(a, p) for a, p in shots.items() if p]
-    if pictured:
-        lines += ["Best solution of each algorithm:", ""]
+    if pictured or targets:
+        title = "Target and best face" if targets else "Best solution"
+        lines += [f"{title} of each algorithm:", ""]
+        lines += [f"- {t.text}: ![target]({t.path})" if t.path else f"- {t.text}" for t in targets]
         lines += [f"- {a}: ![{a}]({p})" for a, p in pictured] + [""]
     return lines
 

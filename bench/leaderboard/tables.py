@@ -73,10 +73,11 @@ def problem_result(runs: pd.DataFrame, alpha: float = stats.ALPHA) -> ProblemRes
     ranks = stats.pooled_ranks(losses)
     pairwise = stats.pairwise_vs_best(losses, alpha).set_index("algo")
     named = columns_for(problem)
+    taken = {n.name for n in named} | {n.replaces for n in named}
     reported = [
         report_column(c, list(runs[c].dropna()))
         for c in runs.columns
-        if c.startswith("report_") and c not in {n.name for n in named}
+        if c.startswith("report_") and c not in taken
     ]
     extras = [c for c in named + reported if c is not None and runs[c.name].notna().any()]
     rows = []
