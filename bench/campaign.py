@@ -5,7 +5,9 @@ A campaign folder holds ``campaign.json`` (the plan), a ``.lock`` file and
 Re-running the same command skips finished runs (and failed ones unless asked),
 so a campaign stopped by Ctrl-C or ``kill -9`` finishes where it stopped. Two
 campaigns cannot write into one folder at once, and a folder whose plan changed
-is refused unless forced.
+is refused unless forced. Only this process writes records: the runs themselves
+may happen elsewhere (``run_many``; ``bench.distributed`` runs them on a Dask
+cluster).
 
 A plan file is TOML::
 
@@ -51,6 +53,10 @@ from bench.spec import RunSpec, SpecError, check_spec
 CAMPAIGN_FILE = "campaign.json"
 LOCK_FILE = ".lock"
 RUNS = "runs"
+
+
+RunMany = Callable[[list[RunSpec]], Iterator[tuple[RunSpec, RunResult]]]
+"""Runs pending specs and yields each with its result as it finishes, in any order."""
 
 
 class CampaignError(RuntimeError):
@@ -269,6 +275,7 @@ def run_campaign(
     retry_failed: bool = False,
     progress: bool = True,
     run_fn: Callable[[RunSpec], RunResult] | None = None,
+    run_many: RunMany | None = None,
 ) -> CampaignSummary:
     """Run every spec of ``plan`` not yet finished in ``folder``.
 
@@ -279,17 +286,20 @@ def run_campaign(
         retry_failed: Run again the runs recorded as failed.
         progress: Show progress bars.
         run_fn: Runs one spec (default: ``execute`` in this process).
+        run_many: Runs all pending specs at once instead, e.g. on a cluster
+            (``bench.distributed.on_cluster``); exclusive with ``run_fn``.
 
     Returns:
         What was run and skipped.
 
     """
+    if run_fn is not None and run_many is not None:
+        raise ValueError("pass run_fn or run_many, not both")
     plan.validate()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     runs = folder / RUNS
     runs.mkdir(exist_ok=True)
-    run_fn = run_fn or (lambda spec: execute(spec, progress=False))
     summary = CampaignSummary(total=len(plan))
     with CampaignLock(folder):
         _check_plan(folder, plan, force)
@@ -300,6 +310,7 @@ def run_campaign(
         remove_stale_temporaries(runs)
         bar = tqdm(total=len(plan), unit="run", disable=not progress, dynamic_ncols=True)
         try:
+            pending = []
             for spec in plan.specs():
                 target = runs / spec.run_id
                 status = (read_record(target) or {}).get("status") if target.exists() else None
@@ -310,12 +321,13 @@ def run_campaign(
                         summary.skipped_failed += 1
                     bar.update()
                     continue
-                bar.set_description(f"{spec.problem} × {spec.algo} s{spec.seed}")
-                try:
-                    result = run_fn(spec)
-                except SpecError as exc:
-                    result = RunResult(_failed_record(spec, exc), None, None, None)
-                result.save(target, replace=True)
+                pending.append(spec)
+            if run_many is None:
+                results = _in_process(pending, run_fn, bar.set_description)
+            else:
+                results = run_many(pending)
+            for spec, result in results:
+                result.save(runs / spec.run_id, replace=True)
                 summary.ran += 1
                 summary.failed += result.record["status"] != "finished"
                 bar.update()
@@ -324,7 +336,28 @@ def run_campaign(
     return summary
 
 
-def _failed_record(spec: RunSpec, exc: Exception) -> dict[str, Any]:
+def _in_process(
+    specs: list[RunSpec],
+    run_fn: Callable[[RunSpec], RunResult] | None,
+    describe: Callable[[str], object],
+) -> Iterator[tuple[RunSpec, RunResult]]:
+    """Run ``specs`` one after the other here, naming each (``describe``) as it starts."""
+    run_fn = run_fn or (lambda spec: execute(spec, progress=False))
+    for spec in specs:
+        describe(f"{spec.problem} × {spec.algo} s{spec.seed}")
+        yield spec, run_or_fail(spec, run_fn)
+
+
+def run_or_fail(spec: RunSpec, run_fn: Callable[[RunSpec], RunResult]) -> RunResult:
+    """``run_fn(spec)``, or a failed run's result when the spec cannot be built (``SpecError``)."""
+    try:
+        return run_fn(spec)
+    except SpecError as exc:
+        return RunResult(failed_record(spec, exc), None, None, None)
+
+
+def failed_record(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
+    """The record of a run of ``spec`` that ``exc`` stopped before it could start."""
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": spec.run_id,

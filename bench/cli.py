@@ -180,9 +180,20 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         )
     out = Path(args.out)
     _check_writable(out)
-    summary = run_campaign(
-        plan, out, force=args.force, retry_failed=args.retry_failed, progress=not args.no_progress
-    )
+    options = {
+        "force": args.force,
+        "retry_failed": args.retry_failed,
+        "progress": not args.no_progress,
+    }
+    if args.workers is None and args.scheduler is None:
+        summary = run_campaign(plan, out, **options)
+    else:
+        from bench.distributed import cluster_client, on_cluster  # Dask only when asked for
+
+        with cluster_client(args.scheduler, args.workers) as client:
+            workers = len(client.scheduler_info().get("workers", {}))
+            print(f"cluster    {client.scheduler.address} with {workers} worker(s) now")
+            summary = run_campaign(plan, out, run_many=on_cluster(client), **options)
     print(
         f"campaign   {out}: {summary.total} runs planned; ran {summary.ran} "
         f"({summary.failed} failed), skipped {summary.skipped_finished} finished and "
@@ -562,7 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Re-run the same command to resume after Ctrl-C or kill -9.\n"
         "examples:\n  bench campaign --problems all --algos all --seeds 5 --budget 2000 --out c1\n"
-        "  bench campaign --plan plan.toml --out c2",
+        "  bench campaign --plan plan.toml --out c2\n"
+        "  bench campaign --plan plan.toml --out c3 --workers 4\n"
+        "  bench campaign --plan plan.toml --out c4 --scheduler tcp://HOST:8786",
     )
     p.add_argument("--problems", nargs="+", help="problem names or 'all'")
     p.add_argument("--algos", nargs="+", help="algorithm names or 'all'")
@@ -577,6 +590,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="accept a folder whose plan changed")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_int_arg,
+        metavar="N",
+        help="run on N local worker processes (a Dask LocalCluster, one thread each)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a running Dask cluster, e.g. tcp://HOST:8786 (see README)",
+    )
     p.set_defaults(func=cmd_campaign)
 
     p = sub.add_parser("show", help="summarise a run or a campaign folder")

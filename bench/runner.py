@@ -21,9 +21,17 @@ from tqdm.auto import tqdm
 
 from bench.algorithm import Algorithm
 from bench.evaluator import BudgetEvaluator
+from bench.problem import Problem
 from bench.provenance import SCHEMA_VERSION, provenance, utc_now
 from bench.results import save_run
-from bench.spec import RunSpec, SpecError, algorithm_params, build_algorithm, build_problem
+from bench.spec import (
+    RunSpec,
+    SpecError,
+    algorithm_params,
+    build_algorithm,
+    build_problem,
+    check_spec,
+)
 
 
 @dataclass
@@ -116,13 +124,17 @@ def search(
     return algo_seconds
 
 
-def execute(spec: RunSpec, progress: bool = False, device: str = "cpu") -> RunResult:
+def execute(
+    spec: RunSpec, progress: bool = False, device: str = "cpu", problem: Problem | None = None
+) -> RunResult:
     """Run ``spec`` to the end of its budget.
 
     Args:
         spec: The run.
         progress: Show a progress bar (evaluations, best so far, evaluations/s).
         device: Device the problem runs on, for the provenance.
+        problem: The problem of ``spec``, already built (a worker reuses one across runs;
+            it must hold no state between runs); built from the spec when ``None``.
 
     Returns:
         The run's result; ``record["status"]`` is ``"finished"`` or ``"failed"``.
@@ -133,7 +145,10 @@ def execute(spec: RunSpec, progress: bool = False, device: str = "cpu") -> RunRe
     """
     if spec.budget < 1:
         raise SpecError(f"budget must be a positive number of evaluations, got {spec.budget}")
-    problem = build_problem(spec)
+    if problem is None:
+        problem = build_problem(spec)
+    else:
+        check_spec(spec)
     algo = build_algorithm(spec, problem)
     if spec.budget < algo.batch_size:
         raise SpecError(

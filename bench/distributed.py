@@ -1,0 +1,197 @@
+"""Campaigns on a Dask cluster: workers run the searches, the driver alone writes records.
+
+``bench campaign ... --workers N`` starts a local cluster of ``N`` worker
+processes with one thread each; ``--scheduler tcp://HOST:8786`` joins a running
+cluster (``dask scheduler`` and ``dask worker``, or dask-jobqueue on Slurm). The
+driver submits every pending run at once and saves each result as it arrives,
+inside ``bench.campaign.run_campaign`` and under its lock, so resuming a campaign
+and refusing a second one in the same folder work as they do in one process.
+
+A worker that dies in the middle of a run (killed, preempted, out of memory)
+costs only that run: the scheduler gives it to another worker and the driver
+records it once, when it finishes there. A run that takes down more workers than
+Dask's ``distributed.scheduler.allowed-failures`` (3) allows is recorded as
+failed, ``KilledWorker`` as its error, and runs again with ``--retry-failed``.
+
+Every worker thread builds a problem once and reuses it for later runs with the
+same problem name and parameters (``ProblemCache``), so a generator and a judge
+network load once per worker, not once per run. A worker started with
+``LATENT_BENCH_DEVICE`` in its environment (``cuda``, ``cuda:1``) builds the
+problems that take a ``device`` there unless the plan sets one; the device goes
+into each record's provenance and not into the run id.
+
+Workers need what the driver needs: latent-bench installed, the weights, and
+the data named by ``LATENT_BENCH_DATA``. Specs travel to them; results (record,
+curve, best genome ``[D]``, rendered images, archive snapshots) travel back.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from distributed import Client, KilledWorker, LocalCluster, as_completed
+
+from bench.campaign import RunMany, failed_record, run_or_fail
+from bench.problem import Problem
+from bench.registry import registry
+from bench.runner import RunResult, execute
+from bench.spec import RunSpec, SpecError, build_problem
+
+DEVICE_ENV = "LATENT_BENCH_DEVICE"
+RETRIES = 2  # extra tries of a run whose task raised (a worker that died is the scheduler's)
+
+
+class ProblemCache:
+    """Problems built once and reused across runs; the ``capacity`` most recently used stay.
+
+    Campaigns run problem by problem, so a small capacity holds the current
+    problem (and the next, at the border) without keeping every network loaded.
+    """
+
+    def __init__(self, capacity: int = 2) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self.built = 0  # problems constructed so far
+        self._problems: OrderedDict[str, Problem] = OrderedDict()
+
+    def get(self, spec: RunSpec) -> Problem:
+        """The problem named by ``spec`` with its parameters, built on first use."""
+        key = json.dumps([spec.problem, spec.problem_params], sort_keys=True, default=str)
+        problem = self._problems.pop(key, None)
+        if problem is None:
+            problem = build_problem(spec)
+            self.built += 1
+        self._problems[key] = problem
+        while len(self._problems) > self.capacity:
+            self._problems.popitem(last=False)
+        return problem
+
+
+_local = threading.local()  # one cache per worker thread: two runs never share a problem
+
+
+def worker_problems() -> ProblemCache:
+    """The problem cache of the calling thread."""
+    if not hasattr(_local, "problems"):
+        _local.problems = ProblemCache()
+    return _local.problems
+
+
+def placed(spec: RunSpec, device: str | None) -> tuple[RunSpec, str]:
+    """``spec`` with its problem put on ``device``, and the device the problem will use.
+
+    The plan's own ``device`` parameter wins; problems without a ``device``
+    parameter run on the CPU.
+
+    Args:
+        spec: The run.
+        device: The worker's device, or ``None`` for the problem's default.
+
+    Returns:
+        ``(spec to build the problem from, device name for the provenance)``.
+
+    """
+    params = spec.problem_params
+    if "device" in params:
+        return spec, str(params["device"])
+    takes_device = "device" in inspect.signature(registry("problems").load(spec.problem)).parameters
+    if device is None or not takes_device:
+        return spec, "cpu"
+    return replace(spec, problem_params={**params, "device": device}), device
+
+
+def run_on_worker(spec: RunSpec) -> RunResult:
+    """Run ``spec`` with this worker's cached problem, on its ``LATENT_BENCH_DEVICE``.
+
+    The task that ``on_cluster`` submits; a spec that cannot be built comes back
+    as a failed run, as in ``run_campaign``.
+    """
+
+    def run(spec: RunSpec) -> RunResult:
+        build_spec, device = placed(spec, os.environ.get(DEVICE_ENV) or None)
+        return execute(spec, device=device, problem=worker_problems().get(build_spec))
+
+    return run_or_fail(spec, run)
+
+
+def on_cluster(
+    client: Client,
+    task: Callable[[RunSpec], RunResult] = run_on_worker,
+    retries: int = RETRIES,
+) -> RunMany:
+    """Run pending specs as tasks on ``client``'s cluster (a ``run_many`` for ``run_campaign``).
+
+    Args:
+        client: A connected client.
+        task: Runs one spec on a worker; a module-level function the workers can import.
+        retries: Extra tries of a task that raised, on any worker (a weight file missing
+            on one node); the error of the last try reaches the driver.
+
+    Returns:
+        A function that submits its specs at once and yields ``(spec, result)`` pairs
+        as they finish, releasing each result on the cluster once it is yielded.
+
+    """
+
+    def run_many(specs: list[RunSpec]) -> Iterator[tuple[RunSpec, RunResult]]:
+        futures = client.map(task, specs, pure=False, retries=retries)
+        spec_of = {future.key: spec for future, spec in zip(futures, specs, strict=True)}
+        finished = as_completed(futures)
+        del futures  # as_completed holds each future until it is yielded, then lets it go
+        for future in finished:
+            spec = spec_of.pop(future.key)
+            try:
+                result = future.result()
+            except KilledWorker as exc:  # the run itself kept killing its workers
+                result = RunResult(failed_record(spec, exc), None, None, None)
+            future.release()
+            yield spec, result
+
+    return run_many
+
+
+@contextmanager
+def cluster_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Client]:
+    """A client of the scheduler at ``scheduler``, or of a new local cluster.
+
+    Args:
+        scheduler: Address of a running scheduler, e.g. ``tcp://HOST:8786``.
+        workers: Number of local worker processes (one thread each) to start instead.
+
+    Yields:
+        The connected client; the local cluster, if any, stops on exit.
+
+    Raises:
+        SpecError: Both or neither of the two given, fewer than one worker, or a
+            scheduler that cannot be reached (the connect timeout is Dask's
+            ``distributed.comm.timeouts.connect``, 30 s).
+
+    """
+    if (scheduler is None) == (workers is None):
+        raise SpecError("give a scheduler address or a number of local workers, not both")
+    if workers is not None:
+        if workers < 1:
+            raise SpecError(f"the number of workers must be at least 1, got {workers}")
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    try:
+        client = Client(scheduler)
+    except (OSError, ValueError, TypeError) as exc:  # refused, timed out, malformed address
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SpecError(f"cannot connect to the Dask scheduler at {scheduler}: {reason}") from None
+    with client:
+        yield client

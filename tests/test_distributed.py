@@ -1,0 +1,209 @@
+"""Campaigns on a Dask cluster: a worker killed mid-run costs one run, resume, CLI flags.
+
+One local cluster of two worker processes serves the whole module (starting one
+costs seconds on a small machine); ``--workers`` starts one more of one worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import dask
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+from test_campaign import _plan
+
+from bench.campaign import Plan, load_campaign, run_campaign
+from bench.cli import main
+from bench.distributed import ProblemCache, on_cluster, placed, run_on_worker, worker_problems
+from bench.problem import Problem
+from bench.results import RECORD
+from bench.runner import RunResult, execute
+from bench.spec import RunSpec
+
+PLAN = _plan()  # the plan of the one-process campaign tests: 2 problems × 2 algorithms × 2 seeds
+VICTIM = ("rastrigin", "ga", 1)  # the run whose worker dies in the middle
+
+
+class _ExitsAtSecondBatch(Problem):
+    """``inner``, except that the process exits at the second batch unless ``marker`` exists."""
+
+    def __init__(self, inner: Problem, marker: Path) -> None:
+        self.inner, self.marker, self.batches = inner, marker, 0
+        self.genome_shape, self.sense = inner.genome_shape, inner.sense
+
+    def evaluate(self, genomes: np.ndarray) -> np.ndarray:
+        self.batches += 1
+        if self.batches == 2 and not self.marker.exists():
+            self.marker.write_text(str(os.getpid()))
+            os._exit(1)  # the worker process dies here, in the middle of the run
+        return self.inner.evaluate(genomes)
+
+
+def _kill_victim_once(spec: RunSpec, marker: Path) -> RunResult:
+    """The workers' task: ``run_on_worker``, but the victim's first try kills its worker."""
+    if (spec.problem, spec.algo, spec.seed) == VICTIM and not marker.exists():
+        return execute(spec, problem=_ExitsAtSecondBatch(worker_problems().get(spec), marker))
+    return run_on_worker(spec)
+
+
+def _problems_built() -> int:
+    return worker_problems().built
+
+
+def _always_exits(spec: RunSpec) -> RunResult:
+    os._exit(1)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),  # two deaths: given up
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _best(folder: Path):
+    return load_campaign(folder).set_index("run_id")[["best_fitness", "evaluations"]].sort_index()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_costs_only_that_run(client, tmp_path):
+    marker = tmp_path / "killed"
+    task = functools.partial(_kill_victim_once, marker=marker)
+    summary = run_campaign(
+        PLAN, tmp_path / "c", progress=False, run_many=on_cluster(client, task=task)
+    )
+    assert marker.exists(), "the victim's worker was never killed"
+    killed_pid = int(marker.read_text())
+    assert killed_pid not in client.run(os.getpid).values()  # that process is gone
+    # every run recorded exactly once: eight saves for eight runs, no stray folders
+    assert (summary.ran, summary.failed, summary.skipped_finished) == (8, 0, 0)
+    runs = sorted((tmp_path / "c" / "runs").iterdir())
+    assert len(runs) == 8 and all((p / RECORD).is_file() for p in runs)
+    # the same results as one process with the same seeds
+    single = run_campaign(PLAN, tmp_path / "single", progress=False)
+    assert single.ran == 8
+    assert _best(tmp_path / "c").equals(_best(tmp_path / "single"))
+    # a second invocation runs nothing
+    again = run_campaign(PLAN, tmp_path / "c", progress=False, run_many=on_cluster(client))
+    assert (again.ran, again.skipped_finished) == (0, 8)
+
+
+@pytest.mark.slow
+def test_a_run_that_keeps_killing_workers_is_recorded_as_failed(client, tmp_path):
+    plan = Plan(problems=["sphere"], algorithms=["random"], seeds=[0], budget=100)
+    summary = run_campaign(
+        plan, tmp_path, progress=False, run_many=on_cluster(client, task=_always_exits)
+    )
+    assert (summary.ran, summary.failed) == (1, 1)
+    (row,) = load_campaign(tmp_path).to_dict("records")
+    assert row["status"] == "failed" and row["error_type"] == "KilledWorker"
+    assert "2 different workers" in row["error"], row["error"]
+    again = run_campaign(plan, tmp_path, progress=False, run_many=on_cluster(client))
+    assert (again.ran, again.skipped_failed) == (0, 1)  # kept, like any failed run
+
+
+def _built_per_worker(client: Client) -> dict[str, int]:
+    return {
+        w: client.submit(_problems_built, workers=[w], pure=False).result()
+        for w in client.scheduler_info()["workers"]
+    }
+
+
+def test_workers_build_each_problem_once(client, tmp_path):
+    client.wait_for_workers(2, timeout=60)  # a worker killed by an earlier test may be restarting
+    before = _built_per_worker(client)
+    params = {"sphere": {"dim": 12}, "rastrigin": {"dim": 12}}  # not cached by earlier tests
+    plan = _plan(problem_params=params)
+    summary = run_campaign(plan, tmp_path, progress=False, run_many=on_cluster(client))
+    assert summary.ran == len(plan) == 8
+    built = {w: n - before.get(w, 0) for w, n in _built_per_worker(client).items()}
+    # each problem built at least once, at most once per worker: never once per run
+    assert 2 <= sum(built.values()) <= 2 * len(built), built
+
+
+def test_cli_scheduler_runs_and_resumes(client, tmp_path, capsys):
+    args = ["campaign", "--problems", "sphere", "--algos", "random", "ga", "--seeds", "2"]
+    args += ["--budget", "300", "--out", str(tmp_path), "--no-progress"]
+    address = client.scheduler.address
+    client.wait_for_workers(2, timeout=60)
+    assert main([*args, "--scheduler", address]) == 0
+    out = capsys.readouterr().out
+    assert f"cluster    {address} with 2 worker(s) now" in out, out
+    assert "ran 4 (0 failed)" in out
+    assert main([*args, "--scheduler", address]) == 0
+    assert "ran 0 (0 failed), skipped 4 finished" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_cli_workers_starts_a_local_cluster(tmp_path, capsys):
+    args = ["campaign", "--problems", "sphere", "--algos", "random", "--seeds", "2"]
+    args += ["--budget", "200", "--out", str(tmp_path), "--no-progress", "--workers", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "with 1 worker(s) now" in out and "ran 2 (0 failed)" in out
+    assert set(load_campaign(tmp_path)["status"]) == {"finished"}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--scheduler", "nonsense"], "cannot connect to the Dask scheduler at nonsense: missing"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "at tcp://127.0.0.1:1: Timed out"),
+        (["--workers", "0"], "the number of workers must be at least 1, got 0"),
+    ],
+)
+def test_cli_bad_cluster_is_one_line_exit_2(tmp_path, capsys, options, message):
+    args = ["campaign", "--problems", "sphere", "--algos", "random", "--seeds", "1"]
+    args += ["--budget", "100", "--out", str(tmp_path), "--no-progress", *options]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bench: error: ") and message in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_workers_and_scheduler_together_is_a_usage_error(tmp_path, capsys):
+    args = ["campaign", "--problems", "sphere", "--algos", "random", "--budget", "100"]
+    args += ["--out", str(tmp_path), "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_problem_cache_reuses_and_evicts():
+    cache = ProblemCache(capacity=2)
+    spec = RunSpec("sphere", "ga", 200, 0, {"dim": 8}, {"population": 20})
+    first = cache.get(spec)
+    assert cache.get(RunSpec("sphere", "random", 100, 3, {"dim": 8})) is first
+    other = cache.get(RunSpec("sphere", "ga", 200, 0, {"dim": 9}))
+    assert other is not first and cache.built == 2
+    cache.get(RunSpec("rastrigin", "ga", 200, 0, {"dim": 8}))  # evicts dim=8, the oldest
+    assert cache.get(spec) is not first and cache.built == 4
+    # a reused problem gives the run it would have given fresh
+    fresh = execute(spec)
+    for _ in range(2):
+        reused = execute(spec, problem=cache.get(spec))
+        assert reused.record["best_fitness"] == fresh.record["best_fitness"]
+        assert reused.curve["best"].equals(fresh.curve["best"])
+
+
+def test_worker_device_goes_to_problems_that_take_one_never_into_the_run_id():
+    sphere = RunSpec("sphere", "random", 100, 0, {"dim": 8})
+    assert placed(sphere, "cuda:1") == (sphere, "cpu")
+    digits = RunSpec("diversity-mnist-rmse", "random", 100, 0, {"k": 4})
+    build, device = placed(digits, "cuda:1")
+    assert device == "cuda:1" and build.problem_params == {"k": 4, "device": "cuda:1"}
+    assert digits.problem_params == {"k": 4}  # the run keeps its id
+    assert placed(digits, None) == (digits, "cpu")
+    own = RunSpec("diversity-mnist-rmse", "random", 100, 0, {"device": "cpu"})
+    assert placed(own, "cuda") == (own, "cpu")  # the plan's own device wins
