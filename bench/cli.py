@@ -25,8 +25,8 @@ from bench.campaign import (
 from bench.problem import MissingWeightsError
 from bench.registry import GROUPS, RegistryError, registry, unknown_name_message
 from bench.results import read_record, save_run_numbered
-from bench.runner import execute
-from bench.spec import RunSpec, SpecError, parse_sets, route_params
+from bench.runner import RunResult, execute
+from bench.spec import RunSpec, SpecError, build_problem, parse_sets, placed, route_params
 
 EXIT_USAGE = 2
 USAGE_ERRORS = (SpecError, RegistryError, CampaignError, MissingWeightsError)
@@ -108,18 +108,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.record["status"] == "finished" else 1
 
 
-def _device_param(name: str, problem_cls: type, device: str | None, params: dict) -> str:
-    """Put ``--device`` into the problem's parameters; return the device the run uses."""
-    import inspect
-
+def _check_device(device: str) -> None:
+    """Raise ``SpecError`` unless ``device`` names a usable device on this machine."""
     from bench.device import DeviceError, resolve_device
 
-    if device is None:
-        return str(params.get("device", "cpu"))
     try:
         resolve_device(device)
     except DeviceError as exc:
         raise SpecError(str(exc)) from None
+
+
+def _device_param(name: str, problem_cls: type, device: str | None, params: dict) -> str:
+    """Put ``--device`` into the problem's parameters; return the device the run uses."""
+    import inspect
+
+    if device is None:
+        return str(params.get("device", "cpu"))
+    _check_device(device)
     if "device" in inspect.signature(problem_cls).parameters:
         params["device"] = device
     elif device != "cpu":
@@ -185,8 +190,16 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         "retry_failed": args.retry_failed,
         "progress": not args.no_progress,
     }
+    if args.device is not None:
+        _check_device(args.device)
+        if args.scheduler is not None:
+            raise SpecError(
+                "--device applies to this machine; on a cluster set LATENT_BENCH_DEVICE "
+                "in each worker's environment"
+            )
+        os.environ["LATENT_BENCH_DEVICE"] = args.device  # local Dask workers inherit it
     if args.workers is None and args.scheduler is None:
-        summary = run_campaign(plan, out, **options)
+        summary = run_campaign(plan, out, run_fn=_local_run_fn(args.device), **options)
     else:
         from bench.distributed import cluster_client, on_cluster  # Dask only when asked for
 
@@ -201,6 +214,18 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     )
     _print_campaign(out)
     return 0 if summary.failed == 0 else 1
+
+
+def _local_run_fn(device: str | None):
+    """Run specs in this process, problems that take a ``device`` placed on ``device``."""
+    if device is None:
+        return None
+
+    def run(spec: RunSpec) -> RunResult:
+        build_spec, used = placed(spec, device)
+        return execute(spec, device=used, problem=build_problem(build_spec))
+
+    return run
 
 
 def _print_campaign(folder: Path) -> None:
@@ -590,6 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="accept a folder whose plan changed")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--device", help="cpu, cuda or cuda:N for problems with networks (not the run ids)"
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",

@@ -27,22 +27,19 @@ curve, best genome ``[D]``, rendered images, archive snapshots) travel back.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
 from distributed import Client, KilledWorker, LocalCluster, as_completed
 
 from bench.campaign import RunMany, failed_record, run_or_fail
 from bench.problem import Problem
-from bench.registry import registry
 from bench.runner import RunResult, execute
-from bench.spec import RunSpec, SpecError, build_problem
+from bench.spec import RunSpec, SpecError, build_problem, placed
 
 DEVICE_ENV = "LATENT_BENCH_DEVICE"
 RETRIES = 2  # extra tries of a run whose task raised (a worker that died is the scheduler's)
@@ -83,29 +80,6 @@ def worker_problems() -> ProblemCache:
     if not hasattr(_local, "problems"):
         _local.problems = ProblemCache()
     return _local.problems
-
-
-def placed(spec: RunSpec, device: str | None) -> tuple[RunSpec, str]:
-    """``spec`` with its problem put on ``device``, and the device the problem will use.
-
-    The plan's own ``device`` parameter wins; problems without a ``device``
-    parameter run on the CPU.
-
-    Args:
-        spec: The run.
-        device: The worker's device, or ``None`` for the problem's default.
-
-    Returns:
-        ``(spec to build the problem from, device name for the provenance)``.
-
-    """
-    params = spec.problem_params
-    if "device" in params:
-        return spec, str(params["device"])
-    takes_device = "device" in inspect.signature(registry("problems").load(spec.problem)).parameters
-    if device is None or not takes_device:
-        return spec, "cpu"
-    return replace(spec, problem_params={**params, "device": device}), device
 
 
 def run_on_worker(spec: RunSpec) -> RunResult:

@@ -11,7 +11,7 @@ import hashlib
 import inspect
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -232,3 +232,26 @@ def check_spec(spec: RunSpec) -> None:
             valid = ", ".join(sorted(a_named)) or "(none)"
             raise SpecError(f"algorithm '{spec.algo}' has no parameter '{key}'. Valid: {valid}")
         _coerce("algorithm", key, value, a_named.get(key))
+
+
+def placed(spec: RunSpec, device: str | None) -> tuple[RunSpec, str]:
+    """``spec`` with its problem put on ``device``, and the device the problem will use.
+
+    The plan's own ``device`` parameter wins; problems without a ``device``
+    parameter run on the CPU.
+
+    Args:
+        spec: The run.
+        device: The worker's device, or ``None`` for the problem's default.
+
+    Returns:
+        ``(spec to build the problem from, device name for the provenance)``.
+
+    """
+    params = spec.problem_params
+    if "device" in params:
+        return spec, str(params["device"])
+    takes_device = "device" in inspect.signature(registry("problems").load(spec.problem)).parameters
+    if device is None or not takes_device:
+        return spec, "cpu"
+    return replace(spec, problem_params={**params, "device": device}), device

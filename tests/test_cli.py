@@ -170,6 +170,11 @@ BAD = {
         ["run", "--problem", "sphere", "--algo", "ga", "--device", "cuda:0"],
         "CUDA is not available" if not torch.cuda.is_available() else "runs on the CPU only",
     ),
+    "campaign on an unknown device": (
+        ["campaign", "--problems", "sphere", "--algos", "ga", "--budget", "500", "--out", "OUT",
+         "--device", "tpu"],
+        "unknown device 'tpu'",
+    ),
     "missing plan": (
         ["campaign", "--plan", "/nonexistent/plan.toml", "--out", "OUT"],
         "cannot read plan file",
@@ -231,3 +236,13 @@ def test_locked_campaign_folder_is_refused(bench_cmd, tmp_path):
             str(tmp_path),
         )
     assert result.returncode == 2 and "in use by pid" in result.stderr
+
+
+def test_campaign_on_a_named_device(bench_cmd, tmp_path):
+    out = tmp_path / "c"
+    args = ["campaign", "--problems", "sphere", "--algos", "random", "--seeds", "1"]
+    res = bench_cmd(*args, "--budget", "200", "--out", str(out), "--device", "cpu", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    (run,) = (out / "runs").iterdir()
+    record = json.loads((run / "record.json").read_text())
+    assert record["status"] == "finished" and record["provenance"]["machine"]["device"] == "cpu"
