@@ -215,3 +215,21 @@ def test_an_unreadable_record_is_shown_as_failed(tmp_path, board):
     row = lb.problems[0].table.set_index("algo").loc["random"]
     assert row[["finished", "failed", "pending"]].tolist() == [2, 1, 0]
     assert "random, seed 1: failed: UnreadableRecord" in (lb.out / "README.md").read_text()
+
+
+def test_gallery_with_images_for_some_problems_only(tmp_path):
+    """A problem without pictures beside one with them (pandas fills the gap with NaN)."""
+    import numpy as np
+
+    from bench.images import save_grid
+    from bench.leaderboard.build import build_leaderboard
+
+    campaign = make_campaign(tmp_path / "c", broken=False)
+    runs = sorted((campaign / "runs").iterdir())
+    for run in runs:
+        if json.loads((run / "record.json").read_text())["spec"]["problem"] != "rastrigin":
+            continue
+        save_grid([np.full((8, 8, 1), 200, np.uint8)], run / "best.png")
+    board = build_leaderboard(campaign, tmp_path / "lb")
+    assert all(v is None for v in board.gallery["sphere"].values())
+    assert all((tmp_path / "lb" / v).is_file() for v in board.gallery["rastrigin"].values())

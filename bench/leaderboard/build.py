@@ -186,7 +186,7 @@ def _gallery(board: Leaderboard, result: ProblemResult, runs: pd.DataFrame) -> N
             continue
         best = done.iloc[int(stats.to_loss(done["final"], result.sense).argmin())]
         pictured[algo] = (int(best["seed"]), float(best["final"]))
-        if best["image_path"] is None:
+        if not isinstance(best["image_path"], str):  # None, or NaN in a column with images
             images[algo] = None
             continue
         target = board.out / "images" / slug(result.problem) / f"{slug(str(algo))}.png"
