@@ -23,7 +23,7 @@ run: $(BIN)/.installed
 # runs do not stop it, the leaderboard shows them), then its site, tables and figures in results/.
 leaderboard: $(BIN)/.installed
 	-LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/bench campaign --plan leaderboard --out runs/leaderboard
-	$(BIN)/bench leaderboard runs/leaderboard --out results
+	$(BIN)/bench leaderboard runs/leaderboard --out results/leaderboard
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

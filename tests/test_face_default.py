@@ -1,0 +1,75 @@
+"""The default problem end to end on the shipped face generator: `bench run --problem face`.
+
+Everything is real: the shipped face DCGAN with its shipped crop box and
+measure axes, FaceNet's imported CASIA-WebFace weights, dlib as second judge,
+and photo targets from faces-pairs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from bench.generators.zoo import WEIGHTS_DIR, model_card
+from bench.problems.face import FaceSimilarity
+
+from bench.registry import registry
+
+
+@pytest.fixture(scope="module")
+def face(facenet_cache) -> FaceSimilarity:
+    return registry("problems").load("face")()
+
+
+def test_default_generator_ships_with_its_calibrations(face, tmp_path_factory):
+    assert face.generator_name == "dcgan-faces" and face.describe()["space"] == "z"
+    card = model_card("dcgan-faces")["face_problem"]
+    assert list(face.crop.box) == card["crop_box"]  # the shipped box, not a new calibration
+    assert face.pca.explained == tuple(card["measure_axes_explained_variance"])
+    assert all((WEIGHTS_DIR / f).is_file() for f in card["files"])
+
+
+def test_seed_target_is_found_exactly_and_random_faces_are_far(face):
+    best = face.seed_genome(0)
+    assert face.evaluate(best)[0] < 1e-4
+    rand = np.random.default_rng(0).standard_normal((32, face.dim))
+    fit, meas = face.evaluate_with_measures(rand)
+    assert np.all(fit > 0.2) and np.all(np.isfinite(meas))
+    # the measure axes spread random faces: most fall inside the archive's range
+    inside = np.all(np.abs(meas) <= 3, axis=1).mean()
+    assert inside >= 0.9 and meas.std(0).min() > 0.3
+
+
+def test_cli_run_on_a_photo_target(bench_cmd, data_dir, tmp_path):
+    photos = data_dir / "faces-pairs"
+    res = bench_cmd(
+        "run", "--problem", "face", "--algo", "ga", "--budget", "60", "--seed", "1",
+        "--set", "population=20", "--set", f"target={photos / 'img20.jpg'}",
+        "--set", f"baseline={photos / 'img20.jpg'},{photos / 'img21.jpg'}",
+        "--out", str(tmp_path),
+    )
+    assert res.returncode == 0, res.stderr
+    (run,) = tmp_path.iterdir()
+    record = json.loads((run / "record.json").read_text())
+    assert record["status"] == "finished" and record["evaluations"] == 60
+    report = record["report"]
+    assert report["facenet_distance"] == pytest.approx(record["best_fitness"], abs=1e-5)
+    assert 0 < report["baseline_distance"] < 1.2 and isinstance(report["beats_baseline"], bool)
+    assert report["dlib_distance"] > 0 and len(report["facenet_embedding"]) == 512
+    assert record["archive"]["coverage"] > 0  # the passive archive saw the face measures
+    assert (run / "best.png").is_file()
+
+
+def test_the_default_is_the_best_shipped_face_generator():
+    """Issue #6: a face generator that ships with better figures becomes the default."""
+    cards = {}
+    for path in WEIGHTS_DIR.glob("*.json"):
+        if path.with_suffix(".pt").is_file():
+            card = json.loads(path.read_text())
+            if "facenet_frechet" in card.get("quality", {}):
+                cards[path.stem] = card["quality"]
+    assert "dcgan-faces" in cards
+    best = min(cards, key=lambda n: cards[n]["facenet_frechet"]["distance"])
+    assert FaceSimilarity.default_generator == best
+    assert cards[best]["face_rate"] >= 0.9  # MTCNN finds a face in 9 of 10 samples
