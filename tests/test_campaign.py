@@ -116,7 +116,7 @@ def _start_campaign(folder):
             "--seeds",
             "3",
             "--budget",
-            "300000",  # a few seconds a run: the signal lands mid-campaign even on a loaded machine
+            "60000",
             "--out",
             str(folder),
             "--no-progress",
@@ -124,6 +124,9 @@ def _start_campaign(folder):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell without job control starts background jobs with SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: give the child the default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
