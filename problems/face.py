@@ -244,21 +244,27 @@ class FaceSimilarity(Problem):
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
             for i in range(0, len(genomes), self.chunk):
                 images = self.latent.images(genomes[i : i + self.chunk], chunk=self.chunk)
-                out.append(self.facenet(standardise(self.faces(images.float()))).float())
+                out.append(self._embed_images(images.float()).float())
         if not out:
             return torch.zeros((0, 512), device=self.device)
         return torch.cat(out)
 
+    def _embed_images(self, images: torch.Tensor) -> torch.Tensor:
+        """FaceNet embeddings ``[N, 512]`` of generated images ``[N, C, H, W]`` in [-1, 1]."""
+        return self.facenet(standardise(self.faces(images)))
+
     def evaluate(self, genomes: np.ndarray) -> np.ndarray:
         """Distances ``[N]`` (float64) of the faces of ``genomes [N, D]`` to the target."""
-        emb = self.embed_genomes(genomes)
+        return self._distances(self.embed_genomes(genomes))
+
+    def _distances(self, emb: torch.Tensor) -> np.ndarray:
+        """L2 distances ``[N]`` (float64) of embeddings ``[N, 512]`` to the target."""
         return torch.linalg.vector_norm(emb - self.target, dim=1).double().cpu().numpy()
 
     def evaluate_with_measures(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distances ``[N]`` and measures ``[N, 2]`` from one pass through generator and FaceNet."""
         emb = self.embed_genomes(genomes)
-        dist = torch.linalg.vector_norm(emb - self.target, dim=1).double().cpu().numpy()
-        return dist, self.pca.project(emb.double()).cpu().numpy()
+        return self._distances(emb), self.pca.project(emb.double()).cpu().numpy()
 
     def measures(self, genomes: np.ndarray) -> np.ndarray:
         """Coordinates ``[N, 2]`` of the faces on the generator's two main FaceNet axes."""
@@ -291,7 +297,7 @@ class FaceSimilarity(Problem):
         with torch.inference_mode():
             emb = torch.cat(
                 [
-                    self.facenet(standardise(self.faces(self.generator.generate(c, self.chunk))))
+                    self._embed_images(self.generator.generate(c, self.chunk))
                     for c in np.array_split(z, max(1, samples // self.chunk))
                 ]
             )
@@ -351,7 +357,7 @@ class FaceSimilarity(Problem):
         from bench.problems.dlib_judge import JudgeUnavailable
 
         emb = self.embed_genomes(genomes)
-        dist = torch.linalg.vector_norm(emb - self.target, dim=1).double().cpu().numpy()
+        dist = self._distances(emb)
         best = int(np.argmin(dist))
         out = {
             "facenet_distance": float(dist[best]),
