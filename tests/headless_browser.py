@@ -17,7 +17,9 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (
@@ -184,3 +186,19 @@ class Browser:
                 report.errors.append(f"load failed: {p.get('errorText')}")
         self.call("Target.closeTarget", {"targetId": target})
         return report
+
+
+def crawl(browser: Browser, root: Path):
+    """Every page reachable from index.html, and every link target that is not a page."""
+    todo, reports, files = [(root / "index.html").resolve()], {}, set()
+    while todo:
+        page = todo.pop()
+        if page in reports:
+            continue
+        reports[page] = browser.check(page.as_uri())
+        for link in reports[page].links:
+            url = urlparse(link)
+            assert url.scheme == "file", f"{page.name} links off the site: {link}"
+            target = Path(unquote(url.path)).resolve()
+            (todo.append(target) if target.suffix == ".html" else files.add(target))
+    return reports, files

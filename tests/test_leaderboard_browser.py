@@ -7,10 +7,9 @@ missing browser fails the test instead of skipping it.
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import pytest
-from headless_browser import Browser, find_chromium
+from headless_browser import Browser, crawl, find_chromium
 from leaderboard_campaign import make_campaign
 from leaderboard_face_campaign import make_face_campaign
 
@@ -30,22 +29,6 @@ pytestmark = pytest.mark.skipif(
 def site(tmp_path_factory):
     campaign = make_campaign(tmp_path_factory.mktemp("campaign") / "c", broken=False)
     return build_leaderboard(campaign, tmp_path_factory.mktemp("site") / "lb").out
-
-
-def crawl(browser: Browser, root: Path):
-    """Every page reachable from index.html, and every link target that is not a page."""
-    todo, reports, files = [(root / "index.html").resolve()], {}, set()
-    while todo:
-        page = todo.pop()
-        if page in reports:
-            continue
-        reports[page] = browser.check(page.as_uri())
-        for link in reports[page].links:
-            url = urlparse(link)
-            assert url.scheme == "file", f"{page.name} links off the site: {link}"
-            target = Path(unquote(url.path)).resolve()
-            (todo.append(target) if target.suffix == ".html" else files.add(target))
-    return reports, files
 
 
 def test_every_page_loads_clean_with_tables_images_and_working_links(site):
