@@ -5,13 +5,15 @@ batch); ``resolve_device`` turns a user's string into a ``torch.device`` or a
 one-line error, and ``auto_chunk`` picks how many images go through the
 networks at once: a fixed size on the CPU (where larger batches stop paying
 off once the caches are full), and on a GPU as many as half its free memory
-holds, measured with a small probe batch.
+holds, measured with a small probe batch. ``compile_networks`` is the opt-in
+``torch.compile`` of a problem's networks (``--set compile=true``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 CPU_CHUNK = 64
@@ -79,3 +81,58 @@ def auto_chunk(device: torch.device, probe: Callable[[int], object]) -> int:
     per_image = max(1, (torch.cuda.max_memory_allocated(device) - base) // PROBE)
     free, _ = torch.cuda.mem_get_info(device)
     return int(min(MAX_CHUNK, max(PROBE, GPU_MEMORY_SHARE * free // per_image)))
+
+
+def compile_networks(*modules: torch.nn.Module) -> None:
+    """Compile each module's forward in place with ``torch.compile`` (TorchInductor).
+
+    The modules keep their identity and attributes (``nn.Module.compile``), so the
+    generator contract still holds. A style-based generator is compiled as its
+    ``mapping`` and ``synthesis`` networks, which the Z, W and W+ search spaces call
+    directly. The first batches of each new shape pay the compilation (tens of seconds
+    on a CPU, more for FaceNet); later ones run the fused code.
+
+    Args:
+        modules: Networks in eval mode.
+
+    Raises:
+        RuntimeError: This PyTorch cannot compile here (no C++ compiler for the CPU
+            backend, or an unsupported Python).
+
+    """
+    for module in modules:
+        parts = [getattr(module, n, None) for n in ("mapping", "synthesis")]
+        targets = parts if all(isinstance(m, torch.nn.Module) for m in parts) else [module]
+        for target in targets:
+            target.compile()
+
+
+def compile_and_measure(
+    evaluate: Callable[[np.ndarray], np.ndarray], probe: np.ndarray, *modules: torch.nn.Module
+) -> float:
+    """Compile ``modules`` (``compile_networks``) and measure what it changes.
+
+    Args:
+        evaluate: A problem's fitness function, genomes ``[N, D]`` → ``[N]``.
+        probe: Genomes ``[N, D]`` evaluated before and after compiling.
+        modules: The networks ``evaluate`` runs.
+
+    Returns:
+        The largest absolute fitness change on ``probe``.
+
+    Raises:
+        RuntimeError: Compilation failed (it happens lazily, on the first call).
+
+    """
+    exact = evaluate(probe)
+    compile_networks(*modules)
+    try:
+        fast = evaluate(probe)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise RuntimeError(
+            f"torch.compile failed on this machine ({type(exc).__name__}: {first}); "
+            "run without compile=true"
+        ) from exc
+    return float(np.max(np.abs(fast - exact)))
+

@@ -25,6 +25,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from bench.device import compile_and_measure
 from bench.generator import Generator, to_uint8
 from bench.images import image_grid
 from bench.problem import MeasureSpace, Problem, check_batch_shape
@@ -85,6 +86,8 @@ class SetDiversity(Problem):
         weights: Weight file for that generator instead of its shipped one.
         device: Torch device of the generator.
         chunk: Most images per generator pass.
+        compile: Opt-in ``torch.compile`` of the generator; the largest fitness change
+            it causes on a probe batch is measured and described.
 
     """
 
@@ -101,6 +104,7 @@ class SetDiversity(Problem):
         weights: str | None = None,
         device: str = "cpu",
         chunk: int = 1000,
+        compile: bool = False,  # the user-facing name: --set compile=true
     ):
         if k < 2:
             raise ValueError(f"k must be at least 2 (a set needs pairs), got {k}")
@@ -116,6 +120,15 @@ class SetDiversity(Problem):
             ranges=((0.0, 1.0), (0.0, 1.0)),
             bins=(100, 100),
         )
+        self.compiled = False
+        self.compile_deviation = self._compile() if compile else None
+
+    def _compile(self) -> float:
+        """Compile the generator; return the largest fitness change it makes on 4 sets."""
+        probe = np.random.default_rng(np.random.SeedSequence(12345)).standard_normal((4, self.dim))
+        deviation = compile_and_measure(self.evaluate, probe, self.generator)
+        self.compiled = True
+        return deviation
 
     @staticmethod
     def _load_generator(name: str | Generator, weights: str | None, device: str) -> Generator:
@@ -135,6 +148,8 @@ class SetDiversity(Problem):
             "k": self.k,
             "generator": name if isinstance(name, str) else type(name).__name__,
             "z_dim": self.z_dim,
+            "compile": self.compiled,
+            "compile_max_fitness_deviation": self.compile_deviation,
         }
 
     def weight_files(self) -> Sequence[Path]:

@@ -54,7 +54,7 @@ from bench.problems.facenet_weights import load_facenet, resolve_weights
 from bench.problems.latent_space import LatentSpace
 
 from bench.cache import cache_dir
-from bench.device import CPU_CHUNK, auto_chunk, resolve_device
+from bench.device import CPU_CHUNK, auto_chunk, compile_and_measure, resolve_device
 from bench.generator import Generator, to_uint8
 from bench.problem import MeasureSpace, Problem, check_batch_shape
 from bench.registry import registry
@@ -87,6 +87,8 @@ class FaceSimilarity(Problem):
             largest fitness change it causes on a probe batch is measured and described.
         channels_last: Run FaceNet's convolutions in channels-last layout (faster on
             oneDNN and tensor cores; same embeddings up to rounding).
+        compile: Opt-in ``torch.compile`` of the generator and FaceNet; the largest
+            fitness change it causes on a probe batch is measured and described.
 
     """
 
@@ -113,6 +115,7 @@ class FaceSimilarity(Problem):
         measure_bins: int = 50,
         precision: str = "fp32",
         channels_last: bool = True,
+        compile: bool = False,  # the user-facing name: --set compile=true
     ):
         if chunk is not None and chunk < 1:
             raise ValueError(f"chunk must be at least 1, got {chunk}")
@@ -149,11 +152,20 @@ class FaceSimilarity(Problem):
         self._judge2 = None  # (DlibJudge, target descriptor [128]) once asked for
         self.target = self._target_embedding(target)  # [512] float32 tensor on device
         self.baseline = self._baseline(baseline)
+        self.compiled = False
+        self.compile_deviation = self._compile() if compile else None
         self.precision_deviation = self._set_precision(precision)
 
     def _probe(self, n: int) -> np.ndarray:
         rng = np.random.default_rng(np.random.SeedSequence(12345))
         return rng.standard_normal((n, self.latent.dim))
+
+    def _compile(self) -> float:
+        """Compile the networks; return the largest fitness change it makes on 16 genomes."""
+        probe = self._probe(16)
+        deviation = compile_and_measure(self.evaluate, probe, self.generator, self.facenet)
+        self.compiled = True
+        return deviation
 
     def _set_precision(self, precision: str) -> float | None:
         """Switch to ``precision``; return the largest fitness change it makes on 16 genomes."""
@@ -404,4 +416,6 @@ class FaceSimilarity(Problem):
             "chunk": self.chunk,
             "precision": self.precision,
             "precision_max_fitness_deviation": self.precision_deviation,
+            "compile": self.compiled,
+            "compile_max_fitness_deviation": self.compile_deviation,
         }

@@ -1,4 +1,4 @@
-"""Fast evaluation: folded batch norm, channels-last FaceNet, devices, chunks and precision."""
+"""Fast evaluation: BN folding, channels-last FaceNet, devices, chunks, precision, compile."""
 
 from __future__ import annotations
 
@@ -49,3 +49,48 @@ def test_devices_resolve_or_fail_clearly():
             resolve_device("cuda:0")
     calls = []
     assert auto_chunk(torch.device("cpu"), calls.append) == CPU_CHUNK and calls == []
+
+
+def test_compiled_generator_gives_the_same_fitness_and_says_so():
+    from bench.problems.diversity import DiversityMnistRmse
+
+    eager, fast = DiversityMnistRmse(), DiversityMnistRmse(compile=True)
+    genomes = np.random.default_rng(np.random.SeedSequence(7)).standard_normal((3, fast.dim))
+    np.testing.assert_allclose(fast.evaluate(genomes), eager.evaluate(genomes), atol=1e-6)
+    card = fast.describe()
+    assert card["compile"] is True and 0.0 <= card["compile_max_fitness_deviation"] < 1e-6
+    assert eager.describe()["compile"] is False
+    assert eager.describe()["compile_max_fitness_deviation"] is None
+    # compiled in place: the module and its contract are the same object as before
+    assert fast.generator._compiled_call_impl is not None and fast.generator.z_dim == 100
+    assert eager.generator._compiled_call_impl is None
+
+
+def test_style_generators_compile_as_mapping_and_synthesis(monkeypatch):
+    from bench.generators.stylegan2 import StyleGAN2Generator
+
+    from bench.device import compile_networks
+
+    g = StyleGAN2Generator(z_dim=8, w_dim=8, img_resolution=8, img_channels=3, channel_max=8,
+                           mapping_layers=2)
+    compile_networks(g)  # lazy: nothing is compiled until a call
+    assert g.mapping._compiled_call_impl is not None
+    assert g.synthesis._compiled_call_impl is not None
+    assert g._compiled_call_impl is None
+
+
+def test_a_failed_compilation_is_one_clear_error():
+    from bench.device import compile_and_measure
+
+    calls = []
+
+    def evaluate(genomes):
+        calls.append(len(genomes))
+        if len(calls) > 1:  # what a missing C++ compiler does on the first compiled call
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nlong trace")
+        return np.zeros(len(genomes))
+
+    with pytest.raises(RuntimeError, match=r"torch.compile failed on this machine "
+                       r"\(RuntimeError: InvalidCxxCompiler: No working C\+\+ compiler found\); "
+                       r"run without compile=true"):
+        compile_and_measure(evaluate, np.zeros((2, 3)), torch.nn.Linear(3, 1))
