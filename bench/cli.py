@@ -277,7 +277,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise SpecError(f"--alpha must be between 0 and 1, got {args.alpha}")
     out = Path(args.out) if args.out else folder / "leaderboard"
     _check_writable(out)
-    board = build_leaderboard(folder, out, alpha=args.alpha)
+    board = build_leaderboard(folder, out, alpha=args.alpha, title=args.title, note=args.note)
     counts = board.runs["status"].value_counts()
     print(
         f"leaderboard {out}: {len(board.problems)} problems, {len(board.runs)} planned runs ("
@@ -647,6 +647,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="leaderboard folder (default: CAMPAIGN/leaderboard)")
     p.add_argument(
         "--alpha", type=float, default=0.05, help="significance level of every test (0.05)"
+    )
+    p.add_argument("--title", help="heading of the overview (default: 'Leaderboard: CAMPAIGN')")
+    p.add_argument(
+        "--note", help="a paragraph under the heading: what was run, where, at which budgets"
     )
     p.set_defaults(func=cmd_leaderboard)
     p = sub.add_parser(

@@ -137,6 +137,19 @@ def test_cli_writes_and_refuses(tmp_path, board, capsys):
     assert main(["leaderboard", str(board.campaign), "--alpha", "2"]) == 2
 
 
+def test_title_and_note_head_the_overview_and_the_markdown(tmp_path, board):
+    default = (board.out / "index.html").read_text()
+    assert f"<h1>Leaderboard: {board.campaign.name}</h1>" in default
+    note = "Run on 2 CPU cores; budgets <sized> to fit & 5 seeds."
+    argv = ["leaderboard", str(board.campaign), "--out", str(tmp_path / "lb")]
+    assert main([*argv, "--title", "Published board", "--note", note]) == 0
+    html = (tmp_path / "lb" / "index.html").read_text()
+    assert "<h1>Published board</h1>" in html and "<title>Published board</title>" in html
+    assert "budgets &lt;sized&gt; to fit &amp; 5 seeds." in html  # escaped, not markup
+    md = (tmp_path / "lb" / "README.md").read_text().splitlines()
+    assert md[:3] == ["# Published board", "", note]
+
+
 @pytest.fixture
 def measured_problem(monkeypatch):
     """Register the tests' MeasuredSphere (a problem with a 20 × 20 grid) for this test."""

@@ -58,6 +58,8 @@ class Leaderboard:
         gallery_runs: Problem → algorithm → (seed, final fitness) of the pictured run.
         diversity: Face problem → pairwise distances between its runs' best faces.
         targets: Face problem → its targets as pictures (or why they are unavailable).
+        title: Heading of the overview; default ``Leaderboard: <campaign folder name>``.
+        note: A paragraph under the heading (what was run, where, why these budgets).
 
     """
 
@@ -76,6 +78,13 @@ class Leaderboard:
     gallery_runs: dict[str, dict[str, tuple[int, float] | None]] = field(default_factory=dict)
     diversity: dict[str, Diversity] = field(default_factory=dict)
     targets: dict[str, list[TargetImage]] = field(default_factory=dict)
+    title: str | None = None
+    note: str | None = None
+
+    @property
+    def heading(self) -> str:
+        """Heading of the overview page and of the Markdown version."""
+        return self.title or f"Leaderboard: {self.campaign.name}"
 
     def page(self, problem: str) -> str:
         """File name of a problem's page."""
@@ -197,12 +206,22 @@ def _gallery(board: Leaderboard, result: ProblemResult, runs: pd.DataFrame) -> N
     board.gallery_runs[result.problem] = pictured
 
 
-def build_leaderboard(campaign: Path, out: Path, alpha: float = stats.ALPHA) -> Leaderboard:
-    """Compute the leaderboard of ``campaign`` and write every file into ``out``."""
+def build_leaderboard(
+    campaign: Path,
+    out: Path,
+    alpha: float = stats.ALPHA,
+    title: str | None = None,
+    note: str | None = None,
+) -> Leaderboard:
+    """Compute the leaderboard of ``campaign`` and write every file into ``out``.
+
+    ``title`` and ``note`` head the overview and the Markdown version (see ``Leaderboard``).
+    """
     from bench.leaderboard.html_site import write_site
     from bench.leaderboard.markdown_page import write_markdown
 
     board = compute(campaign, out, alpha)
+    board.title, board.note = title, note
     board.out.mkdir(parents=True, exist_ok=True)
     write_tables(board)
     write_figures(board)

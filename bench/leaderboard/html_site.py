@@ -121,6 +121,7 @@ def index_page(board: Leaderboard) -> str:
         for r in board.problems
     )
     body = [
+        *([f'<p class="note">{escape(board.note)}</p>'] if board.note else []),
         f"<p>{len(board.runs)} planned runs: {escape(counts)}. Markdown version: "
         '<a href="README.md">README.md</a>; tables: <a href="tables/runs.csv">runs.csv</a>, '
         '<a href="tables/ranks.csv">ranks.csv</a>, <a href="tables/winrate.csv">winrate.csv</a>.'
@@ -138,7 +139,7 @@ def index_page(board: Leaderboard) -> str:
         html_table(board.winrate.rename_axis("algo").reset_index()),
         _figure(board.figures.get("winrate"), "Win-rate matrix"),
     ]
-    return _page(board, f"Leaderboard: {board.campaign.name}", body)
+    return _page(board, board.heading, body)
 
 
 def _diversity(board: Leaderboard, problem: str) -> list[str]:
@@ -207,7 +208,7 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
         if k in result.table.columns
     )
     body.append(f'<h2>Columns</h2><dl class="prov">{legend}</dl>')
-    return _page(board, f"{result.problem} ({board.campaign.name})", body)
+    return _page(board, f"{result.problem} ({board.title or board.campaign.name})", body)
 
 
 def write_site(board: Leaderboard) -> None:

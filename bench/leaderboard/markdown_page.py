@@ -111,8 +111,9 @@ def render_markdown(board: Leaderboard) -> str:
     fr = board.friedman
     ranked = fr.ranks.sort_values()
     lines = [
-        f"# Leaderboard: {board.campaign.name}",
+        f"# {board.heading}",
         "",
+        *([board.note, ""] if board.note else []),
         f"{len(board.runs)} planned runs: "
         + ", ".join(f"{n} {s}" for s, n in board.runs["status"].value_counts().items())
         + ". HTML version: [index.html](index.html); tables in [tables/](tables/).",
