@@ -29,12 +29,12 @@ LEADERBOARD_NOTE := Every registered problem × random, ga, ga-set, map-elites, 
 	rastrigin, 1,000 on face, 200 on the 28-px set-diversity problems and 100 on the 64-px \
 	face sets (the set-diversity study ran 25,000), so the set-diversity rows show early \
 	progress only. The hardware and the time the runs took are at the foot of every page; \
-	`make leaderboard` regenerates it.
+	make leaderboard regenerates it.
 leaderboard: $(BIN)/.installed
 	-LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/bench campaign --plan leaderboard --out runs/leaderboard \
 		$(LEADERBOARD_ARGS)
 	$(BIN)/bench leaderboard runs/leaderboard --out results/leaderboard \
-		--title "latent-bench leaderboard" --note "$(LEADERBOARD_NOTE)"
+		--title 'latent-bench leaderboard' --note '$(LEADERBOARD_NOTE)'
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
