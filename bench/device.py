@@ -95,9 +95,8 @@ def compile_networks(*modules: torch.nn.Module) -> None:
     Args:
         modules: Networks in eval mode.
 
-    Raises:
-        RuntimeError: This PyTorch cannot compile here (no C++ compiler for the CPU
-            backend, or an unsupported Python).
+    Compilation is lazy: a machine that cannot compile fails on the first call, which
+    ``compile_and_measure`` turns into one clear error.
 
     """
     for module in modules:

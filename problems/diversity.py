@@ -120,15 +120,12 @@ class SetDiversity(Problem):
             ranges=((0.0, 1.0), (0.0, 1.0)),
             bins=(100, 100),
         )
-        self.compiled = False
         self.compile_deviation = self._compile() if compile else None
 
     def _compile(self) -> float:
         """Compile the generator; return the largest fitness change it makes on 4 sets."""
         probe = np.random.default_rng(np.random.SeedSequence(12345)).standard_normal((4, self.dim))
-        deviation = compile_and_measure(self.evaluate, probe, self.generator)
-        self.compiled = True
-        return deviation
+        return compile_and_measure(self.evaluate, probe, self.generator)
 
     @staticmethod
     def _load_generator(name: str | Generator, weights: str | None, device: str) -> Generator:
@@ -148,7 +145,7 @@ class SetDiversity(Problem):
             "k": self.k,
             "generator": name if isinstance(name, str) else type(name).__name__,
             "z_dim": self.z_dim,
-            "compile": self.compiled,
+            "compile": self.compile_deviation is not None,
             "compile_max_fitness_deviation": self.compile_deviation,
         }
 

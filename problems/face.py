@@ -152,7 +152,6 @@ class FaceSimilarity(Problem):
         self._judge2 = None  # (DlibJudge, target descriptor [128]) once asked for
         self.target = self._target_embedding(target)  # [512] float32 tensor on device
         self.baseline = self._baseline(baseline)
-        self.compiled = False
         self.compile_deviation = self._compile() if compile else None
         self.precision_deviation = self._set_precision(precision)
 
@@ -163,9 +162,7 @@ class FaceSimilarity(Problem):
     def _compile(self) -> float:
         """Compile the networks; return the largest fitness change it makes on 16 genomes."""
         probe = self._probe(16)
-        deviation = compile_and_measure(self.evaluate, probe, self.generator, self.facenet)
-        self.compiled = True
-        return deviation
+        return compile_and_measure(self.evaluate, probe, self.generator, self.facenet)
 
     def _set_precision(self, precision: str) -> float | None:
         """Switch to ``precision``; return the largest fitness change it makes on 16 genomes."""
@@ -416,6 +413,6 @@ class FaceSimilarity(Problem):
             "chunk": self.chunk,
             "precision": self.precision,
             "precision_max_fitness_deviation": self.precision_deviation,
-            "compile": self.compiled,
+            "compile": self.compile_deviation is not None,
             "compile_max_fitness_deviation": self.compile_deviation,
         }
