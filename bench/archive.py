@@ -23,12 +23,14 @@ at each, for the leaderboard's archive heatmaps (start, middle, end).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ribs.archives import GridArchive
 
 from bench.problem import MeasureSpace, Problem, check_batch_shape
+
+if TYPE_CHECKING:  # pyribs takes seconds to import; only QD runs need it
+    from ribs.archives import GridArchive
 
 
 def grid_archive(
@@ -50,6 +52,8 @@ def grid_archive(
         An empty archive.
 
     """
+    from ribs.archives import GridArchive
+
     return GridArchive(
         solution_dim=solution_dim,
         dims=tuple(measure_space.bins),

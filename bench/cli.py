@@ -359,7 +359,7 @@ def _train_stylegan2(args: argparse.Namespace) -> int:
     """``bench train-generator stylegan2``: StyleGAN2 on face photos, in resumable chunks."""
     from bench.datasets import DataError
     from bench.datasets import data_dir as resolve_data_dir
-    from bench.generators.stylegan2_data import cached_face_split
+    from bench.generators.stylegan2_data import cached_face_split, read_face_pack
     from bench.generators.stylegan2_training import StyleGAN2TrainConfig, train
 
     if args.dataset != "utkface":
@@ -377,7 +377,10 @@ def _train_stylegan2(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/train/{config.name}")
     _check_writable(out)
     try:
-        data = cached_face_split(resolve_data_dir(args.data_dir), res)
+        if args.pack:
+            data = read_face_pack(Path(args.pack))
+        else:
+            data = cached_face_split(resolve_data_dir(args.data_dir), res)
     except DataError as exc:
         raise SpecError(str(exc)) from exc
     print(f"training   {config.name} on {data.description}")
@@ -391,6 +394,36 @@ def _train_stylegan2(args: argparse.Namespace) -> int:
         f"trained    {config.name}: {done:g}/{config.kimg:g} kimg in {out} (samples in "
         f"{out}/samples); run the same command again to go on from the checkpoint"
     )
+    return 0
+
+
+def cmd_pack_dataset(args: argparse.Namespace) -> int:
+    """Write the StyleGAN2 face split as one portable file (for a lent GPU machine)."""
+    from bench.datasets import DataError
+    from bench.datasets import data_dir as resolve_data_dir
+    from bench.generators.stylegan2_data import cached_face_split, write_face_pack
+
+    if args.dataset != "utkface":
+        raise SpecError(unknown_name_message("dataset", args.dataset, ["utkface"]))
+    res = args.resolution
+    if res < 8 or res & (res - 1):
+        raise SpecError(f"--resolution must be a power of 2 of at least 8, got {res}")
+    if not 1 <= args.quality <= 100:
+        raise SpecError(f"--quality must be within 1..100, got {args.quality}")
+    if args.heldout < 0:
+        raise SpecError(f"--heldout must be 0 or more, got {args.heldout}")
+    out = Path(args.out or f"runs/packs/{args.dataset}-{res}.npz")
+    _check_writable(out.parent)
+    try:
+        data = cached_face_split(resolve_data_dir(args.data_dir), res, args.heldout)
+    except DataError as exc:
+        raise SpecError(str(exc)) from exc
+    info = write_face_pack(data, out, args.quality)
+    print(
+        f"packed     {info['train']} + {info['heldout']} held-out faces at {res} px into {out}: "
+        f"{info['bytes'] / 2**20:.1f} MiB, {info['codec']}, {info['train_psnr_db']} dB PSNR"
+    )
+    print(f"train with bench train-generator stylegan2 --pack {out} --resolution {res}")
     return 0
 
 
@@ -669,6 +702,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="utkface", help="stylegan2: training photos (utkface)")
     p.add_argument("--kimg", type=float, help="stylegan2: thousands of images to show (5000)")
     p.add_argument(
+        "--pack", help="stylegan2: train on a file from `bench pack-dataset` (not --data-dir)"
+    )
+    p.add_argument(
         "--max-minutes", type=float, help="stylegan2: stop this call after N minutes (resumable)"
     )
     p.add_argument("--batch", type=_int_arg, default=32, help="images per step (study: 32)")
@@ -678,6 +714,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="training folder (default runs/train/NAME)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train_generator)
+
+    p = sub.add_parser(
+        "pack-dataset",
+        help="StyleGAN2's face photos as one small file (WebP), e.g. for a GPU machine",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  bench pack-dataset utkface --data-dir ../shared/data --resolution 64 "
+        "--out runs/packs/utkface-64.npz",
+    )
+    p.add_argument("dataset", help="one of: utkface")
+    p.add_argument("--data-dir", help="data directory (default: $LATENT_BENCH_DATA)")
+    p.add_argument("--resolution", type=_int_arg, default=64, help="height and width (64)")
+    p.add_argument("--quality", type=_int_arg, default=90, help="WebP quality, 1-100 (90)")
+    p.add_argument("--heldout", type=_int_arg, default=2000, help="photos held out (2000)")
+    p.add_argument("--out", help="pack file (default runs/packs/DATASET-RESOLUTION.npz)")
+    p.set_defaults(func=cmd_pack_dataset)
 
     p = sub.add_parser(
         "export-generator",

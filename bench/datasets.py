@@ -251,6 +251,11 @@ def load_face_split(root: Path, resolution: int = 64, heldout: int = 2000) -> La
     age group; a seeded permutation does not.
     """
     faces = load_faces(root, resolution)
+    if not 0 <= heldout < len(faces):
+        raise DataError(
+            f"{len(faces)} face photos under {Path(root) / 'utkface'}: cannot hold out {heldout} "
+            "and still train on some"
+        )
     order = np.random.default_rng(np.random.SeedSequence(0)).permutation(len(faces))
     cut = len(faces) - heldout
     desc = (

@@ -6,16 +6,26 @@ split of ``bench.datasets.load_face_split`` is therefore stored as ``.npz`` unde
 ``bench.cache.cache_dir("datasets")``, keyed by the photo files' names, sizes and
 modification times, the resolution and the held-out count; a changed folder gets
 a new key. The cache is derived data on this machine, never part of the repository.
+
+A *pack* (:func:`write_face_pack`, ``bench pack-dataset``) is the same split in
+one portable file small enough to travel to a lent GPU machine (whose working
+tree is limited to 64 MiB): every image WebP-encoded (quality 90 by default:
+UTKFace's 21,707 training faces at 64 px take 27 MiB, 38.9 dB PSNR against the
+decoded photos), with the measured PSNR recorded in the pack and in the
+description a model card quotes. A pack is for training; figures that compare
+generated faces with real ones (``bench export-generator``) read the photos.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from bench.cache import cache_dir
 from bench.datasets import LabelledImages, load_face_split
@@ -60,3 +70,117 @@ def cached_face_split(root: Path, resolution: int = 64, heldout: int = 2000) -> 
     np.savez(tmp, train=data.train, heldout=data.heldout, description=data.description)
     os.replace(tmp, path)
     return data
+
+
+PACK_FORMAT = "latent-bench face pack 1"
+
+
+def _encode(images: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``[N, H, W, C]`` uint8 as one WebP byte string and its ``[N]`` lengths."""
+    blobs = []
+    for image in images:
+        buf = io.BytesIO()
+        pil = Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
+        pil.save(buf, "WEBP", quality=quality, method=6)
+        blobs.append(np.frombuffer(buf.getvalue(), np.uint8))
+    sizes = np.array([len(b) for b in blobs], np.int64)
+    return np.concatenate(blobs) if blobs else np.zeros(0, np.uint8), sizes
+
+
+def _decode(blob: np.ndarray, sizes: np.ndarray, channels: int) -> np.ndarray:
+    """Inverse of :func:`_encode`: ``[N, H, W, C]`` uint8."""
+    mode = "RGB" if channels == 3 else "L"
+    ends = np.cumsum(sizes)
+    images = [
+        np.asarray(Image.open(io.BytesIO(blob[end - size : end].tobytes())).convert(mode))
+        for size, end in zip(sizes, ends, strict=True)
+    ]
+    out = np.stack(images)
+    return out if channels == 3 else out[..., None]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of uint8 images ``b`` against ``a`` (same shape)."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def write_face_pack(data: LabelledImages, path: Path, quality: int = 90) -> dict:
+    """Write a split as a portable pack of WebP images.
+
+    Args:
+        data: ``train`` ``[N, R, R, C]`` and ``heldout`` ``[M, R, R, C]`` uint8.
+        path: The ``.npz`` file to write (atomically).
+        quality: WebP quality of the training images, 1–100.
+
+    Returns:
+        What the pack holds: counts, resolution, codec, PSNR, bytes, sha256.
+
+    Raises:
+        ValueError: A quality outside 1–100.
+
+    """
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be within 1..100, got {quality}")
+    train_blob, train_sizes = _encode(data.train, quality)
+    heldout_blob, heldout_sizes = _encode(data.heldout, quality)
+    decoded = _decode(train_blob, train_sizes, data.train.shape[-1])
+    info = {
+        "format": PACK_FORMAT,
+        "train": len(data.train),
+        "heldout": len(data.heldout),
+        "resolution": int(data.train.shape[1]),
+        "channels": int(data.train.shape[-1]),
+        "codec": f"WebP quality {quality}",
+        "train_psnr_db": round(psnr(data.train, decoded), 2),
+        "source": data.description,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
+    np.savez(
+        tmp,
+        train_blob=train_blob,
+        train_sizes=train_sizes,
+        heldout_blob=heldout_blob,
+        heldout_sizes=heldout_sizes,
+        info=json.dumps(info),
+    )
+    os.replace(tmp, path)
+    from bench.provenance import sha256_file
+
+    return {**info, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def read_face_pack(path: Path) -> LabelledImages:
+    """The split stored by :func:`write_face_pack`.
+
+    Args:
+        path: A pack file.
+
+    Returns:
+        The decoded split; its description names the source, the codec and the PSNR.
+
+    Raises:
+        DataError: No such file, or not a pack.
+
+    """
+    from bench.datasets import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            f"no face pack at {path}: write one with `bench pack-dataset utkface --out {path}`"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            info = json.loads(str(f["info"]))
+            if info.get("format") != PACK_FORMAT:
+                raise DataError(f"{path} is not a face pack ({info.get('format')!r})")
+            channels = info["channels"]
+            train = _decode(f["train_blob"], f["train_sizes"], channels)
+            heldout = _decode(f["heldout_blob"], f["heldout_sizes"], channels)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{path} is not a readable face pack: {exc}") from exc
+    desc = f"{info['source']}; packed: {info['codec']} ({info['train_psnr_db']} dB PSNR)"
+    return LabelledImages(train, None, heldout, None, desc)

@@ -5,9 +5,13 @@ resolution: non-saturating logistic loss, lazy R1 penalty on reals (every
 ``r1_interval`` steps, γ by default ``0.0002·R²/batch``, ADA's rule), style mixing,
 Adam (lr 0.0025, β = (0, 0.99), adjusted for the lazy steps), an EMA copy of G with
 a half-life of ``ema_kimg`` thousand images (ramped up over the first 5 % of
-training). Left out: path-length regularisation and adaptive augmentation. On a
-GPU the forward passes run under bfloat16 autocast (no loss scaling needed);
-parameters and optimiser state stay float32.
+training), and x-flips of the real images (``mirror``, StyleGAN2-ADA's
+``--mirror=1``, the usual choice for faces). Left out: path-length
+regularisation and adaptive augmentation. On a GPU the forward passes run under
+bfloat16 autocast (no loss scaling needed); parameters and optimiser state stay
+float32. A step never waits for the GPU: the real images live on the device with
+each epoch's order and flips, style-mixing draws come from a host generator and
+losses are read once a tick.
 
 A training folder holds ``checkpoint.pt`` (networks, optimisers, RNG states,
 images seen; written atomically at every tick and at the end of a call),
@@ -15,9 +19,9 @@ images seen; written atomically at every tick and at the end of a call),
 ``log.json``. Calling :func:`train` again on the folder resumes from the
 checkpoint: ``max_seconds`` bounds one call, so a long run is a series of calls
 of under 10 minutes each. All randomness comes from the config's seed through
-explicit generators (``torch.Generator`` for latents, noise and mixing; a NumPy
-generator for data order), all checkpointed, so 2 + 2 steps equal 4 steps bit for
-bit on the same device.
+explicit generators (``torch.Generator`` for latents and noise; NumPy
+generators for data order, flips and style mixing), all checkpointed, so 2 + 2
+steps equal 4 steps bit for bit on the same device.
 """
 
 from __future__ import annotations
@@ -63,7 +67,9 @@ class StyleGAN2TrainConfig:
         r1_interval: Steps between R1 penalties (lazy regularisation).
         ema_kimg: Half-life of the EMA generator, thousands of images.
         style_mixing: Probability of mixing two latents in a batch.
-        tick_kimg: Thousands of images between checkpoints, logs and sample grids.
+        mirror: Show each real image x-flipped with probability 1/2.
+        tick_kimg: Thousands of images between checkpoints, logs and sample grids
+            (may change on resume).
         seed: Seed of initialisation, latents, noise and data order.
 
     """
@@ -82,6 +88,7 @@ class StyleGAN2TrainConfig:
     r1_interval: int = 16
     ema_kimg: float = 10.0
     style_mixing: float = 0.9
+    mirror: bool = True
     tick_kimg: float = 20.0
     seed: int = 0
 
@@ -153,15 +160,20 @@ class _Trainer:
         self.G, self.D = (m.to(dev) for m in build_networks(config))
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         ratio = config.r1_interval / (config.r1_interval + 1)  # lazy R1: fewer D steps count
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=(0.0, 0.99))
-        self.opt_d = torch.optim.Adam(
-            self.D.parameters(), lr=config.lr * ratio, betas=(0.0, 0.99**ratio)
+        fused = {"fused": True} if dev.type == "cuda" else {}
+        self.opt_g = torch.optim.Adam(
+            self.G.parameters(), lr=config.lr, betas=(0.0, 0.99), **fused
         )
+        self.opt_d = torch.optim.Adam(
+            self.D.parameters(), lr=config.lr * ratio, betas=(0.0, 0.99**ratio), **fused
+        )
+        if dev.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick kernels once
         self.gen = torch.Generator(dev).manual_seed(config.seed)
         self.order_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
-        self.images = data.train  # uint8 [N, R, R, C]
-        self.perm = self.order_rng.permutation(len(self.images))
-        self.cursor = 0
+        self.mix_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 3]))
+        self.images = torch.from_numpy(data.train).to(dev)  # uint8 [N, R, R, C], on the device
+        self._new_epoch()
         self.step = 0
         self.train_seconds = 0.0
         self.fixed_z = torch.from_numpy(
@@ -185,9 +197,22 @@ class _Trainer:
     def nimg(self) -> int:
         return self.step * self.config.batch
 
+    def _new_epoch(self) -> None:
+        """Draw the next epoch's order and flips (host) and keep them on the device."""
+        n = len(self.images)
+        self.perm = self.order_rng.permutation(n)
+        self.flips = self.order_rng.random(n) < 0.5 if self.config.mirror else np.zeros(n, bool)
+        self.cursor = 0
+        self._epoch_on_device()
+
+    def _epoch_on_device(self) -> None:
+        self.perm_dev = torch.from_numpy(self.perm).to(self.dev)
+        self.flips_dev = torch.from_numpy(self.flips).to(self.dev)
+
     def _resume(self, path: Path) -> None:
         ckpt = torch.load(path, map_location=self.dev, weights_only=False)
-        if {**ckpt["config"], "kimg": self.config.kimg} != asdict(self.config):
+        changeable = {"kimg": self.config.kimg, "tick_kimg": self.config.tick_kimg}
+        if {**ckpt["config"], **changeable} != asdict(self.config):
             raise ValueError(
                 f"{path} was trained with {ckpt['config']}; this run asks for "
                 f"{asdict(self.config)}. Use another --out folder."
@@ -196,7 +221,9 @@ class _Trainer:
             getattr(self, key).load_state_dict(ckpt[key])
         self.gen.set_state(ckpt["gen"].cpu())
         self.order_rng.bit_generator.state = ckpt["order_rng"]
-        self.perm, self.cursor = ckpt["perm"], ckpt["cursor"]
+        self.mix_rng.bit_generator.state = ckpt["mix_rng"]
+        self.perm, self.flips, self.cursor = ckpt["perm"], ckpt["flips"], ckpt["cursor"]
+        self._epoch_on_device()
         self.step, self.train_seconds = ckpt["step"], ckpt["train_seconds"]
         self.log = ckpt["log"]
         self.log["config"] = asdict(self.config)
@@ -209,7 +236,9 @@ class _Trainer:
             opt_d=self.opt_d.state_dict(),
             gen=self.gen.get_state(),
             order_rng=self.order_rng.bit_generator.state,
+            mix_rng=self.mix_rng.bit_generator.state,
             perm=self.perm,
+            flips=self.flips,
             cursor=self.cursor,
             step=self.step,
             train_seconds=self.train_seconds,
@@ -224,19 +253,20 @@ class _Trainer:
     def _reals(self) -> torch.Tensor:
         b = self.config.batch
         if self.cursor + b > len(self.perm):
-            self.perm = self.order_rng.permutation(len(self.images))
-            self.cursor = 0
-        idx = self.perm[self.cursor : self.cursor + b]
+            self._new_epoch()
+        idx = self.perm_dev[self.cursor : self.cursor + b]
+        flip = self.flips_dev[self.cursor : self.cursor + b]
         self.cursor += b
-        x = torch.from_numpy(self.images[np.sort(idx)]).to(self.dev)
+        x = self.images[idx]  # [B, R, R, C]
+        x = torch.where(flip[:, None, None, None], x.flip(2), x)
         return x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
     def _fakes(self) -> torch.Tensor:
         c, G = self.config, self.G
         z = torch.randn(c.batch, c.z_dim, generator=self.gen, device=self.dev)
         ws = G.mapping(z, truncation_psi=1.0)
-        mix = torch.rand((), generator=self.gen, device=self.dev).item() < c.style_mixing
-        cut = int(torch.randint(1, G.num_ws, (), generator=self.gen, device=self.dev).item())
+        mix = self.mix_rng.random() < c.style_mixing
+        cut = int(self.mix_rng.integers(1, G.num_ws))
         if mix:
             z2 = torch.randn(c.batch, c.z_dim, generator=self.gen, device=self.dev)
             ws2 = G.mapping(z2, truncation_psi=1.0, update_w_avg=False)
@@ -246,7 +276,7 @@ class _Trainer:
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.dev.type == "cuda")
 
-    def _train_step(self) -> dict[str, float]:
+    def _train_step(self) -> dict[str, torch.Tensor]:
         c = self.config
         # Generator: non-saturating loss.
         self.G.requires_grad_(True)
@@ -278,21 +308,23 @@ class _Trainer:
         self.opt_d.step()
         self._update_ema()
         self.step += 1
-        return {
-            "loss_g": loss_g.item(),
-            "loss_d": loss_d.item(),
-            "r1": r1.item() if r1_step else float("nan"),
-            "d_real": logits_real.mean().item(),
-            "d_fake": logits_fake.mean().item(),
+        stats = {
+            "loss_g": loss_g.detach(),
+            "loss_d": loss_d.detach(),
+            "d_real": logits_real.detach().mean(),
+            "d_fake": logits_fake.detach().mean(),
         }
+        if r1_step:
+            stats["r1"] = r1.detach()
+        return stats
 
     @torch.no_grad()
     def _update_ema(self) -> None:
         c = self.config
         ema_nimg = min(c.ema_kimg * 1000, (self.nimg + c.batch) * 0.05)
         beta = 0.5 ** (c.batch / max(ema_nimg, 1e-8))
-        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
-            p_ema.copy_(p.lerp(p_ema, beta))
+        # One fused update for all parameters: ema ← ema + (1 − β)(p − ema).
+        torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - beta)
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
             b_ema.copy_(b)
 
@@ -301,7 +333,7 @@ class _Trainer:
         total_steps = int(np.ceil(c.kimg * 1000 / c.batch))
         tick_steps = max(1, round(c.tick_kimg * 1000 / c.batch))
         t_call = time.perf_counter()
-        sums: dict[str, list[float]] = {}
+        sums: dict[str, list[torch.Tensor]] = {}
         steps_this_call = 0
         self.G.train()
         self.D.train()
@@ -321,8 +353,10 @@ class _Trainer:
                 break
         return self.log
 
-    def _tick(self, sums: dict[str, list[float]], progress: bool) -> None:
-        entry = {k: float(np.nanmean(v)) if np.isfinite(v).any() else None for k, v in sums.items()}
+    def _tick(self, sums: dict[str, list[torch.Tensor]], progress: bool) -> None:
+        entry: dict = {"loss_g": None, "loss_d": None, "r1": None, "d_real": None, "d_fake": None}
+        for key, values in sums.items():  # the one wait for the GPU in a tick
+            entry[key] = float(torch.stack(values).float().mean().item())
         entry.update(step=self.step, kimg=self.nimg / 1000, train_seconds=self.train_seconds)
         self.log["ticks"].append(entry)
         self._checkpoint()

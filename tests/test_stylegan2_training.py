@@ -184,3 +184,106 @@ def test_face_split_cache(tmp_path, monkeypatch):
     assert len(third.train) == 4 and len(list(cached.parent.iterdir())) == 2
     with pytest.raises(DataError, match="face photos not found"):
         cached_face_split(tmp_path / "nothing", 16)
+
+
+def test_mirror_flips_about_half_of_the_reals_and_checkpoints_them(tmp_path):
+    from bench.generators.stylegan2_training import _Trainer
+
+    data = faces()
+    originals = torch.from_numpy(data.train).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+    def epoch(config):
+        trainer = _Trainer(config, data, tmp_path / str(config.mirror), torch.device("cpu"))
+        reals = torch.cat([trainer._reals() for _ in range(len(data.train) // config.batch)])
+        return reals, trainer.flips
+
+    reals, flips = epoch(TINY)
+    assert 0 < flips.sum() < len(flips)
+    flipped = 0
+    for image in reals:  # every real is a training image, as it is or mirrored left-right
+        same = (originals == image).flatten(1).all(1)
+        mirrored = (originals.flip(3) == image).flatten(1).all(1)
+        assert same.any() or mirrored.any()
+        flipped += int(mirrored.any() and not same.any())
+    assert flipped == flips.sum()
+    plain, no_flips = epoch(StyleGAN2TrainConfig(**{**TINY.__dict__, "mirror": False}))
+    assert not no_flips.any()
+    assert all((originals == image).flatten(1).all(1).any() for image in plain)
+
+
+def test_tick_length_may_change_on_resume(tmp_path):
+    train(TINY, faces(), tmp_path, max_steps=1, progress=False)
+    longer = StyleGAN2TrainConfig(**{**TINY.__dict__, "tick_kimg": 4.0})
+    log = train(longer, faces(), tmp_path, max_steps=1, progress=False)
+    assert [t["step"] for t in log["ticks"]] == [1, 2]
+
+
+def smooth_faces(n=12, res=16, seed=0):
+    """Images with some structure (a gradient and a blob), as a photo would have."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:res, 0:res] / res
+    images = []
+    for _ in range(n):
+        cx, cy, hue = rng.uniform(0.2, 0.8, 3)
+        blob = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) * 20)
+        rgb = np.stack([blob, x * hue, y * (1 - hue)], -1)
+        images.append((rgb * 255).clip(0, 255).astype(np.uint8))
+    train = np.stack(images)
+    return LabelledImages(train[:9], None, train[9:], None, f"{n} drawn {res}x{res} images")
+
+
+def test_face_pack_round_trip_and_errors(tmp_path):
+    from bench.generators.stylegan2_data import psnr, read_face_pack, write_face_pack
+
+    from bench.datasets import DataError
+
+    data = smooth_faces()
+    info = write_face_pack(data, tmp_path / "pack.npz", quality=90)
+    assert (info["train"], info["heldout"], info["resolution"]) == (9, 3, 16)
+    assert info["bytes"] == (tmp_path / "pack.npz").stat().st_size and len(info["sha256"]) == 64
+    back = read_face_pack(tmp_path / "pack.npz")
+    assert back.train.shape == data.train.shape and back.heldout.shape == data.heldout.shape
+    assert back.train.dtype == np.uint8
+    assert psnr(data.train, back.train) == pytest.approx(info["train_psnr_db"], abs=0.01)
+    assert info["train_psnr_db"] > 30  # lossy, but close
+    assert not np.array_equal(back.train[0], back.train[1])  # images stay in their order
+    assert "WebP quality 90" in back.description and "12 drawn" in back.description
+    worse = write_face_pack(data, tmp_path / "low.npz", quality=10)
+    assert worse["bytes"] < info["bytes"] and worse["train_psnr_db"] < info["train_psnr_db"]
+    with pytest.raises(DataError, match="bench pack-dataset utkface"):
+        read_face_pack(tmp_path / "missing.npz")
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(DataError, match="not a readable face pack"):
+        read_face_pack(tmp_path / "other.npz")
+    with pytest.raises(ValueError, match="quality"):
+        write_face_pack(data, tmp_path / "x.npz", quality=0)
+
+
+def test_cli_packs_photos_and_trains_on_the_pack(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from bench.cli import main
+
+    monkeypatch.setenv("LATENT_BENCH_CACHE", str(tmp_path / "cache"))
+    photos = tmp_path / "data" / "utkface"
+    photos.mkdir(parents=True)
+    for i, image in enumerate(smooth_faces(n=10, res=32).train):
+        Image.fromarray(image).save(photos / f"{20 + i}_0_0_2017.jpg")
+    pack = tmp_path / "pack.npz"
+    base = ["pack-dataset", "utkface", "--data-dir", str(tmp_path / "data")]
+    assert main([*base, "--resolution", "16", "--heldout", "2", "--out", str(pack)]) == 0
+    assert "7 + 2 held-out faces at 16 px" in capsys.readouterr().out
+    assert main([*base, "--heldout", "10", "--out", str(pack)]) == 2
+    assert "cannot hold out 10" in capsys.readouterr().err
+    assert main([*base, "--quality", "101"]) == 2
+    assert main(["pack-dataset", "celeba"]) == 2
+    assert "Valid: utkface" in capsys.readouterr().err
+    argv = ["train-generator", "stylegan2", "--pack", str(pack), "--batch", "4", "--kimg", "0.004"]
+    assert main([*argv, "--resolution", "16", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "WebP quality 90" in out and "0.004/0.004 kimg" in out
+    assert (tmp_path / "run" / CHECKPOINT).is_file()
+    assert main([*argv, "--resolution", "32", "--out", str(tmp_path / "r32")]) == 2
+    assert "training images are (16, 16, 3)" in capsys.readouterr().err
+    assert main([*argv, "--pack", str(tmp_path / "none.npz")]) == 2
+    assert "no face pack at" in capsys.readouterr().err
