@@ -370,6 +370,8 @@ def _train_stylegan2(args: argparse.Namespace) -> int:
     if res < 8 or res & (res - 1):
         raise SpecError(f"--resolution must be a power of 2 of at least 8, got {res}")
     kimg = {"kimg": args.kimg} if args.kimg else {}
+    if args.tick_kimg:
+        kimg["tick_kimg"] = args.tick_kimg
     config = StyleGAN2TrainConfig(
         name=f"stylegan2-{args.dataset}{res}", resolution=res, batch=args.batch, seed=args.seed,
         **kimg,
@@ -461,13 +463,24 @@ def _export_stylegan2(args: argparse.Namespace) -> int:
     from bench.datasets import data_dir as resolve_data_dir
     from bench.generators.stylegan2_data import cached_face_split
     from bench.generators.stylegan2_export import export_stylegan2
-    from bench.generators.stylegan2_training import CHECKPOINT, LOG
+    from bench.generators.stylegan2_training import CHECKPOINT, LOG, write_ema_only
     from bench.generators.zoo import WEIGHTS_DIR
 
     train_dir = Path(args.train_dir or "runs/train/stylegan2-utkface64")
     if not (train_dir / CHECKPOINT).is_file():
         raise SpecError(f"no {CHECKPOINT} in {train_dir}: run `bench train-generator stylegan2`")
-    config = json.loads((train_dir / LOG).read_text())["config"]
+    if args.ema_only:
+        size = write_ema_only(train_dir, Path(args.ema_only))
+        mib = size / 2**20
+        print(f"wrote      {args.ema_only}: the EMA generator of {train_dir}, {mib:.1f} MiB")
+        return 0
+    if (train_dir / LOG).is_file():
+        config = json.loads((train_dir / LOG).read_text())["config"]
+    else:  # a folder holding only a checkpoint (e.g. an --ema-only copy)
+        import torch
+
+        ckpt = torch.load(train_dir / CHECKPOINT, map_location="cpu", weights_only=False)
+        config = ckpt["config"]
     out = Path(args.out) if args.out else WEIGHTS_DIR
     _check_writable(out)
     try:
@@ -475,7 +488,8 @@ def _export_stylegan2(args: argparse.Namespace) -> int:
     except DataError as exc:
         raise SpecError(str(exc)) from exc
     card = export_stylegan2(
-        config["name"], train_dir, data, out, samples=args.samples or 1000, seed=args.seed
+        config["name"], train_dir, data, out, samples=args.samples or 1000, seed=args.seed,
+        notes=args.note,
     )
     print(f"exported   {config['name']} to {out}")
     print(json.dumps(card["quality"], indent=2))
@@ -702,6 +716,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="utkface", help="stylegan2: training photos (utkface)")
     p.add_argument("--kimg", type=float, help="stylegan2: thousands of images to show (5000)")
     p.add_argument(
+        "--tick-kimg", type=float, help="stylegan2: thousands of images between checkpoints (20)"
+    )
+    p.add_argument(
         "--pack", help="stylegan2: train on a file from `bench pack-dataset` (not --data-dir)"
     )
     p.add_argument(
@@ -741,6 +758,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_int_arg, help="generated samples to measure")
     p.add_argument("--seed", type=_int_arg, default=0, help="seed of the measured samples")
     p.add_argument("--note", action="append", default=[], help="a remark for the model card")
+    p.add_argument(
+        "--ema-only",
+        metavar="FILE",
+        help="stylegan2: only copy the EMA generator and its record to FILE (no figures), e.g. "
+        "to bring it back from a GPU machine; export from a folder holding it as checkpoint.pt",
+    )
     p.set_defaults(func=cmd_export_generator)
 
     p = sub.add_parser(

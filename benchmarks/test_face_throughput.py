@@ -13,6 +13,11 @@ against the matmul peak measured in the same session. Cases:
   StyleGAN2 1024 in bf16 on a GPU, with the fitness deviation compiling causes.
 
 The face study reached about 160 evaluations per second on a cloud GPU.
+
+On a GPU the rates are set against the GPU's own matmul peak in the case's
+precision (fp32 without TF32, or bf16). Where FaceNet's real weights are missing
+(a lent GPU machine), FaceNet runs with seeded random weights
+(``conftest.facenet_weights``; each result's ``facenet_weights`` says which).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import pytest
 import torch
 from bench.generators.stylegan2 import config_f
 from bench.problems.face import FaceSimilarity
+from conftest import facenet_weights
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.registry import registry
@@ -54,7 +60,10 @@ def _cases() -> list[tuple[str, str, int, bool]]:
 
 
 def _problem(name: str, precision: str, batch: int, compiled: bool = False) -> FaceSimilarity:
-    kw = {"device": DEVICE, "precision": precision, "compile": compiled}
+    kw = {
+        "device": DEVICE, "precision": precision, "compile": compiled,
+        "facenet": facenet_weights()[0],
+    }
     if name.startswith("stylegan2-f-"):
         res = int(name.rsplit("-", 1)[1])
         torch.manual_seed(0)
@@ -67,7 +76,11 @@ def _problem(name: str, precision: str, batch: int, compiled: bool = False) -> F
 
 
 @pytest.mark.parametrize("name, precision, batch, compiled", _cases())
-def test_face_evaluations_per_second(benchmark, peak_gflops, name, precision, batch, compiled):
+def test_face_evaluations_per_second(request, benchmark, name, precision, batch, compiled):
+    if CUDA:  # the GPU's own peak in this precision
+        peak_gflops = request.getfixturevalue("cuda_peaks")[precision]
+    else:
+        peak_gflops = request.getfixturevalue("peak_gflops")
     problem = _problem(name, precision, batch, compiled)
     genomes = np.random.default_rng(0).normal(size=(batch, problem.dim))
     problem.evaluate(genomes[:2])  # warm-up: kernels picked for these shapes
@@ -97,6 +110,8 @@ def test_face_evaluations_per_second(benchmark, peak_gflops, name, precision, ba
         "compile": compiled,
         "compile_max_fitness_deviation": problem.compile_deviation,
         "torch_threads": torch.get_num_threads(),
+        "facenet_weights": facenet_weights()[1],
+        "device_name": torch.cuda.get_device_name() if CUDA else "cpu",
     }
     benchmark.extra_info.update(info)
     print(

@@ -14,6 +14,7 @@ fitness difference bf16 causes; without a GPU it skips and says so.
 import pytest
 import torch
 from bench.generators.stylegan2 import config_f
+from conftest import facenet_weights
 from torch.utils.flop_counter import FlopCounterMode
 
 CASES = {64: (4, 2), 256: (2, 2), 1024: (1, 1)}  # resolution: (images per call, rounds)
@@ -80,7 +81,7 @@ def test_face_evaluations_per_second_on_gpu(benchmark, precision):
 
     torch.manual_seed(0)
     G = config_f(1024).cuda().eval()
-    facenet = load_facenet(device="cuda")
+    facenet = load_facenet(facenet_weights()[0], device="cuda")
     z = torch.randn(GPU_BATCH, G.z_dim, generator=torch.Generator().manual_seed(1)).cuda()
     target = torch.zeros(512, device="cuda")
     target[0] = 1.0
@@ -98,6 +99,7 @@ def test_face_evaluations_per_second_on_gpu(benchmark, precision):
             "evaluations_per_second": evals_per_s,
             "batch": GPU_BATCH,
             "device": torch.cuda.get_device_name(),
+            "facenet_weights": facenet_weights()[1],
             "max_abs_fitness_difference_vs_fp32": diff.max().item(),
             "mean_abs_fitness_difference_vs_fp32": diff.mean().item(),
         }

@@ -120,6 +120,7 @@ def export_stylegan2(
     seed: int = 0,
     facenet: str = "casia-webface",
     device: str = "cpu",
+    notes: list[str] | None = None,
 ) -> dict:
     """Write ``NAME.pt``, ``NAME.json`` and ``NAME.png`` for a training folder.
 
@@ -132,6 +133,7 @@ def export_stylegan2(
         seed: Seed of their latents.
         facenet: FaceNet weights for the Fréchet distance.
         device: Where to run the measurements.
+        notes: Remarks for the card (e.g. how the weights left the training machine).
 
     Returns:
         The model card.
@@ -173,7 +175,7 @@ def export_stylegan2(
         },
         "quality": quality,
         "face_problem": face_problem_card(name, G.cpu(), out, samples, facenet),
-        "deviations_from_paper": deviations(training["config"]),
+        "deviations_from_paper": deviations(training["config"]) + list(notes or []),
         "measured_on": platform.platform(),
     }
     (out / f"{name}.json").write_text(json.dumps(card, indent=2))

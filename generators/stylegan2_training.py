@@ -211,6 +211,11 @@ class _Trainer:
 
     def _resume(self, path: Path) -> None:
         ckpt = torch.load(path, map_location=self.dev, weights_only=False)
+        if ckpt.get("ema_only"):
+            raise ValueError(
+                f"{path} holds only the EMA generator (written by --ema-only); training cannot "
+                "go on from it. Export it, or resume from the full checkpoint"
+            )
         changeable = {"kimg": self.config.kimg, "tick_kimg": self.config.tick_kimg}
         if {**ckpt["config"], **changeable} != asdict(self.config):
             raise ValueError(
@@ -377,6 +382,29 @@ def load_trained_generator(folder: Path, device: str = "cpu") -> StyleGAN2Genera
     return G.to(device).eval()
 
 
+def write_ema_only(folder: Path, path: Path) -> int:
+    """Copy a training folder's EMA generator and record, without D or optimiser state.
+
+    The copy (float32, about a quarter of the checkpoint) is what leaves a lent GPU
+    machine: named ``checkpoint.pt`` in a folder, it exports like the full one
+    (:func:`export_generator`, ``bench export-generator stylegan2``) but cannot
+    resume training.
+
+    Args:
+        folder: Training folder.
+        path: File to write (atomically).
+
+    Returns:
+        Its size in bytes.
+
+    """
+    ckpt = torch.load(Path(folder) / CHECKPOINT, map_location="cpu", weights_only=False)
+    keep = ("config", "G_ema", "step", "train_seconds", "log")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_save({**{k: ckpt[k] for k in keep}, "ema_only": True}, Path(path))
+    return Path(path).stat().st_size
+
+
 def export_generator(folder: Path, path: Path) -> dict:
     """Write the EMA generator in float16 (``{"arch", "state_dict", "training"}``).
 
@@ -393,6 +421,7 @@ def export_generator(folder: Path, path: Path) -> dict:
         "images_seen": ckpt["step"] * ckpt["config"]["batch"],
         "train_seconds": ckpt["train_seconds"],
         "device": ckpt["log"]["device_name"],
+        "data": ckpt["log"]["data"],
         "config": ckpt["config"],
     }
     state = {k: v.half() for k, v in G.state_dict().items()}

@@ -287,3 +287,55 @@ def test_cli_packs_photos_and_trains_on_the_pack(tmp_path, monkeypatch, capsys):
     assert "training images are (16, 16, 3)" in capsys.readouterr().err
     assert main([*argv, "--pack", str(tmp_path / "none.npz")]) == 2
     assert "no face pack at" in capsys.readouterr().err
+
+
+def test_ema_only_copy_exports_but_does_not_resume(tmp_path, capsys):
+    from bench.cli import main
+
+    train(TINY, faces(), tmp_path / "run", max_steps=2, progress=False)
+    copy = tmp_path / "back" / CHECKPOINT
+    argv = ["export-generator", "stylegan2", "--train-dir", str(tmp_path / "run")]
+    assert main([*argv, "--ema-only", str(copy)]) == 0
+    assert "the EMA generator of" in capsys.readouterr().out
+    full = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)
+    slim = torch.load(copy, weights_only=False)
+    assert slim["ema_only"] and "D" not in slim and "opt_g" not in slim
+    assert copy.stat().st_size < (tmp_path / "run" / CHECKPOINT).stat().st_size / 2
+    for name, value in full["G_ema"].items():
+        assert torch.equal(value, slim["G_ema"][name])
+    a = export_generator(tmp_path / "run", tmp_path / "a.pt")
+    b = export_generator(tmp_path / "back", tmp_path / "b.pt")
+    assert a == b and a["data"] == "24 random 16x16 images"
+    sa, sb = (torch.load(tmp_path / f, weights_only=False)["state_dict"] for f in ("a.pt", "b.pt"))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    with pytest.raises(ValueError, match="holds only the EMA generator"):
+        train(TINY, faces(), tmp_path / "back", max_steps=1, progress=False)
+
+
+def test_training_commands_run_without_the_search_libraries(tmp_path):
+    """A lent GPU machine has torch but not pyribs, pymoo, Dask or facenet-pytorch."""
+    import subprocess
+    import sys
+
+    from bench.generators.stylegan2_data import write_face_pack
+
+    write_face_pack(smooth_faces(), tmp_path / "pack.npz")
+    script = f"""
+import importlib.abc, sys
+BLOCKED = {{"ribs", "pymoo", "dask", "distributed", "scikit_posthocs", "statsmodels", "dlib",
+           "facenet_pytorch", "face_recognition_models"}}
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Blocker())
+from bench.cli import main
+run = {str(tmp_path / "run")!r}
+assert main(["train-generator", "stylegan2", "--pack", {str(tmp_path / "pack.npz")!r},
+             "--resolution", "16", "--batch", "4", "--kimg", "0.004", "--out", run]) == 0
+assert main(["export-generator", "stylegan2", "--train-dir", run,
+             "--ema-only", {str(tmp_path / "back.pt")!r}]) == 0
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "back.pt").is_file()
