@@ -33,8 +33,8 @@ UTKFACE64 = "stylegan2-utkface64"
 HOW_TO_TRAIN = (
     "train it (a GPU helps) with `bench train-generator stylegan2 --dataset utkface "
     "--resolution 64 --device cuda --max-minutes 9`, repeated until it reports the full kimg, "
-    "then `bench export-generator stylegan2 --dataset utkface`; or pass weights=PATH "
-    "(--set problem.weights=PATH)"
+    "then `bench export-generator stylegan2 --data-dir DATA` (scripts/device/README.md: the "
+    "same on a lent GPU); or pass weights=PATH (--set problem.weights=PATH)"
 )
 
 FFHQ_SOURCES = (
