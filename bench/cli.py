@@ -355,6 +355,13 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _power_of_two_resolution(res: int) -> int:
+    """``res`` if StyleGAN2 can train at it (a power of 2, at least 8), else a usage error."""
+    if res < 8 or res & (res - 1):
+        raise SpecError(f"--resolution must be a power of 2 of at least 8, got {res}")
+    return res
+
+
 def _train_stylegan2(args: argparse.Namespace) -> int:
     """``bench train-generator stylegan2``: StyleGAN2 on face photos, in resumable chunks."""
     from bench.datasets import DataError
@@ -366,9 +373,7 @@ def _train_stylegan2(args: argparse.Namespace) -> int:
         raise SpecError(unknown_name_message("dataset", args.dataset, ["utkface"]))
     if args.epochs:
         raise SpecError("stylegan2 trains for --kimg thousand images, not --epochs")
-    res = args.resolution or 64
-    if res < 8 or res & (res - 1):
-        raise SpecError(f"--resolution must be a power of 2 of at least 8, got {res}")
+    res = _power_of_two_resolution(args.resolution or 64)
     kimg = {"kimg": args.kimg} if args.kimg else {}
     if args.tick_kimg:
         kimg["tick_kimg"] = args.tick_kimg
@@ -407,9 +412,7 @@ def cmd_pack_dataset(args: argparse.Namespace) -> int:
 
     if args.dataset != "utkface":
         raise SpecError(unknown_name_message("dataset", args.dataset, ["utkface"]))
-    res = args.resolution
-    if res < 8 or res & (res - 1):
-        raise SpecError(f"--resolution must be a power of 2 of at least 8, got {res}")
+    res = _power_of_two_resolution(args.resolution)
     if not 1 <= args.quality <= 100:
         raise SpecError(f"--quality must be within 1..100, got {args.quality}")
     if args.heldout < 0:
