@@ -29,6 +29,10 @@ the adapter decides, and every run shares:
   own ``RandomState`` (seeded from the same ``SeedSequence``) and swapped back
   afterwards: runs are reproducible and the caller's global state is left as
   it was. (Not thread-safe: two adapters must not step in parallel threads.)
+- **Speed.** Inside those calls pymoo also runs with exact, faster stand-ins
+  for the helpers that dominate its time at thousands of genes (ES's step-size
+  recombination, the pairwise distances of PSO and Nelder–Mead); see
+  ``pymoo_fast_paths``. Results are bit-identical with and without them.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from bench.algorithms.map_elites import int_seed
+from bench.algorithms.pymoo_fast_paths import SimplexEdges, pymoo_fast_paths
 from pymoo.core.evaluator import Evaluator
 from pymoo.core.individual import Individual
 from pymoo.core.population import Population
@@ -115,6 +120,7 @@ class PymooAlgorithm(Algorithm):
     extra_options: ClassVar[frozenset[str]] = frozenset()
     defaults: ClassVar[dict[str, Any]] = {}
     default_termination: ClassVar[str] = "none"
+    fast_paths: ClassVar[bool] = True  # pymoo_fast_paths' exact stand-ins (False: pymoo's own)
 
     def __init__(
         self,
@@ -154,6 +160,7 @@ class PymooAlgorithm(Algorithm):
         self._np_state = np.random.RandomState(int_seed(rng_seed)).get_state()
         self.restarts = -1  # the first start is not a restart
         self.algorithm: Any = None
+        self._edges = SimplexEdges() if self.fast_paths else None
         self._start()
         self._pop: Any = None  # what pymoo's ask() returned, handed back to tell()
         self._todo: Population | None = None  # its points that need evaluating
@@ -174,12 +181,13 @@ class PymooAlgorithm(Algorithm):
         return {"sampling": PriorSampling(self.space.prior), **self.options}
 
     @contextlib.contextmanager
-    def _global_rng(self) -> Iterator[None]:
-        """Swap NumPy's global RNG for this adapter's own while pymoo runs."""
+    def _in_pymoo(self) -> Iterator[None]:
+        """Swap NumPy's global RNG for this adapter's own, and use the fast paths, in pymoo."""
         outer = np.random.get_state()  # noqa: NPY002 - saved to be restored
         np.random.set_state(self._np_state)  # noqa: NPY002 - our own seeded state
         try:
-            yield
+            with pymoo_fast_paths(self._edges):
+                yield
         finally:
             self._np_state = np.random.get_state()  # noqa: NPY002
             np.random.set_state(outer)  # noqa: NPY002
@@ -188,7 +196,7 @@ class PymooAlgorithm(Algorithm):
         """(Re)start the pymoo algorithm with a fresh seed from the run's sequence."""
         self.restarts += 1
         seed = int_seed(self._restart_seeds.spawn(1)[0])
-        with self._global_rng():
+        with self._in_pymoo():
             algorithm = self.pymoo_class(**self.constructor_options())
             setup: dict[str, Any] = {"seed": seed, "verbose": False}
             if self.termination == "none":
@@ -200,7 +208,7 @@ class PymooAlgorithm(Algorithm):
         """Ask pymoo for its next population, restarting it when it has stopped."""
         for _ in range(MAX_RESTARTS_PER_ASK):
             pop = None
-            with self._global_rng():
+            with self._in_pymoo():
                 if self.algorithm.has_next():
                     pop = self.algorithm.ask()
             if pop is None:
@@ -219,7 +227,7 @@ class PymooAlgorithm(Algorithm):
 
     def _push(self) -> None:
         """Give pymoo the losses of its whole population."""
-        with self._global_rng():
+        with self._in_pymoo():
             if len(self._todo):
                 static = StaticProblem(self.problem, F=self._loss[:, None])
                 Evaluator().eval(static, self._todo, skip_already_evaluated=False)

@@ -1,0 +1,204 @@
+"""Exact, faster stand-ins for the pymoo helpers that dominate its time at many genes.
+
+Three helpers of pymoo 0.6.2 cost far more than the method they serve once a
+genome has hundreds or thousands of genes (the face problem in W has 512, the
+set-diversity problems 5,000):
+
+- ``es_intermediate_recomb`` (``pymoo:es``) draws one partner index at a time
+  in a Python double loop, λ × D draws: 2.3 s per generation at λ = 200,
+  D = 5,000.
+- ``norm_eucl_dist`` (``pymoo:pso``, twice per generation to adapt its
+  coefficients) materialises every pair of rows at once, (n · m) × D numbers:
+  about 6 GB and 4.4 s for 200 particles at D = 5,000.
+- ``vectorized_cdist`` in Nelder–Mead's termination check measures every edge
+  of the simplex after every step, (D + 1)² × D numbers: 0.76 s per step
+  (one or two evaluations) at D = 512, a terabyte at D = 5,000.
+
+The stand-ins give **bit-identical** results (tests compare them with pymoo's
+own functions, and whole runs with and without them):
+
+- the partner indices come from one vectorised draw, which NumPy's
+  ``Generator.integers`` fills from the same stream as λ × D scalar draws in
+  row-major order;
+- the distances use the same element-wise operations and row sums as pymoo,
+  one row against all the others instead of on repeated and tiled copies;
+- Nelder–Mead's check computes only the rows of vertices that moved since the
+  last step and keeps the other distances.
+
+``pymoo_fast_paths()`` installs them in pymoo's modules for the duration of a
+``with`` block and restores pymoo's own afterwards; the adapter wraps every
+call into pymoo with it. Like the adapter's RNG swap it is not thread-safe, but
+since the stand-ins are exact an interleaving can only leave an equivalent
+function in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pymoo.algorithms.soo.nonconvex.es as pymoo_es
+import pymoo.algorithms.soo.nonconvex.nelder as pymoo_nelder
+import pymoo.algorithms.soo.nonconvex.pso as pymoo_pso
+import pymoo.util.misc as pymoo_misc
+
+PYMOO_VECTORIZED_CDIST = pymoo_misc.vectorized_cdist
+PYMOO_NORM_EUCL_DIST = pymoo_misc.norm_eucl_dist
+PYMOO_ES_INTERMEDIATE_RECOMB = pymoo_es.es_intermediate_recomb
+
+
+def es_intermediate_recomb(
+    sigma: np.ndarray, random_state: np.random.Generator | None = None
+) -> np.ndarray:
+    """Intermediate recombination of step sizes, each gene with a random partner row.
+
+    ``out[i, j] = (sigma[i, j] + sigma[k_ij, j]) / 2`` with ``k_ij`` uniform in
+    ``[0, λ)``, drawn in row-major order exactly as pymoo's loop draws them.
+
+    Args:
+        sigma: Step sizes, shape ``(λ, D)``.
+        random_state: The algorithm's generator (pymoo always passes it; without
+            one, pymoo's own function and its default generator are used).
+
+    Returns:
+        Recombined step sizes, shape ``(λ, D)``.
+
+    """
+    if random_state is None:
+        return PYMOO_ES_INTERMEDIATE_RECOMB(sigma)
+    lam, dim = sigma.shape
+    partner = random_state.integers(lam, size=(lam, dim))
+    return (sigma + np.take_along_axis(sigma, partner, axis=0)) / 2.0
+
+
+def pair_distances(A: np.ndarray, B: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """``sqrt(sum(((a - b) / scale) ** 2))`` for every pair of rows, as pymoo computes it.
+
+    The same element-wise operations and the same row sums as pymoo's
+    ``func_euclidean_distance`` (``scale=None``) and
+    ``func_norm_euclidean_distance``, applied to one row of ``A`` at a time
+    against all of ``B`` instead of to repeated and tiled copies of both.
+    When ``A is B`` only the upper triangle is computed and mirrored: ``a - b``
+    is exactly ``-(b - a)`` in floating point, so the squares are the same.
+
+    Args:
+        A: Points, shape ``(n, D)``.
+        B: Points, shape ``(m, D)``.
+        scale: Per-gene divisor, shape ``(D,)`` (pymoo's ``xu - xl``), or ``None``.
+
+    Returns:
+        Distances, shape ``(n, m)``.
+
+    """
+    same = A is B  # distances of a set to itself: the upper triangle, mirrored
+    out = np.empty((len(A), len(B)))
+    for i, a in enumerate(A):
+        others = B[i:] if same else B
+        diff = a - others
+        if scale is not None:
+            diff /= scale
+        np.square(diff, out=diff)
+        if same:
+            out[i, i:] = out[i:, i] = diff.sum(axis=1)
+        else:
+            out[i] = diff.sum(axis=1)
+    return np.sqrt(out, out=out)
+
+
+def norm_eucl_dist(problem: Any, A: Any, B: Any, **kwargs: Any) -> Any:
+    """Distances normalised by the problem's box, as ``pymoo.util.misc.norm_eucl_dist``.
+
+    Args:
+        problem: The pymoo problem (its ``bounds()`` give the divisor ``xu - xl``).
+        A: Points, shape ``(n, D)`` or ``(D,)``.
+        B: Points, shape ``(m, D)`` or ``(D,)``.
+        **kwargs: pymoo's ``vectorized_cdist`` options; given any, pymoo's own function runs.
+
+    Returns:
+        Distances, shape ``(n, m)``, squeezed like pymoo's for 1-D inputs.
+
+    """
+    if kwargs:
+        return PYMOO_NORM_EUCL_DIST(problem, A, B, **kwargs)
+    A, only_row = pymoo_misc.at_least_2d_array(A, extend_as="row", return_if_reshaped=True)
+    B, only_column = pymoo_misc.at_least_2d_array(B, extend_as="row", return_if_reshaped=True)
+    xl, xu = problem.bounds()
+    M = pair_distances(A, B, xu - xl)
+    if only_row and only_column:
+        return M[0, 0]
+    if only_row:
+        return M[0]
+    if only_column:
+        return M[:, [0]]
+    return M
+
+
+class SimplexEdges:
+    """Nelder–Mead's ``vectorized_cdist(X, X)`` that computes only the vertices that moved.
+
+    pymoo's termination check measures every edge of the simplex after each
+    step, although a step moves one vertex (a shrink moves all but one). This
+    stand-in remembers the last call's vertices and distances and computes
+    the rows of new vertices only; a distance depends on nothing but its two
+    vertices, and ``a - b`` is exactly ``-(b - a)``, so every number equals
+    pymoo's. Any other call goes to pymoo's own function.
+    """
+
+    def __init__(self) -> None:
+        self._index: dict[bytes, int] = {}
+        self._dist = np.empty((0, 0))
+
+    def __call__(
+        self,
+        A: Any,
+        B: Any,
+        func_dist: Callable[..., Any] = pymoo_misc.func_euclidean_distance,
+        fill_diag_with_inf: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Pairwise distances of the simplex's vertices ``A`` (= ``B``), shape ``(n, n)``."""
+        plain = func_dist is pymoo_misc.func_euclidean_distance and not kwargs
+        if A is not B or not plain or fill_diag_with_inf or np.ndim(A) != 2:
+            return PYMOO_VECTORIZED_CDIST(A, B, func_dist, fill_diag_with_inf, **kwargs)
+        keys = [row.tobytes() for row in A]
+        before = np.array([self._index.get(key, -1) for key in keys], dtype=np.int64)
+        kept, moved = np.flatnonzero(before >= 0), np.flatnonzero(before < 0)
+        M = np.empty((len(A), len(A)))
+        M[np.ix_(kept, kept)] = self._dist[np.ix_(before[kept], before[kept])]
+        if len(moved):
+            rows = pair_distances(A[moved], A)
+            M[moved] = rows
+            M[:, moved] = rows.T
+        self._index = {key: i for i, key in enumerate(keys)}
+        self._dist = M
+        return M
+
+
+@contextlib.contextmanager
+def pymoo_fast_paths(edges: SimplexEdges | None) -> Iterator[None]:
+    """Use the stand-ins inside pymoo for the duration of the block.
+
+    Args:
+        edges: The Nelder–Mead distance memory of the algorithm that is about to
+            run (one per algorithm, so that two runs never share vertices), or
+            ``None`` to leave pymoo untouched.
+
+    """
+    if edges is None:
+        yield
+        return
+    stand_ins = (
+        (pymoo_es, "es_intermediate_recomb", es_intermediate_recomb),
+        (pymoo_pso, "norm_eucl_dist", norm_eucl_dist),
+        (pymoo_nelder, "vectorized_cdist", edges),
+    )
+    saved = [(module, name, getattr(module, name)) for module, name, _ in stand_ins]
+    for module, name, stand_in in stand_ins:
+        setattr(module, name, stand_in)
+    try:
+        yield
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
