@@ -16,7 +16,7 @@ space partitioning, hopeless at 512+ genes) and ``Optuna`` (another package).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import cma
 import numpy as np
@@ -65,6 +65,21 @@ class PymooCMAES(PymooAlgorithm):
         """``x0`` at the prior mean and ``sigma`` of one prior std, then the user's options."""
         x0 = np.full(self.space.dim, self.space.prior.mean)
         return {"x0": x0, "sigma": 0.5 / self.bound_k, **self.options}
+
+
+class PymooSepCMAES(PymooCMAES):
+    """Separable CMA-ES (Ros & Hansen 2008): pymoo's CMA-ES with a diagonal covariance.
+
+    ``cma``'s ``CMA_diagonal=True``. Full CMA-ES keeps a D × D covariance and
+    decomposes it every few generations, O(D³): at D = 5,000 and its default
+    population (29) that is 8.6 s of its own time per 200 evaluations on one
+    2-core machine, about 28% of a set-diversity run there. The diagonal
+    variant learns per-gene step sizes only, in O(D) per sample (0.17 s per
+    200 evaluations at D = 5,000), and adapts faster where genes are nearly
+    independent; it cannot learn rotated valleys.
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {"CMA_diagonal": True}
 
 
 class PymooPSO(PymooAlgorithm):

@@ -2,7 +2,13 @@
 
 import numpy as np
 import pytest
-from bench.algorithms.pymoo_algorithms import PymooCMAES, PymooDE, PymooGA, PymooNelderMead
+from bench.algorithms.pymoo_algorithms import (
+    PymooCMAES,
+    PymooDE,
+    PymooGA,
+    PymooNelderMead,
+    PymooSepCMAES,
+)
 
 from bench.evaluator import BudgetEvaluator
 from bench.runner import execute, search
@@ -73,6 +79,27 @@ def test_cmaes_starts_from_the_prior():
     algo.tell(np.zeros(1))
     samples = algo.ask()
     assert abs(samples.std() - 1.0) < 0.05, "the first search distribution is the prior"
+
+
+def _cma_strategy(algo):
+    """The ``cma.CMAEvolutionStrategy`` inside pymoo's CMA-ES (pymoo keeps it in a generator)."""
+    return algo.algorithm.es.gi_frame.f_locals["es"]
+
+
+@pytest.mark.parametrize(("options", "diagonal"), [({}, True), ({"CMA_diagonal": False}, False)])
+def test_sep_cmaes_samples_from_a_diagonal_covariance(options, diagonal):
+    problem = ProbeSphere(40)
+    algo = PymooSepCMAES(problem.search_space, np.random.SeedSequence(6), **options)
+    start = None
+    for _ in range(60):
+        genomes = algo.ask()
+        loss = problem.evaluate(genomes)
+        start = loss.min() if start is None else start
+        algo.tell(loss)
+    strategy = _cma_strategy(algo)
+    assert bool(strategy.opts["CMA_diagonal"]) is diagonal
+    assert np.shape(strategy.C) == (() if diagonal else (40, 40)), "no D x D matrix when separable"
+    assert problem.evaluate(algo.ask()).min() < 0.5 * start, "it still searches"
 
 
 def test_de_variant_parameters_are_accepted_and_unknown_ones_refused():
