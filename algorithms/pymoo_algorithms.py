@@ -8,8 +8,7 @@ the adapter's own options are ``batch``, ``bound_k`` and ``termination`` (see
 
 Not registered: pymoo's ``PatternSearch`` (0.6.2 draws its exploration order
 from an unseeded generator, so a run cannot be reproduced from its seed),
-``NicheGA`` (pairwise niche distances take memory in proportion to
-population² × D: 7 GB at population 100 and D = 5,000), ``BRKGA`` (needs a
+``BRKGA`` (needs a
 problem-specific decoder), ``DIRECT`` (deterministic
 space partitioning, hopeless at 512+ genes) and ``Optuna`` (another package).
 """
@@ -26,6 +25,7 @@ from pymoo.algorithms.soo.nonconvex.de import DE
 from pymoo.algorithms.soo.nonconvex.es import ES
 from pymoo.algorithms.soo.nonconvex.g3pcx import G3PCX
 from pymoo.algorithms.soo.nonconvex.ga import GA
+from pymoo.algorithms.soo.nonconvex.ga_niching import NicheGA
 from pymoo.algorithms.soo.nonconvex.isres import ISRES
 from pymoo.algorithms.soo.nonconvex.nelder import NelderMead
 from pymoo.algorithms.soo.nonconvex.nrbo import NRBO
@@ -37,6 +37,19 @@ class PymooGA(PymooAlgorithm):
     """pymoo GA: tournament, SBX crossover, polynomial mutation (pymoo defaults)."""
 
     pymoo_class = GA
+
+
+class PymooNicheGA(PymooAlgorithm):
+    """pymoo niching GA: epsilon-clearing survival keeps one winner per niche.
+
+    Survivors are chosen niche by niche: the best remaining point clears every
+    point within ``norm_niche_size`` of it (0.05 by default, measured in the
+    box scaled to a unit cube; ``norm_by_dim=true`` also divides by √D) before
+    the next is taken, so the population spreads over several basins instead
+    of converging on one.
+    """
+
+    pymoo_class = NicheGA
 
 
 class PymooDE(PymooAlgorithm):

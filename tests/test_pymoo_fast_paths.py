@@ -2,6 +2,7 @@
 
 import numpy as np
 import pymoo.algorithms.soo.nonconvex.es as pymoo_es
+import pymoo.algorithms.soo.nonconvex.ga_niching as pymoo_niching
 import pymoo.algorithms.soo.nonconvex.nelder as pymoo_nelder
 import pymoo.algorithms.soo.nonconvex.pso as pymoo_pso
 import pytest
@@ -86,7 +87,7 @@ def _genomes_of_a_run(name: str, fast: bool, dim: int, budget: int) -> list[np.n
     return asked
 
 
-@pytest.mark.parametrize("name", ["pymoo:es", "pymoo:pso", "pymoo:nelder-mead"])
+@pytest.mark.parametrize("name", ["pymoo:es", "pymoo:pso", "pymoo:niche-ga", "pymoo:nelder-mead"])
 def test_whole_runs_are_the_same_with_and_without_the_stand_ins(name):
     dim, budget = (12, 1500) if name == "pymoo:nelder-mead" else (40, 400)
     fast = _genomes_of_a_run(name, True, dim, budget)
@@ -102,4 +103,5 @@ def test_pymoo_is_left_as_it_was_even_after_an_error():
         raise RuntimeError("inside pymoo")
     assert pymoo_es.es_intermediate_recomb is PYMOO_ES_INTERMEDIATE_RECOMB
     assert pymoo_pso.norm_eucl_dist is PYMOO_NORM_EUCL_DIST
+    assert pymoo_niching.norm_eucl_dist is PYMOO_NORM_EUCL_DIST
     assert pymoo_nelder.vectorized_cdist is PYMOO_VECTORIZED_CDIST
