@@ -4,13 +4,13 @@ Every option of the pymoo constructor that takes a value (a number, a string
 or a list) can be given with ``--set``, e.g. ``--set pop_size=50`` for
 ``pymoo:ga`` or ``--set variant=DE/rand/1/bin --set CR=0.9`` for ``pymoo:de``;
 the adapter's own options are ``batch``, ``bound_k`` and ``termination`` (see
-``pymoo_adapter``). pymoo's defaults apply otherwise.
+``pymoo_adapter``). pymoo's defaults apply otherwise, except that
+``pymoo:sep-cmaes`` is CMA-ES with ``CMA_diagonal=True``.
 
 Not registered: pymoo's ``PatternSearch`` (0.6.2 draws its exploration order
 from an unseeded generator, so a run cannot be reproduced from its seed),
-``BRKGA`` (needs a
-problem-specific decoder), ``DIRECT`` (deterministic
-space partitioning, hopeless at 512+ genes) and ``Optuna`` (another package).
+``BRKGA`` (needs a problem-specific decoder), ``DIRECT`` (deterministic space
+partitioning, hopeless at 512+ genes) and ``Optuna`` (another package).
 """
 
 from __future__ import annotations
@@ -98,8 +98,9 @@ class PymooSepCMAES(PymooCMAES):
 class PymooPSO(PymooAlgorithm):
     """pymoo particle swarm optimisation (adaptive inertia and acceleration).
 
-    Its adaptive parameters use all pairwise particle distances: with
-    ``pop_size=200`` at D = 5,000 a generation briefly needs about 6 GB.
+    Its adaptive parameters use all pairwise particle distances, computed by
+    the adapter's exact stand-in one particle at a time (pymoo's own function
+    would briefly need about 6 GB with ``pop_size=200`` at D = 5,000).
     """
 
     pymoo_class = PSO
