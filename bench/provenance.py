@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from bench.cache import cache_dir
+
 SCHEMA_VERSION = 1
+SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the checkout, or site-packages
 PACKAGES = ("latent-bench", "numpy", "torch", "pymoo", "ribs", "pandas", "scipy", "facenet-pytorch")
 
 
@@ -116,6 +119,28 @@ def sha256_file(path: str | os.PathLike) -> str:
     return _sha256_cached(os.fspath(Path(path).resolve()), st.st_size, st.st_mtime_ns)
 
 
+def portable_path(path: str | os.PathLike) -> str:
+    """How a record names a weight file: without this machine's folders where it can.
+
+    A file inside the suite's own tree is named relative to it
+    (``generators/weights/dcgan-mnist.pt``), one in the latent-bench cache as
+    ``<cache>/…`` (``<cache>/weights/facenet-casia.pt``); any other file keeps
+    its absolute path. The sha256 next to it is what identifies the file.
+
+    Args:
+        path: The file, absolute or relative to the working directory.
+
+    Returns:
+        The name to record.
+
+    """
+    resolved = Path(path).expanduser().resolve()
+    for root, prefix in ((SOURCE_ROOT, ""), (cache_dir(), "<cache>/")):
+        if resolved.is_relative_to(root):
+            return prefix + resolved.relative_to(root).as_posix()
+    return os.fspath(resolved)
+
+
 def provenance(weight_files: Iterable[str | os.PathLike] = (), device: str = "cpu") -> dict:
     """Everything a record needs to say where it came from."""
     return {
@@ -123,5 +148,5 @@ def provenance(weight_files: Iterable[str | os.PathLike] = (), device: str = "cp
         **git_state(),
         "packages": package_versions(),
         "machine": device_info(device),
-        "weights": {os.fspath(p): sha256_file(p) for p in weight_files},
+        "weights": {portable_path(p): sha256_file(p) for p in weight_files},
     }

@@ -76,6 +76,7 @@ def test_set_diversity_run_end_to_end(bench_cmd, tmp_path):
     assert record["evaluations"] == 45 and record["status"] == "finished"
     assert 0.0 < record["best_fitness"] < 1.0
     assert record["problem"]["k"] == 4 and record["problem"]["metric"] == "rmse"
-    (sha,) = record["provenance"]["weights"].values()
-    assert len(sha) == 64
+    ((name, sha),) = record["provenance"]["weights"].items()
+    assert len(sha) == 64 and name.endswith("generators/weights/dcgan-mnist.pt")
+    assert not name.startswith("/"), "no folder of this machine in the record"
     assert (run / "best.png").is_file()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.provenance import git_state, utc_now
+from bench.provenance import git_state, portable_path, utc_now
 
 TOOLS = ("scipy", "statsmodels", "scikit-posthocs", "matplotlib", "pandas")
 
@@ -57,7 +58,9 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
             packages.setdefault(name, Counter())[str(version)] += 1
         machines[_machine(record)] += 1
         for path, digest in (prov.get("weights") or {}).items():
-            weights.setdefault(path, set()).add(digest)
+            # records written before portable_path() named files by absolute path
+            name = portable_path(path) if Path(path).is_absolute() else path
+            weights.setdefault(name, set()).add(digest)
     times = [r.get(k) for r in records.values() for k in ("started", "finished") if r.get(k)]
     budgets = runs.groupby("problem", sort=False)["budget"].max()
     here = git_state()

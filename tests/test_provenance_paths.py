@@ -1,0 +1,40 @@
+"""Records name weight files without this machine's folders where they can."""
+
+import pandas as pd
+
+from bench.leaderboard.provenance import gather
+from bench.provenance import SOURCE_ROOT, portable_path, provenance
+
+SHIPPED = SOURCE_ROOT / "generators" / "weights" / "dcgan-mnist.pt"
+
+
+def test_shipped_weights_are_named_inside_the_suite(monkeypatch):
+    assert SHIPPED.is_file(), "the suite ships dcgan-mnist"
+    assert portable_path(SHIPPED) == "generators/weights/dcgan-mnist.pt"
+    monkeypatch.chdir(SOURCE_ROOT / "generators")
+    assert portable_path("weights/dcgan-mnist.pt") == "generators/weights/dcgan-mnist.pt"
+
+
+def test_cached_and_other_files(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    (cache / "weights").mkdir(parents=True)
+    (cache / "weights" / "facenet.pt").write_bytes(b"weights")
+    own = tmp_path / "mine.pt"
+    own.write_bytes(b"mine")
+    monkeypatch.setenv("LATENT_BENCH_CACHE", str(cache))
+    record = provenance([cache / "weights" / "facenet.pt", own])
+    assert list(record["weights"]) == ["<cache>/weights/facenet.pt", str(own.resolve())]
+
+
+def test_leaderboard_merges_old_absolute_names_with_new_ones():
+    digest = "ab" * 32
+    old = {"provenance": {"weights": {str(SHIPPED): digest}}}
+    new = {"provenance": {"weights": {"generators/weights/dcgan-mnist.pt": digest}}}
+    elsewhere = {"provenance": {"weights": {"/elsewhere/dcgan-mnist.pt": digest}}}
+    runs = pd.DataFrame({"problem": ["p"] * 3, "budget": [10] * 3, "seed": [0, 1, 2],
+                         "wall_seconds": [1.0] * 3})
+    prov = gather(runs, {"a": old, "b": new, "c": elsewhere})
+    assert prov["weights"] == {
+        "/elsewhere/dcgan-mnist.pt": [digest],  # another machine's folder: left as recorded
+        "generators/weights/dcgan-mnist.pt": [digest],
+    }
