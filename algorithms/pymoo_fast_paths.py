@@ -46,6 +46,7 @@ import pymoo.algorithms.soo.nonconvex.nelder as pymoo_nelder
 import pymoo.algorithms.soo.nonconvex.pso as pymoo_pso
 import pymoo.util.misc as pymoo_misc
 
+BLOCK_NUMBERS = 1 << 18  # differences held at once by pair_distances: 2 MiB of float64
 PYMOO_VECTORIZED_CDIST = pymoo_misc.vectorized_cdist
 PYMOO_NORM_EUCL_DIST = pymoo_misc.norm_eucl_dist
 PYMOO_ES_INTERMEDIATE_RECOMB = pymoo_es.es_intermediate_recomb
@@ -80,10 +81,11 @@ def pair_distances(A: np.ndarray, B: np.ndarray, scale: np.ndarray | None = None
 
     The same element-wise operations and the same row sums as pymoo's
     ``func_euclidean_distance`` (``scale=None``) and
-    ``func_norm_euclidean_distance``, applied to one row of ``A`` at a time
-    against all of ``B`` instead of to repeated and tiled copies of both.
-    When ``A is B`` only the upper triangle is computed and mirrored: ``a - b``
-    is exactly ``-(b - a)`` in floating point, so the squares are the same.
+    ``func_norm_euclidean_distance``, applied to one row of ``A`` against a
+    cache-sized block of ``B`` at a time (in one reused buffer) instead of to
+    repeated and tiled copies of both. When ``A is B`` only the upper
+    triangle is computed and mirrored: ``a - b`` is exactly ``-(b - a)`` in
+    floating point, so the squares are the same.
 
     Args:
         A: Points, shape ``(n, D)``.
@@ -96,16 +98,19 @@ def pair_distances(A: np.ndarray, B: np.ndarray, scale: np.ndarray | None = None
     """
     same = A is B  # distances of a set to itself: the upper triangle, mirrored
     out = np.empty((len(A), len(B)))
+    rows = max(1, BLOCK_NUMBERS // max(1, B.shape[1]))
+    buffer = np.empty((min(rows, len(B)), B.shape[1]), dtype=np.result_type(A, B))
     for i, a in enumerate(A):
-        others = B[i:] if same else B
-        diff = a - others
-        if scale is not None:
-            diff /= scale
-        np.square(diff, out=diff)
-        if same:
-            out[i, i:] = out[i:, i] = diff.sum(axis=1)
-        else:
-            out[i] = diff.sum(axis=1)
+        for start in range(i if same else 0, len(B), rows):
+            block = B[start : start + rows]
+            diff = np.subtract(a, block, out=buffer[: len(block)])
+            if scale is not None:
+                diff /= scale
+            np.square(diff, out=diff)
+            sums = diff.sum(axis=1)
+            out[i, start : start + len(block)] = sums
+            if same:
+                out[start : start + len(block), i] = sums
     return np.sqrt(out, out=out)
 
 
@@ -169,7 +174,9 @@ class SimplexEdges:
         kept, moved = np.flatnonzero(before >= 0), np.flatnonzero(before < 0)
         M = np.empty((len(A), len(A)))
         M[np.ix_(kept, kept)] = self._dist[np.ix_(before[kept], before[kept])]
-        if len(moved):
+        if 2 * len(moved) > len(A):  # first call, or a shrink: all pairs, half of them mirrored
+            M = pair_distances(A, A)
+        elif len(moved):
             rows = pair_distances(A[moved], A)
             M[moved] = rows
             M[:, moved] = rows.T

@@ -6,6 +6,7 @@ import pymoo.algorithms.soo.nonconvex.ga_niching as pymoo_niching
 import pymoo.algorithms.soo.nonconvex.nelder as pymoo_nelder
 import pymoo.algorithms.soo.nonconvex.pso as pymoo_pso
 import pytest
+from bench.algorithms import pymoo_fast_paths as fast_paths
 from bench.algorithms.pymoo_fast_paths import (
     PYMOO_ES_INTERMEDIATE_RECOMB,
     PYMOO_NORM_EUCL_DIST,
@@ -23,6 +24,13 @@ from bench.testing import ProbeSphere
 DIM = 300  # longer than numpy's pairwise-summation block (128), so its order matters
 
 
+@pytest.fixture(params=["one block", "blocks of 3 rows"])
+def blocks(request, monkeypatch):
+    """Distances in one block of rows, and in many small ones."""
+    if request.param != "one block":
+        monkeypatch.setattr(fast_paths, "BLOCK_NUMBERS", 3 * DIM)
+
+
 def test_es_recombination_draws_the_same_partners_as_pymoo():
     sigma = np.random.default_rng(0).lognormal(size=(7, DIM))
     ours, theirs = np.random.default_rng(4), np.random.default_rng(4)
@@ -37,7 +45,7 @@ def _points(rng, *shape):
 
 @pytest.mark.parametrize("shapes", [((6, DIM), (9, DIM)), ((DIM,), (9, DIM)),
                                     ((6, DIM), (DIM,)), ((DIM,), (DIM,)), "self"])
-def test_box_normalised_distances_equal_pymoos_bit_for_bit(shapes):
+def test_box_normalised_distances_equal_pymoos_bit_for_bit(shapes, blocks):
     rng = np.random.default_rng(1)
     low = -rng.uniform(1, 5, size=DIM)
     problem = Problem(n_var=DIM, n_obj=1, xl=low, xu=-low * 1.5)
@@ -51,7 +59,7 @@ def test_box_normalised_distances_equal_pymoos_bit_for_bit(shapes):
     np.testing.assert_array_equal(got, expected)
 
 
-def test_simplex_edges_equal_pymoos_as_vertices_move():
+def test_simplex_edges_equal_pymoos_as_vertices_move(blocks):
     rng = np.random.default_rng(2)
     edges = SimplexEdges()
     simplex = _points(rng, 12, DIM)
