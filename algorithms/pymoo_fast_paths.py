@@ -22,7 +22,8 @@ own functions, and whole runs with and without them):
   ``Generator.integers`` fills from the same stream as λ × D scalar draws in
   row-major order;
 - the distances use the same element-wise operations and row sums as pymoo,
-  one row against all the others instead of on repeated and tiled copies;
+  one row against a cache-sized block of others at a time instead of on
+  repeated and tiled copies;
 - Nelder–Mead's check computes only the rows of vertices that moved since the
   last step and keeps the other distances.
 
