@@ -85,11 +85,12 @@ class PymooSepCMAES(PymooCMAES):
 
     ``cma``'s ``CMA_diagonal=True``. Full CMA-ES keeps a D × D covariance and
     decomposes it every few generations, O(D³): at D = 5,000 and its default
-    population (29) that is 8.6 s of its own time per 200 evaluations on one
-    2-core machine, about 28% of a set-diversity run there. The diagonal
-    variant learns per-gene step sizes only, in O(D) per sample (0.17 s per
-    200 evaluations at D = 5,000), and adapts faster where genes are nearly
-    independent; it cannot learn rotated valleys.
+    population (29) that is 7.8 s of its own time per 200 evaluations on one
+    thread, about 26% of a 28-px set-diversity run there
+    (``results/benchmarks``). The diagonal variant learns per-gene step sizes
+    only, in O(D) per sample (0.17 s per 200 evaluations at D = 5,000), and
+    adapts faster where genes are nearly independent; it cannot learn rotated
+    valleys.
     """
 
     defaults: ClassVar[dict[str, Any]] = {"CMA_diagonal": True}

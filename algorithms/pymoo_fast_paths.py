@@ -173,14 +173,15 @@ class SimplexEdges:
         keys = [row.tobytes() for row in A]
         before = np.array([self._index.get(key, -1) for key in keys], dtype=np.int64)
         kept, moved = np.flatnonzero(before >= 0), np.flatnonzero(before < 0)
-        M = np.empty((len(A), len(A)))
-        M[np.ix_(kept, kept)] = self._dist[np.ix_(before[kept], before[kept])]
         if 2 * len(moved) > len(A):  # first call, or a shrink: all pairs, half of them mirrored
             M = pair_distances(A, A)
-        elif len(moved):
-            rows = pair_distances(A[moved], A)
-            M[moved] = rows
-            M[:, moved] = rows.T
+        else:
+            M = np.empty((len(A), len(A)))
+            M[np.ix_(kept, kept)] = self._dist[np.ix_(before[kept], before[kept])]
+            if len(moved):
+                rows = pair_distances(A[moved], A)
+                M[moved] = rows
+                M[:, moved] = rows.T
         self._index = {key: i for i, key in enumerate(keys)}
         self._dist = M
         return M
