@@ -492,7 +492,7 @@ def _export_stylegan2(args: argparse.Namespace) -> int:
         raise SpecError(str(exc)) from exc
     card = export_stylegan2(
         config["name"], train_dir, data, out, samples=args.samples or 1000, seed=args.seed,
-        notes=args.note,
+        notes=args.note, progress=lambda line: print(line, flush=True),
     )
     print(f"exported   {config['name']} to {out}")
     print(json.dumps(card["quality"], indent=2))

@@ -374,6 +374,65 @@ class _Trainer:
             )
 
 
+def measure_throughput(
+    config: StyleGAN2TrainConfig,
+    data: LabelledImages,
+    device: str = "cpu",
+    steps: int | None = None,
+    warmup: int = 3,
+) -> dict:
+    """Training images per second of a config on a device, timed by the wall clock.
+
+    Builds the networks in a scratch folder, runs ``warmup`` steps (kernel choice,
+    the first R1 step), then times ``steps`` more (default one R1 interval, so
+    the lazy penalty weighs in as in training), waiting for the device at both ends.
+    Nothing is written outside the scratch folder.
+
+    Args:
+        config: Settings to time (``batch`` above all).
+        data: ``data.train`` ``[N, R, R, C]`` uint8 real images.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        steps: Steps timed; None: ``config.r1_interval``.
+        warmup: Untimed steps first.
+
+    Returns:
+        ``{"batch", "steps", "seconds", "images_per_second", "device", "device_name"}``.
+
+    """
+    import tempfile
+
+    steps = steps or config.r1_interval
+    dev = torch.device(device)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    with tempfile.TemporaryDirectory() as tmp, torch.random.fork_rng(
+        devices=[dev] if dev.type == "cuda" else []
+    ):
+        torch.manual_seed(config.seed)
+        trainer = _Trainer(config, data, Path(tmp), dev)
+        trainer.G.train()
+        trainer.D.train()
+        for _ in range(warmup):
+            trainer._train_step()
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            trainer._train_step()
+        sync()
+        seconds = time.perf_counter() - t0
+    return {
+        "batch": config.batch,
+        "steps": steps,
+        "seconds": seconds,
+        "images_per_second": steps * config.batch / seconds,
+        "device": str(dev),
+        "device_name": trainer.log["device_name"],
+    }
+
+
 def load_trained_generator(folder: Path, device: str = "cpu") -> StyleGAN2Generator:
     """The EMA generator of a training folder's checkpoint, in eval mode."""
     ckpt = torch.load(Path(folder) / CHECKPOINT, map_location="cpu", weights_only=False)

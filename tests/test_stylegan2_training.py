@@ -13,6 +13,7 @@ from bench.generators.stylegan2_training import (
     build_networks,
     export_generator,
     load_trained_generator,
+    measure_throughput,
     train,
 )
 
@@ -127,7 +128,13 @@ def test_export_writes_weights_card_and_samples(tmp_path):
         pytest.skip(f"FaceNet weights for the Fréchet distance are missing: {exc}")
     data = faces(n=24)
     train(TINY, data, tmp_path / "run", max_steps=1, progress=False)
-    card = export_stylegan2("tiny", tmp_path / "run", data, tmp_path / "out", samples=8)
+    lines = []
+    card = export_stylegan2(
+        "tiny", tmp_path / "run", data, tmp_path / "out", samples=8, progress=lines.append
+    )
+    assert [line.split(" s  ", 1)[1].split()[0] for line in lines] == [
+        "MTCNN", "FaceNet", "face", "wrote"
+    ]  # one line as each measurement starts, one at the end
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     face = card["face_problem"]  # crop box and measure axes, unless MTCNN sees no face at all
     assert files == sorted(["tiny.json", "tiny.png", "tiny.pt", *face.get("files", [])])
@@ -339,3 +346,14 @@ assert main(["export-generator", "stylegan2", "--train-dir", run,
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "back.pt").is_file()
+
+
+def test_throughput_probe_times_steps_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = torch.random.get_rng_state()
+    got = measure_throughput(TINY, faces(), steps=3, warmup=1)
+    assert got["batch"] == TINY.batch and got["steps"] == 3 and got["device"] == "cpu"
+    assert got["seconds"] > 0
+    assert got["images_per_second"] == pytest.approx(3 * TINY.batch / got["seconds"])
+    assert list(tmp_path.iterdir()) == []  # the scratch folder is gone, nothing else written
+    assert torch.equal(torch.random.get_rng_state(), before)  # global RNG untouched

@@ -1,0 +1,85 @@
+"""The scripts a session with a lent GPU runs (scripts/device): they parse and they work on a CPU.
+
+The full rehearsal (``session.sh check`` and ``train`` with ``DEVICE=cpu``) takes minutes
+and is in scripts/device/README.md; here the shell script must parse, and the batch probe
+runs for real on a tiny pack and picks its batch by the stated rule.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bench.generators.stylegan2_data import write_face_pack
+
+from bench.datasets import LabelledImages
+
+ROOT = Path(__file__).resolve().parents[1]
+DEVICE = ROOT / "scripts" / "device"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed here")
+@pytest.mark.parametrize("script", ["session.sh", "prepare.sh", "setup.sh"])
+def test_shell_scripts_parse(script):
+    subprocess.run(["bash", "-n", str(DEVICE / script)], check=True)
+
+
+@pytest.mark.parametrize("argv", [[], ["nonsense"], ["train"], ["train", "soon"], ["check", "1"]])
+def test_session_refuses_a_wrong_mode_before_any_work(tmp_path, argv):
+    got = subprocess.run(
+        ["bash", str(DEVICE / "session.sh"), *argv], capture_output=True, text=True,
+        env={"OUT": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert got.returncode == 2
+    assert got.stderr.strip() == "usage: session.sh check | train SECONDS"
+    assert list(tmp_path.iterdir()) == []  # no log, no install: it stopped first
+
+
+def _pack(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, size=(12, 16, 16, 3), dtype=np.uint8)
+    write_face_pack(LabelledImages(imgs[:8], None, imgs[8:], None, "12 random 16-px images"), path)
+    return path
+
+
+@pytest.mark.parametrize("min_gain, expect_smallest", [(1e9, True), (0.0, False)])
+def test_batch_probe_times_each_batch_and_picks_by_its_rule(tmp_path, min_gain, expect_smallest):
+    pack, out = _pack(tmp_path / "pack.npz"), tmp_path / "probe.json"
+    subprocess.run(
+        [sys.executable, str(DEVICE / "probe_batches.py"), str(pack), str(out), "--device",
+         "cpu", "--batches", "4,2", "--steps", "1", "--min-gain", str(min_gain)],
+        check=True, capture_output=True, text=True,
+    )
+    got = json.loads(out.read_text())
+    rates = {r["batch"]: r["images_per_second"] for r in got["results"]}
+    assert sorted(rates) == [2, 4] and all(v > 0 for v in rates.values())
+    best = max(rates, key=rates.get)
+    assert got["chosen_batch"] == (2 if expect_smallest else best)
+
+
+def test_gpu_benchmarks_run_with_only_the_gpu_images_packages(tmp_path):
+    """The lent GPU's image lacks pyribs, pymoo, Dask, dlib and OpenCV: the face benchmark
+    that ``session.sh check`` runs must not need them (run here on the CPU, dcgan-faces case)."""
+    script = f"""
+import importlib.abc, sys
+BLOCKED = {{"ribs", "pymoo", "dask", "distributed", "scikit_posthocs", "dlib",
+           "face_recognition_models", "cv2"}}
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Blocker())
+import pytest
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "--rootdir", {str(ROOT)!r},
+    {str(ROOT / "benchmarks" / "test_face_throughput.py")!r}, "-k", "dcgan-faces-fp32-b64 and not compiled",
+    "--benchmark-json", {str(tmp_path / "face.json")!r}]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (case,) = json.loads((tmp_path / "face.json").read_text())["benchmarks"]
+    assert case["extra_info"]["evals_per_second"] > 0
