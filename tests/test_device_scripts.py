@@ -74,7 +74,8 @@ class Blocker(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Blocker())
 import pytest
 sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "--rootdir", {str(ROOT)!r},
-    {str(ROOT / "benchmarks" / "test_face_throughput.py")!r}, "-k", "dcgan-faces-fp32-b64 and not compiled",
+    {str(ROOT / "benchmarks" / "test_face_throughput.py")!r},
+    "-k", "dcgan-faces-fp32-b64 and not compiled",
     "--benchmark-json", {str(tmp_path / "face.json")!r}]))
 """
     done = subprocess.run(
