@@ -138,7 +138,8 @@ class Discriminator(nn.Module):
         return torch.cat([x, y], dim=1)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        """Logits ``[N]`` for images ``[N, C, R, R]``."""
+        """Logits ``[N]`` for images ``[N, C, R, R]`` (features run channels-last, as in G)."""
+        img = img.contiguous(memory_format=torch.channels_last)
         x = None
         for res in self.block_resolutions:
             x = getattr(self, f"b{res}")(x, img)

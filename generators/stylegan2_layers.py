@@ -200,11 +200,24 @@ def modulated_conv2d(
     else:
         x = F.conv2d(x, w, padding=k // 2)
     if demodulate:
-        s2 = styles.to(torch.float32).square()  # [N, I]
-        w2 = weight.to(torch.float32).square().sum(dim=[2, 3])  # [O, I]
-        dcoefs = (s2 @ w2.t() + 1e-8).rsqrt()  # [N, O]
-        x = x * dcoefs.to(x.dtype).reshape(n, o, 1, 1)
+        x = x * demodulation(weight, styles).to(x.dtype).reshape(n, o, 1, 1)
     return x
+
+
+def demodulation(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    """Per-sample output scales that give a modulated convolution unit expected variance.
+
+    Args:
+        weight: Kernel ``[O, I, k, k]``.
+        styles: Per-sample input scales ``[N, I]``.
+
+    Returns:
+        ``1 / sqrt(sum over I, k, k of (w·s)² + 1e-8)``, ``[N, O]`` float32.
+
+    """
+    s2 = styles.to(torch.float32).square()  # [N, I]
+    w2 = weight.to(torch.float32).square().sum(dim=[2, 3])  # [O, I]
+    return (s2 @ w2.t() + 1e-8).rsqrt()
 
 
 class SynthesisLayer(nn.Module):
@@ -259,10 +272,24 @@ class SynthesisLayer(nn.Module):
         """
         styles = self.affine(w)  # [N, I]
         x = modulated_conv2d(
-            x, self.weight, styles, up=self.up, resample_filter=self.resample_filter
+            x, self.weight, styles, demodulate=False, up=self.up,
+            resample_filter=self.resample_filter,
         )
+        n, o = x.shape[:2]
+        # lrelu(demod·x + noise + bias)·gain, in two passes over x instead of five:
+        # the gain (> 0) commutes with the leaky ReLU, so it goes into the scale and shift.
+        scale = (demodulation(self.weight, styles) * LRELU_GAIN).to(x.dtype).reshape(n, o, 1, 1)
+        shift = (self.bias * LRELU_GAIN).to(x.dtype).reshape(1, o, 1, 1)
         if noise_mode == "const":
-            x = x + (self.noise_const * self.noise_strength).to(x.dtype)
+            noise = self.noise_const * (self.noise_strength * LRELU_GAIN)
+            shift = shift + noise.to(x.dtype)  # [1, O, R, R]: once per call, not per sample
+            # in x's memory layout, or addcmul would return the shift's (channels-first)
+            layout = (
+                torch.channels_last
+                if x.is_contiguous(memory_format=torch.channels_last)
+                else torch.contiguous_format
+            )
+            x = torch.addcmul(shift.contiguous(memory_format=layout), x, scale)
         elif noise_mode == "random":
             if generator is None:
                 raise ValueError("noise_mode='random' needs an explicit torch.Generator")
@@ -270,11 +297,18 @@ class SynthesisLayer(nn.Module):
             noise = torch.randn(
                 (x.shape[0], 1, r, r), generator=generator, device=x.device, dtype=torch.float32
             )
-            x = x + (noise * self.noise_strength).to(x.dtype)
-        elif noise_mode != "none":
+            x = torch.addcmul(shift, x, scale)
+            x = x + (noise * (self.noise_strength * LRELU_GAIN)).to(x.dtype)
+        elif noise_mode == "none":
+            x = torch.addcmul(shift, x, scale)
+        else:
             raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
-        clamp = self.conv_clamp * LRELU_GAIN if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, lrelu=True, gain=LRELU_GAIN, clamp=clamp)
+        x = F.leaky_relu(x, LRELU_SLOPE, inplace=True)  # autograd keeps its output
+        if self.conv_clamp is not None:
+            clamp = self.conv_clamp * LRELU_GAIN
+            # in place only where autograd does not need the leaky ReLU's output intact
+            x = x.clamp(-clamp, clamp) if x.requires_grad else x.clamp_(-clamp, clamp)
+        return x
 
 
 class ToRGBLayer(nn.Module):

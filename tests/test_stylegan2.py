@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from bench.generators.stylegan2 import StyleGAN2Generator, config_f
 from bench.generators.stylegan2_layers import (
     FullyConnectedLayer,
+    SynthesisLayer,
     downsample2d,
     fir_kernel,
     modulated_conv2d,
@@ -196,3 +197,44 @@ def test_runs_under_bfloat16_autocast():
         images = G(z)
     assert images.dtype == torch.float32 and torch.isfinite(images).all()
     assert (images - exact).abs().mean() < 0.1
+
+
+@pytest.mark.parametrize("up", [False, True])
+@pytest.mark.parametrize("noise_mode", ["const", "random", "none"])
+@pytest.mark.parametrize("conv_clamp", [None, 0.5])
+def test_synthesis_layer_equals_its_formula(up, noise_mode, conv_clamp):
+    """The layer's fused passes equal lrelu(demodulated conv + noise + bias)·√2, clamped."""
+    torch.manual_seed(0)
+    layer = SynthesisLayer(8, 6, 16, resolution=8, up=up, conv_clamp=conv_clamp)
+    with torch.no_grad():
+        layer.noise_strength.fill_(0.3)
+        layer.bias.normal_()
+    x = torch.randn(3, 8, *(4, 4) if up else (8, 8))
+    w = torch.randn(3, 16)
+    gen = torch.Generator().manual_seed(1) if noise_mode == "random" else None
+    got = layer(x, w, noise_mode, generator=gen)
+    styles = layer.affine(w)
+    ref = modulated_conv2d(x, layer.weight, styles, up=up, resample_filter=layer.resample_filter)
+    if noise_mode == "const":
+        ref = ref + layer.noise_const * layer.noise_strength
+    elif noise_mode == "random":
+        noise = torch.randn((3, 1, 8, 8), generator=torch.Generator().manual_seed(1))
+        ref = ref + noise * layer.noise_strength
+    ref = F.leaky_relu(ref + layer.bias.reshape(1, -1, 1, 1), 0.2) * math.sqrt(2)
+    if conv_clamp is not None:
+        ref = ref.clamp(-conv_clamp * math.sqrt(2), conv_clamp * math.sqrt(2))
+        assert (ref.abs() == conv_clamp * math.sqrt(2)).any()  # the clamp is exercised
+    assert got.shape == (3, 6, 8, 8)
+    assert torch.allclose(got, ref, atol=1e-5), (got - ref).abs().max()
+    got.square().sum().backward()  # the in-place passes leave autograd intact
+    assert layer.weight.grad is not None and torch.isfinite(layer.weight.grad).all()
+
+
+def test_features_run_channels_last_and_images_come_out_contiguous():
+    G = small()
+    seen = []
+    hook = G.synthesis.b16.conv1.register_forward_hook(lambda m, i, o: seen.append(o))
+    img = G(torch.randn(2, 32, generator=torch.Generator().manual_seed(8)))
+    hook.remove()
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert img.is_contiguous() and img.shape == (2, 3, 32, 32)
