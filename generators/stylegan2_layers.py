@@ -279,17 +279,19 @@ class SynthesisLayer(nn.Module):
         # lrelu(demod·x + noise + bias)·gain, in two passes over x instead of five:
         # the gain (> 0) commutes with the leaky ReLU, so it goes into the scale and shift.
         scale = (demodulation(self.weight, styles) * LRELU_GAIN).to(x.dtype).reshape(n, o, 1, 1)
-        shift = (self.bias * LRELU_GAIN).to(x.dtype).reshape(1, o, 1, 1)
+        bias = (self.bias * LRELU_GAIN).to(x.dtype)  # [O]
+        shift = bias.reshape(1, o, 1, 1)
         if noise_mode == "const":
-            noise = self.noise_const * (self.noise_strength * LRELU_GAIN)
-            shift = shift + noise.to(x.dtype)  # [1, O, R, R]: once per call, not per sample
-            # in x's memory layout, or addcmul would return the shift's (channels-first)
-            layout = (
-                torch.channels_last
-                if x.is_contiguous(memory_format=torch.channels_last)
-                else torch.contiguous_format
-            )
-            x = torch.addcmul(shift.contiguous(memory_format=layout), x, scale)
+            # noise + bias as [R, R, O], seen as [1, O, R, R]: built in one pass, once per
+            # call rather than per sample, and already in the channels-last layout of x
+            noise = self.noise_const.unsqueeze(-1).to(x.dtype)
+            strength = (self.noise_strength * LRELU_GAIN).to(x.dtype)
+            shift = torch.addcmul(bias, noise, strength)  # [R, R, O]
+            # [1, R, R, O] → [1, O, R, R]: the strides of a channels-last batch of one
+            # (a plain unsqueeze would give the batch axis stride O, and a batch of one
+            # inherits it, which makes the next convolution copy its input)
+            shift = shift.unsqueeze(0).permute(0, 3, 1, 2)
+            x = torch.addcmul(shift, x, scale)
         elif noise_mode == "random":
             if generator is None:
                 raise ValueError("noise_mode='random' needs an explicit torch.Generator")
