@@ -7,7 +7,7 @@ against the matmul peak measured in the same session. Cases:
 
 - the shipped face DCGAN (``dcgan-faces``), the problem's CPU default;
 - StyleGAN2 config-f with random weights at the official FFHQ shapes: 256 px
-  on a CPU (1024 px takes about ten seconds an image there), 1024 px on a GPU,
+  on a CPU (1024 px takes about three seconds an image there), 1024 px on a GPU,
   where fp32 and bf16 are both timed (bf16 also at batch 256) and bf16's fitness
   deviation is reported;
 - the same with ``compile=True`` (``torch.compile``): the face DCGAN on a CPU,
