@@ -138,6 +138,26 @@ def test_fir_kernel_and_resampling_preserve_a_constant():
     assert torch.allclose(down[..., 1:-1, 1:-1], torch.full((1, 2, 2, 2), 0.7))
 
 
+@pytest.mark.parametrize("k", [2, 4, 6])
+def test_resampling_equals_zero_insertion_and_subsampling(k):
+    """Up: zeros after every sample, pad, filter (gain 4); down: filter, keep every second.
+
+    An asymmetric filter, so a flipped kernel or a shifted padding would show.
+    """
+    f = torch.rand(k, k, generator=torch.Generator().manual_seed(k), dtype=torch.float64)
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    z = torch.zeros(2, 3, 16, 16, dtype=torch.float64)
+    z[..., ::2, ::2] = x
+    z = F.pad(z, [(k + 1) // 2, (k - 2) // 2] * 2)
+    ref_up = F.conv2d(z.reshape(6, 1, *z.shape[2:]), (4 * f).flip([0, 1])[None, None])
+    assert torch.allclose(upsample2d(x, f), ref_up.reshape(2, 3, 16, 16), atol=1e-12)
+    p = F.pad(x, [(k - 1) // 2, (k - 2) // 2] * 2)
+    ref_down = F.conv2d(p.reshape(6, 1, *p.shape[2:]), f.flip([0, 1])[None, None])[..., ::2, ::2]
+    assert torch.allclose(downsample2d(x, f), ref_down.reshape(2, 3, 4, 4), atol=1e-12)
+    with pytest.raises(ValueError, match="even filter"):
+        upsample2d(x, torch.ones(3, 3, dtype=torch.float64))
+
+
 def per_sample_modconv(x, weight, styles, demodulate=True):
     """Reference: build each sample's own kernel, as the paper writes it."""
     out = []
