@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bench.generators.stylegan2_data import write_face_pack
+from without_packages import run_without
 
 from bench.datasets import LabelledImages
 
@@ -63,24 +64,16 @@ def test_batch_probe_times_each_batch_and_picks_by_its_rule(tmp_path, min_gain, 
 def test_gpu_benchmarks_run_with_only_the_gpu_images_packages(tmp_path):
     """The lent GPU's image lacks pyribs, pymoo, Dask, dlib and OpenCV: the face benchmark
     that ``session.sh check`` runs must not need them (run here on the CPU, dcgan-faces case)."""
-    script = f"""
-import importlib.abc, sys
-BLOCKED = {{"ribs", "pymoo", "dask", "distributed", "scikit_posthocs", "dlib",
-           "face_recognition_models", "cv2"}}
-class Blocker(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError("blocked: " + name)
-sys.meta_path.insert(0, Blocker())
+    code = f"""
 import pytest
 sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "--rootdir", {str(ROOT)!r},
     {str(ROOT / "benchmarks" / "test_face_throughput.py")!r},
     "-k", "dcgan-faces-fp32-b64 and not compiled",
     "--benchmark-json", {str(tmp_path / "face.json")!r}]))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path
-    )
+    blocked = {"ribs", "pymoo", "dask", "distributed", "scikit_posthocs", "dlib",
+               "face_recognition_models", "cv2"}
+    done = run_without(blocked, code, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     (case,) = json.loads((tmp_path / "face.json").read_text())["benchmarks"]
     assert case["extra_info"]["evals_per_second"] > 0

@@ -16,6 +16,7 @@ from bench.generators.stylegan2_training import (
     measure_throughput,
     train,
 )
+from without_packages import run_without
 
 from bench.datasets import LabelledImages
 from bench.generator import MissingWeightsError
@@ -321,21 +322,10 @@ def test_ema_only_copy_exports_but_does_not_resume(tmp_path, capsys):
 
 def test_training_commands_run_without_the_search_libraries(tmp_path):
     """A lent GPU machine has torch but not pyribs, pymoo, Dask or facenet-pytorch."""
-    import subprocess
-    import sys
-
     from bench.generators.stylegan2_data import write_face_pack
 
     write_face_pack(smooth_faces(), tmp_path / "pack.npz")
-    script = f"""
-import importlib.abc, sys
-BLOCKED = {{"ribs", "pymoo", "dask", "distributed", "scikit_posthocs", "statsmodels", "dlib",
-           "facenet_pytorch", "face_recognition_models"}}
-class Blocker(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError("blocked: " + name)
-sys.meta_path.insert(0, Blocker())
+    code = f"""
 from bench.cli import main
 run = {str(tmp_path / "run")!r}
 assert main(["train-generator", "stylegan2", "--pack", {str(tmp_path / "pack.npz")!r},
@@ -343,7 +333,9 @@ assert main(["train-generator", "stylegan2", "--pack", {str(tmp_path / "pack.npz
 assert main(["export-generator", "stylegan2", "--train-dir", run,
              "--ema-only", {str(tmp_path / "back.pt")!r}]) == 0
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    blocked = {"ribs", "pymoo", "dask", "distributed", "scikit_posthocs", "statsmodels", "dlib",
+               "facenet_pytorch", "face_recognition_models"}
+    done = run_without(blocked, code)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "back.pt").is_file()
 
