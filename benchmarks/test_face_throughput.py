@@ -83,8 +83,11 @@ def _case_id(case: tuple[str, str, int, bool]) -> str:
     return f"{name}-{precision}-b{batch}" + ("-compiled" if compiled else "")
 
 
+CASES = _cases()
+
+
 @pytest.mark.parametrize(
-    "name, precision, batch, compiled", _cases(), ids=[_case_id(c) for c in _cases()]
+    "name, precision, batch, compiled", CASES, ids=[_case_id(c) for c in CASES]
 )
 def test_face_evaluations_per_second(request, benchmark, name, precision, batch, compiled):
     if CUDA:  # the GPU's own peak in this precision

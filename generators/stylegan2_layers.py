@@ -279,6 +279,10 @@ class SynthesisLayer(nn.Module):
             generator: Source of random noise (required for ``"random"``).
 
         """
+        if noise_mode not in ("const", "random", "none"):
+            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
+        if noise_mode == "random" and generator is None:
+            raise ValueError("noise_mode='random' needs an explicit torch.Generator")
         styles = self.affine(w)  # [N, I]
         x = modulated_conv2d(
             x, self.weight, styles, demodulate=False, up=self.up,
@@ -300,20 +304,13 @@ class SynthesisLayer(nn.Module):
             # (a plain unsqueeze would give the batch axis stride O, and a batch of one
             # inherits it, which makes the next convolution copy its input)
             shift = shift.unsqueeze(0).permute(0, 3, 1, 2)
-            x = torch.addcmul(shift, x, scale)
-        elif noise_mode == "random":
-            if generator is None:
-                raise ValueError("noise_mode='random' needs an explicit torch.Generator")
+        x = torch.addcmul(shift, x, scale)
+        if noise_mode == "random":  # fresh per sample: one more pass
             r = self.resolution
             noise = torch.randn(
                 (x.shape[0], 1, r, r), generator=generator, device=x.device, dtype=torch.float32
             )
-            x = torch.addcmul(shift, x, scale)
             x = x + (noise * (self.noise_strength * LRELU_GAIN)).to(x.dtype)
-        elif noise_mode == "none":
-            x = torch.addcmul(shift, x, scale)
-        else:
-            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
         x = F.leaky_relu(x, LRELU_SLOPE, inplace=True)  # autograd keeps its output
         if self.conv_clamp is not None:
             clamp = self.conv_clamp * LRELU_GAIN

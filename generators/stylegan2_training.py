@@ -26,9 +26,11 @@ steps equal 4 steps bit for bit on the same device.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -149,9 +151,16 @@ def train(
     if data.train.shape[1:] != expected:
         raise ValueError(f"training images are {data.train.shape[1:]}, config needs {expected}")
     dev = torch.device(device)
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        torch.manual_seed(config.seed)
+    with _seeded(config.seed, dev):
         return _Trainer(config, data, out, dev).run(max_seconds, max_steps, progress)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, dev: torch.device) -> Iterator[None]:
+    """Torch's global RNG (and the device's) seeded inside, restored afterwards."""
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
 
 
 class _Trainer:
@@ -408,10 +417,7 @@ def measure_throughput(
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
 
-    with tempfile.TemporaryDirectory() as tmp, torch.random.fork_rng(
-        devices=[dev] if dev.type == "cuda" else []
-    ):
-        torch.manual_seed(config.seed)
+    with tempfile.TemporaryDirectory() as tmp, _seeded(config.seed, dev):
         trainer = _Trainer(config, data, Path(tmp), dev)
         trainer.G.train()
         trainer.D.train()

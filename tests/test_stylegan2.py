@@ -250,11 +250,13 @@ def test_synthesis_layer_equals_its_formula(up, noise_mode, conv_clamp):
     assert layer.weight.grad is not None and torch.isfinite(layer.weight.grad).all()
 
 
-def test_features_run_channels_last_and_images_come_out_contiguous():
+@pytest.mark.parametrize("noise_mode", ["const", "random", "none"])
+def test_features_run_channels_last_and_images_come_out_contiguous(noise_mode):
     G = small()
     seen = []
     hook = G.synthesis.b16.conv1.register_forward_hook(lambda m, i, o: seen.append(o))
-    img = G(torch.randn(2, 32, generator=torch.Generator().manual_seed(8)))
+    z = torch.randn(2, 32, generator=torch.Generator().manual_seed(8))
+    img = G(z, noise_mode=noise_mode, generator=torch.Generator().manual_seed(9))
     hook.remove()
     assert seen[0].is_contiguous(memory_format=torch.channels_last)
     assert img.is_contiguous() and img.shape == (2, 3, 32, 32)
