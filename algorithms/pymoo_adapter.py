@@ -31,8 +31,9 @@ the adapter decides, and every run shares:
   it was. (Not thread-safe: two adapters must not step in parallel threads.)
 - **Speed.** Inside those calls pymoo also runs with exact, faster stand-ins
   for the helpers that dominate its time at thousands of genes (ES's step-size
-  recombination, the pairwise distances of PSO and Nelder–Mead); see
+  recombination, the pairwise distances of PSO and the niching GA); see
   ``pymoo_fast_paths``. Results are bit-identical with and without them.
+  (``pymoo:nelder-mead`` goes further and runs as ``ArrayNelderMead``.)
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from bench.algorithms.map_elites import int_seed
-from bench.algorithms.pymoo_fast_paths import SimplexEdges, pymoo_fast_paths
+from bench.algorithms.pymoo_fast_paths import pymoo_fast_paths
 from pymoo.core.evaluator import Evaluator
 from pymoo.core.individual import Individual
 from pymoo.core.population import Population
@@ -160,10 +161,10 @@ class PymooAlgorithm(Algorithm):
         self._np_state = np.random.RandomState(int_seed(rng_seed)).get_state()
         self.restarts = -1  # the first start is not a restart
         self.algorithm: Any = None
-        self._edges = SimplexEdges() if self.fast_paths else None
         self._start()
         self._pop: Any = None  # what pymoo's ask() returned, handed back to tell()
         self._todo: Population | None = None  # its points that need evaluating
+        self._todo_x: np.ndarray | None = None  # their genomes [k, D]; None: ask pymoo
         self._loss = np.empty(0)
         self._next = 0
 
@@ -186,7 +187,7 @@ class PymooAlgorithm(Algorithm):
         outer = np.random.get_state()  # noqa: NPY002 - saved to be restored
         np.random.set_state(self._np_state)  # noqa: NPY002 - our own seeded state
         try:
-            with pymoo_fast_paths(self._edges):
+            with pymoo_fast_paths(self.fast_paths):
                 yield
         finally:
             self._np_state = np.random.get_state()  # noqa: NPY002
@@ -217,6 +218,7 @@ class PymooAlgorithm(Algorithm):
             todo = Population.create(pop) if isinstance(pop, Individual) else pop
             pending = [i for i, ind in enumerate(todo) if not set(EVALUATED) <= ind.evaluated]
             self._pop, self._todo = pop, todo[pending]
+            self._todo_x = np.asarray(self._todo.get("X"), dtype=np.float64)
             self._loss, self._next = np.full(len(pending), np.nan), 0
             if len(pending):
                 return
@@ -232,13 +234,12 @@ class PymooAlgorithm(Algorithm):
                 static = StaticProblem(self.problem, F=self._loss[:, None])
                 Evaluator().eval(static, self._todo, skip_already_evaluated=False)
             self.algorithm.tell(infills=self._pop)
-        self._pop = self._todo = None
+        self._pop = self._todo = self._todo_x = None
 
     def _ask(self) -> np.ndarray:
-        if self._todo is None:
+        if self._todo_x is None:
             self._pull()
-        x = self._todo.get("X")[self._next : self._next + self.batch]
-        return np.asarray(x, dtype=np.float64).reshape(-1, self.space.dim)
+        return self._todo_x[self._next : self._next + self.batch].reshape(-1, self.space.dim)
 
     def _tell(self, genomes: np.ndarray, loss: np.ndarray, measures: np.ndarray | None) -> None:
         self._loss[self._next : self._next + len(loss)] = loss

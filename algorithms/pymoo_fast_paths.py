@@ -1,6 +1,6 @@
 """Exact, faster stand-ins for the pymoo helpers that dominate its time at many genes.
 
-Three helpers of pymoo 0.6.2 cost far more than the method they serve once a
+Two helpers of pymoo 0.6.2 cost far more than the method they serve once a
 genome has hundreds or thousands of genes (the face problem in W has 512, the
 set-diversity problems 5,000):
 
@@ -11,9 +11,11 @@ set-diversity problems 5,000):
   coefficients; ``pymoo:niche-ga``, for its clearing) materialises every pair
   of rows at once, (n · m) × D numbers: about 6 GB and 4.4 s for 200
   particles at D = 5,000.
-- ``vectorized_cdist`` in Nelder–Mead's termination check measures every edge
-  of the simplex after every step, (D + 1)² × D numbers: 0.76 s per step
-  (one or two evaluations) at D = 512, a terabyte at D = 5,000.
+
+(Nelder–Mead's termination check, which measured every edge of the simplex
+after every step with pymoo's ``vectorized_cdist``, (D + 1)² × D numbers, 0.76 s
+per step at D = 512, is now part of ``nelder_mead_arrays``: the whole method
+runs on arrays there and updates only the edges of vertices that moved.)
 
 The stand-ins give **bit-identical** results (tests compare them with pymoo's
 own functions, and whole runs with and without them):
@@ -23,9 +25,7 @@ own functions, and whole runs with and without them):
   row-major order;
 - the distances use the same element-wise operations and row sums as pymoo,
   one row against a cache-sized block of others at a time instead of on
-  repeated and tiled copies;
-- Nelder–Mead's check computes only the rows of vertices that moved since the
-  last step and keeps the other distances.
+  repeated and tiled copies.
 
 ``pymoo_fast_paths()`` installs them in pymoo's modules for the duration of a
 ``with`` block and restores pymoo's own afterwards; the adapter wraps every
@@ -37,18 +37,16 @@ function in place.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pymoo.algorithms.soo.nonconvex.es as pymoo_es
 import pymoo.algorithms.soo.nonconvex.ga_niching as pymoo_niching
-import pymoo.algorithms.soo.nonconvex.nelder as pymoo_nelder
 import pymoo.algorithms.soo.nonconvex.pso as pymoo_pso
 import pymoo.util.misc as pymoo_misc
 
 BLOCK_NUMBERS = 1 << 18  # differences held at once by pair_distances: 2 MiB of float64
-PYMOO_VECTORIZED_CDIST = pymoo_misc.vectorized_cdist
 PYMOO_NORM_EUCL_DIST = pymoo_misc.norm_eucl_dist
 PYMOO_ES_INTERMEDIATE_RECOMB = pymoo_es.es_intermediate_recomb
 
@@ -143,68 +141,21 @@ def norm_eucl_dist(problem: Any, A: Any, B: Any, **kwargs: Any) -> Any:
     return M
 
 
-class SimplexEdges:
-    """Nelder–Mead's ``vectorized_cdist(X, X)`` that computes only the vertices that moved.
-
-    pymoo's termination check measures every edge of the simplex after each
-    step, although a step moves one vertex (a shrink moves all but one). This
-    stand-in remembers the last call's vertices and distances and computes
-    the rows of new vertices only; a distance depends on nothing but its two
-    vertices, and ``a - b`` is exactly ``-(b - a)``, so every number equals
-    pymoo's. Any other call goes to pymoo's own function.
-    """
-
-    def __init__(self) -> None:
-        self._index: dict[bytes, int] = {}
-        self._dist = np.empty((0, 0))
-
-    def __call__(
-        self,
-        A: Any,
-        B: Any,
-        func_dist: Callable[..., Any] = pymoo_misc.func_euclidean_distance,
-        fill_diag_with_inf: bool = False,
-        **kwargs: Any,
-    ) -> Any:
-        """Pairwise distances of the simplex's vertices ``A`` (= ``B``), shape ``(n, n)``."""
-        plain = func_dist is pymoo_misc.func_euclidean_distance and not kwargs
-        if A is not B or not plain or fill_diag_with_inf or np.ndim(A) != 2:
-            return PYMOO_VECTORIZED_CDIST(A, B, func_dist, fill_diag_with_inf, **kwargs)
-        keys = [row.tobytes() for row in A]
-        before = np.array([self._index.get(key, -1) for key in keys], dtype=np.int64)
-        kept, moved = np.flatnonzero(before >= 0), np.flatnonzero(before < 0)
-        if 2 * len(moved) > len(A):  # first call, or a shrink: all pairs, half of them mirrored
-            M = pair_distances(A, A)
-        else:
-            M = np.empty((len(A), len(A)))
-            M[np.ix_(kept, kept)] = self._dist[np.ix_(before[kept], before[kept])]
-            if len(moved):
-                rows = pair_distances(A[moved], A)
-                M[moved] = rows
-                M[:, moved] = rows.T
-        self._index = {key: i for i, key in enumerate(keys)}
-        self._dist = M
-        return M
-
-
 @contextlib.contextmanager
-def pymoo_fast_paths(edges: SimplexEdges | None) -> Iterator[None]:
+def pymoo_fast_paths(enabled: bool = True) -> Iterator[None]:
     """Use the stand-ins inside pymoo for the duration of the block.
 
     Args:
-        edges: The Nelder–Mead distance memory of the algorithm that is about to
-            run (one per algorithm, so that two runs never share vertices), or
-            ``None`` to leave pymoo untouched.
+        enabled: ``False`` leaves pymoo untouched (to compare with its own helpers).
 
     """
-    if edges is None:
+    if not enabled:
         yield
         return
     stand_ins = (
         (pymoo_es, "es_intermediate_recomb", es_intermediate_recomb),
         (pymoo_pso, "norm_eucl_dist", norm_eucl_dist),
         (pymoo_niching, "norm_eucl_dist", norm_eucl_dist),
-        (pymoo_nelder, "vectorized_cdist", edges),
     )
     saved = [(module, name, getattr(module, name)) for module, name, _ in stand_ins]
     for module, name, stand_in in stand_ins:

@@ -3,17 +3,16 @@
 import numpy as np
 import pymoo.algorithms.soo.nonconvex.es as pymoo_es
 import pymoo.algorithms.soo.nonconvex.ga_niching as pymoo_niching
-import pymoo.algorithms.soo.nonconvex.nelder as pymoo_nelder
 import pymoo.algorithms.soo.nonconvex.pso as pymoo_pso
+import pymoo.util.misc as pymoo_misc
 import pytest
 from bench.algorithms import pymoo_fast_paths as fast_paths
 from bench.algorithms.pymoo_fast_paths import (
     PYMOO_ES_INTERMEDIATE_RECOMB,
     PYMOO_NORM_EUCL_DIST,
-    PYMOO_VECTORIZED_CDIST,
-    SimplexEdges,
     es_intermediate_recomb,
     norm_eucl_dist,
+    pair_distances,
     pymoo_fast_paths,
 )
 from pymoo.core.problem import Problem
@@ -59,26 +58,13 @@ def test_box_normalised_distances_equal_pymoos_bit_for_bit(shapes, blocks):
     np.testing.assert_array_equal(got, expected)
 
 
-def test_simplex_edges_equal_pymoos_as_vertices_move(blocks):
+def test_distances_of_a_set_to_itself_equal_pymoos_cdist(blocks):
     rng = np.random.default_rng(2)
-    edges = SimplexEdges()
-    simplex = _points(rng, 12, DIM)
-    steps = [simplex]
-    moved = simplex[rng.permutation(12)]  # pymoo re-sorts the simplex by fitness
-    moved[3] = _points(rng, DIM)  # a reflection replaces one vertex
-    steps.append(moved)
-    shrunk = moved.copy()
-    shrunk[1:] = shrunk[0] + 0.5 * (shrunk[1:] - shrunk[0])  # a shrink moves all but one
-    steps.append(shrunk)
-    twin = shrunk.copy()
-    twin[5] = twin[6]  # a degenerate simplex: two equal vertices, distance exactly 0
-    steps.append(twin)
-    for x in steps:
-        np.testing.assert_array_equal(edges(x, x), PYMOO_VECTORIZED_CDIST(x, x))
-    x = steps[-1]
-    other = PYMOO_VECTORIZED_CDIST(x, x, fill_diag_with_inf=True)
-    np.testing.assert_array_equal(edges(x, x, fill_diag_with_inf=True), other)
-    np.testing.assert_array_equal(edges(x, x.copy()), PYMOO_VECTORIZED_CDIST(x, x))
+    x = _points(rng, 12, DIM)
+    x[5] = x[6]  # a degenerate simplex: two equal vertices, distance exactly 0
+    expected = pymoo_misc.vectorized_cdist(x, x)
+    np.testing.assert_array_equal(pair_distances(x, x), expected)
+    np.testing.assert_array_equal(pair_distances(x[[3, 5]], x), expected[[3, 5]])
 
 
 def _genomes_of_a_run(name: str, fast: bool, dim: int, budget: int) -> list[np.ndarray]:
@@ -106,10 +92,9 @@ def test_whole_runs_are_the_same_with_and_without_the_stand_ins(name):
 
 
 def test_pymoo_is_left_as_it_was_even_after_an_error():
-    with pytest.raises(RuntimeError), pymoo_fast_paths(SimplexEdges()):
+    with pytest.raises(RuntimeError), pymoo_fast_paths():
         assert pymoo_es.es_intermediate_recomb is es_intermediate_recomb
         raise RuntimeError("inside pymoo")
     assert pymoo_es.es_intermediate_recomb is PYMOO_ES_INTERMEDIATE_RECOMB
     assert pymoo_pso.norm_eucl_dist is PYMOO_NORM_EUCL_DIST
     assert pymoo_niching.norm_eucl_dist is PYMOO_NORM_EUCL_DIST
-    assert pymoo_nelder.vectorized_cdist is PYMOO_VECTORIZED_CDIST
