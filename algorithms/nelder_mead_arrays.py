@@ -50,7 +50,65 @@ X_TOL = 1e-6
 F_TOL = 1e-6
 N_MAX_ITER = 1e6
 N_MAX_EVALS = 1e6
+GATHER_NUMBERS = 1 << 20  # centroid_of gathers blocks up to 8 MiB of float64
 MOVES = ("reflect", "expand", "outside", "inside", "shrink")
+
+
+def centroid_of(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``X[rows].mean(axis=0)``, bit for bit, without gathering a large block.
+
+    NumPy reduces a C-contiguous ``[m, D]`` array over axis 0 by adding whole
+    rows in turn into one accumulator; adding the rows in the same order gives
+    the same sums. Small blocks are gathered (faster than a Python loop); above
+    ``GATHER_NUMBERS`` the rows are added in place (at D = 5,000 a gather moves
+    200 MB per step: 296 ms against 23 ms on one thread).
+
+    Args:
+        X: Vertices, shape ``[m, D]``.
+        rows: Row indices in the order pymoo averages them, shape ``[k]``.
+
+    Returns:
+        Their mean, shape ``[D]``.
+
+    """
+    if len(rows) * X.shape[1] <= GATHER_NUMBERS:
+        return X[rows].mean(axis=0)
+    total = X[rows[0]].copy()
+    for row in rows[1:]:
+        np.add(total, X[row], out=total)
+    return np.true_divide(total, len(rows), out=total)
+
+
+def simplex_edges(x0: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Edge lengths of pymoo's initial simplex in O(D²), equal to ``pair_distances``.
+
+    Vertex ``k`` is ``x0`` with gene ``k`` moved, so two vertices differ in at
+    most two genes and every other difference is exactly 0. A row sum that
+    adds zeros to one or two squares is exact whatever its order, hence the
+    length between vertex i and j is ``sqrt(a_i + a_j)`` with
+    ``a_k = (vertices[k, k] - x0[k])²``, and ``sqrt(a_k)`` from ``x0`` itself.
+
+    Args:
+        x0: The start, shape ``[D]``.
+        vertices: The other vertices (pymoo's ``initialize_simplex``), shape ``[D, D]``.
+
+    Returns:
+        Lengths between the ``D + 1`` vertices ``[x0, *vertices]``, shape
+        ``[D + 1, D + 1]``, NaN on the diagonal.
+
+    """
+    moved = np.arange(len(vertices))
+    if np.count_nonzero(vertices - x0) != np.count_nonzero(vertices[moved, moved] - x0):
+        every = np.concatenate([x0[None], vertices])  # not pymoo's form: measure every pair
+        out = pair_distances(every, every)
+        np.fill_diagonal(out, np.nan)
+        return out
+    squares = np.square(vertices[moved, moved] - x0)
+    out = np.empty((len(vertices) + 1,) * 2)
+    out[1:, 1:] = np.sqrt(np.add.outer(squares, squares))
+    out[0, 1:] = out[1:, 0] = np.sqrt(squares)
+    np.fill_diagonal(out, np.nan)
+    return out
 
 
 class ArrayNelderMead:
@@ -128,11 +186,12 @@ class ArrayNelderMead:
         X = np.concatenate([x0[None], vertices])  # slots; pymoo's population is X[order]
         F = np.concatenate([[f0], f_vertices])
         order = np.arange(len(X))  # pymoo does not sort the new simplex before its first step
-        self._post_advance(X, F, order, moved=None)
+        edges = simplex_edges(x0, vertices) if self.terminates else None
+        self._post_advance(X, F, order, moved=None, edges=edges)
 
         n = problem.n_var - 1  # pymoo's n: the simplex has n + 2 vertices
         while True:
-            centroid = X[order[: n + 1]].mean(axis=0)
+            centroid = centroid_of(X, order[: n + 1])
             worst = order[n + 1]
             alpha_u = max_alpha(centroid, (centroid - X[worst]), xl, xu)
             x_reflect = centroid + min(self.alpha, alpha_u) * (centroid - X[worst])
@@ -178,7 +237,12 @@ class ArrayNelderMead:
             self._post_advance(X, F, order, moved=moved)
 
     def _post_advance(
-        self, X: np.ndarray, F: np.ndarray, order: np.ndarray, moved: np.ndarray | None
+        self,
+        X: np.ndarray,
+        F: np.ndarray,
+        order: np.ndarray,
+        moved: np.ndarray | None,
+        edges: np.ndarray | None = None,
     ) -> None:
         """Termination progress after an iteration, then the next iteration (pymoo's order).
 
@@ -187,18 +251,24 @@ class ArrayNelderMead:
             F: Their losses, shape ``[m]``.
             order: pymoo's population order as slot indices, shape ``[m]``.
             moved: Slots whose vertex changed since the last call (``None``: all).
+            edges: Every edge length, shape ``[m, m]``, where already known.
 
         """
         self.X, self.F, self.order = X, F, order
         if self.terminates:
-            self.perc = self._progress(X, F, order, moved)
+            self.perc = self._progress(X, F, order, moved, edges)
         self.n_iter += 1
 
     def _progress(
-        self, X: np.ndarray, F: np.ndarray, order: np.ndarray, moved: np.ndarray | None
+        self,
+        X: np.ndarray,
+        F: np.ndarray,
+        order: np.ndarray,
+        moved: np.ndarray | None,
+        edges: np.ndarray | None,
     ) -> float:
         """``NelderAndMeadTermination._update`` with the same numbers."""
-        self._update_edges(X, moved)
+        self._update_edges(X, moved, edges)
         if len(order) <= 1:
             return 0.0
         best = order[0]
@@ -230,9 +300,13 @@ class ArrayNelderMead:
             self._spread[moved] = diff.max(axis=1)
         return self._spread
 
-    def _update_edges(self, X: np.ndarray, moved: np.ndarray | None) -> None:
+    def _update_edges(
+        self, X: np.ndarray, moved: np.ndarray | None, edges: np.ndarray | None
+    ) -> None:
         """Edge lengths between slots after ``moved`` slots changed (every pair if ``None``)."""
-        if moved is None or 2 * len(moved) > len(X):
+        if edges is not None:
+            self._dist = edges
+        elif moved is None or 2 * len(moved) > len(X):
             self._dist = pair_distances(X, X)
         else:
             rows = pair_distances(X[moved], X)

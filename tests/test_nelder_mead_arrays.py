@@ -6,12 +6,23 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from bench.algorithms.nelder_mead_arrays import MOVES, ArrayNelderMead
+from bench.algorithms import nelder_mead_arrays
+from bench.algorithms.nelder_mead_arrays import (
+    MOVES,
+    ArrayNelderMead,
+    centroid_of,
+    simplex_edges,
+)
 from bench.algorithms.pymoo_adapter import PriorSampling
 from bench.algorithms.pymoo_algorithms import PymooNelderMead, ScaledNelderMead
 from bench.algorithms.pymoo_fast_paths import pair_distances
-from pymoo.algorithms.soo.nonconvex.nelder import NelderAndMeadTermination, NelderMead
+from pymoo.algorithms.soo.nonconvex.nelder import (
+    NelderAndMeadTermination,
+    NelderMead,
+    initialize_simplex,
+)
 from pymoo.core.population import Population
+from pymoo.core.problem import Problem
 
 from bench.problem import GaussianPrior, SearchSpace
 
@@ -94,6 +105,44 @@ def test_the_same_points_as_pymoos_class(case):
     assert algo.restarts == pymoo_algo.restarts
     if options.get("termination") != "none" and case != "options":
         assert algo.restarts > 0, "the case must reach pymoo's termination and a restart"
+
+
+def test_rows_added_in_place_give_the_same_points(monkeypatch):
+    """The centroid of large simplices (added row by row) changes no point."""
+    monkeypatch.setattr(nelder_mead_arrays, "GATHER_NUMBERS", 1)
+    dim, loss, budget, batch, options = CASES["rotated valley D=10, batch 2"]
+    fast = run(True, dim, loss, budget, batch, **options)[0]
+    slow = run(False, dim, loss, budget, batch, **options)[0]
+    np.testing.assert_array_equal(np.concatenate(fast), np.concatenate(slow))
+
+
+@pytest.mark.parametrize("dim", [3, 300, 2000])
+@pytest.mark.parametrize("gather", [True, False])
+def test_centroid_is_numpys_mean_bit_for_bit(monkeypatch, dim, gather):
+    if not gather:
+        monkeypatch.setattr(nelder_mead_arrays, "GATHER_NUMBERS", 0)
+    rng = np.random.default_rng(dim)
+    X = rng.normal(size=(dim + 1, dim)) * rng.lognormal(sigma=3, size=dim)
+    rows = rng.permutation(dim + 1)[:dim]
+    np.testing.assert_array_equal(centroid_of(X, rows), X[rows].mean(axis=0))
+
+
+def test_first_simplex_edges_equal_every_pair_measured():
+    dim = 300
+    rng = np.random.default_rng(4)
+    problem = Problem(n_var=dim, n_obj=1, xl=-4.0, xu=4.0)
+    x0 = np.clip(rng.normal(size=dim) * 2, -4, 4)
+    x0[::7] = 3.9  # near the upper bound: those vertices step down instead of up
+    vertices = initialize_simplex(problem, x0, scale=0.05)
+    every = np.concatenate([x0[None], vertices])
+    expected = pair_distances(every, every)
+    np.fill_diagonal(expected, np.nan)
+    np.testing.assert_array_equal(simplex_edges(x0, vertices), expected)
+    vertices[3, 5] += 0.5  # no longer pymoo's form: every pair is measured
+    every = np.concatenate([x0[None], vertices])
+    expected = pair_distances(every, every)
+    np.fill_diagonal(expected, np.nan)
+    np.testing.assert_array_equal(simplex_edges(x0, vertices), expected)
 
 
 def test_the_cases_take_every_move():
