@@ -256,18 +256,12 @@ class ArrayNelderMead:
         """
         self.X, self.F, self.order = X, F, order
         if self.terminates:
-            self.perc = self._progress(X, F, order, moved, edges)
+            self.perc = self._progress(moved, edges)
         self.n_iter += 1
 
-    def _progress(
-        self,
-        X: np.ndarray,
-        F: np.ndarray,
-        order: np.ndarray,
-        moved: np.ndarray | None,
-        edges: np.ndarray | None,
-    ) -> float:
-        """``NelderAndMeadTermination._update`` with the same numbers."""
+    def _progress(self, moved: np.ndarray | None, edges: np.ndarray | None) -> float:
+        """``NelderAndMeadTermination._update`` on ``X[order]``, with the same numbers."""
+        X, F, order = self.X, self.F, self.order
         self._update_edges(X, moved, edges)
         if len(order) <= 1:
             return 0.0
