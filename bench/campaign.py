@@ -39,6 +39,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from traceback import format_exception
 from typing import Any
 
 import pandas as pd
@@ -349,10 +350,17 @@ def _in_process(
 
 
 def run_or_fail(spec: RunSpec, run_fn: Callable[[RunSpec], RunResult]) -> RunResult:
-    """``run_fn(spec)``, or a failed run's result when the spec cannot be built (``SpecError``)."""
+    """``run_fn(spec)``, or a failed run's result when the run cannot start.
+
+    A spec that cannot be built (``SpecError``) and a problem whose construction
+    raises (a missing or corrupt weight file, say) are recorded as failed runs
+    with their error, like a search that fails: one problem's trouble costs its
+    own runs, not the rest of the campaign, and ``--retry-failed`` runs them again
+    once the cause is fixed. Interrupts (Ctrl-C) still stop the campaign.
+    """
     try:
         return run_fn(spec)
-    except SpecError as exc:
+    except Exception as exc:
         return RunResult(failed_record(spec, exc), None, None, None)
 
 
@@ -364,7 +372,11 @@ def failed_record(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
         "spec": spec.to_dict(),
         "status": "failed",
         "started": utc_now(),
-        "error": {"type": type(exc).__name__, "message": str(exc), "traceback": ""},
+        "error": {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": "" if isinstance(exc, SpecError) else "".join(format_exception(exc)),
+        },
         "evaluations": 0,
     }
 

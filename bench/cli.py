@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
+
 from bench.campaign import (
     CampaignError,
     Plan,
@@ -229,18 +231,52 @@ def _local_run_fn(device: str | None):
 
 
 def _print_campaign(folder: Path) -> None:
+    """One line per problem × algorithm: run counts, then figures of the finished runs only.
+
+    Best is in the problem's sense; a failed run's partial best is not a result.
+    Evaluations per second is the median, as on the leaderboard.
+    """
     df = load_campaign(folder)
-    table = df.groupby(["problem", "algo"], sort=False).agg(
-        runs=("run_id", "size"),
-        finished=("status", lambda s: int((s == "finished").sum())),
-        failed=("status", lambda s: int((s == "failed").sum())),
-        pending=("status", lambda s: int((s == "pending").sum())),
-        best=("best_fitness", "min"),
-        median=("best_fitness", "median"),
-        mean=("best_fitness", "mean"),
-        evals_per_s=("evals_per_second", "mean"),
+    keys = [df["problem"], df["algo"]]
+    status = df["status"].groupby(keys, sort=False)
+    table = pd.DataFrame(
+        {
+            "runs": status.size(),
+            "finished": status.agg(lambda s: int((s == "finished").sum())),
+            "failed": status.agg(lambda s: int((s == "failed").sum())),
+            "pending": status.agg(lambda s: int((s == "pending").sum())),
+        }
     )
-    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    done = df["status"] == "finished"
+    fitness = pd.to_numeric(df["best_fitness"].where(done), errors="coerce")
+    fitness = fitness.groupby(keys, sort=False)
+    maximise = [_sense(df, problem) == "max" for problem, _ in table.index]
+    table["best"] = fitness.max().where(maximise, fitness.min())
+    table["median"] = fitness.median()
+    table["mean"] = fitness.mean()
+    rate = pd.to_numeric(df["evals_per_second"].where(done), errors="coerce")
+    table["evals_per_s"] = rate.groupby(keys, sort=False).median()
+    table.index.names = ["problem", "algo"]
+    print(table.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
+    failed = df[df["status"] == "failed"]
+    if len(failed):
+        print(f"\nerrors of the {len(failed)} failed run(s) (`bench campaign ... --retry-failed`):")
+        messages = failed["error"].fillna("").astype(str).str.strip().str.split("\n").str[0]
+        counts = failed.assign(message=messages).groupby(["problem", "message"], sort=False).size()
+        for (problem, message), count in counts.items():
+            runs = f"{count} run{'s' if count > 1 else ''}"
+            print(f"  {problem} ({runs}): {message or '(no message)'}")
+
+
+def _sense(df: pd.DataFrame, problem: str) -> str:
+    """The objective sense of ``problem``: from its records, else its class, else ``min``."""
+    known = df.loc[df["problem"] == problem, "sense"].dropna()
+    if len(known):
+        return str(known.iloc[0])
+    try:
+        return str(getattr(registry("problems").load(problem), "sense", "min"))
+    except RegistryError:
+        return "min"
 
 
 def cmd_show(args: argparse.Namespace) -> int:

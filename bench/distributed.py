@@ -28,13 +28,14 @@ curve, best genome ``[D]``, rendered images, archive snapshots) travel back.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from distributed import Client, KilledWorker, LocalCluster, as_completed
+from distributed import Client, LocalCluster, as_completed
 
 from bench.campaign import RunMany, failed_record, run_or_fail
 from bench.problem import Problem
@@ -85,15 +86,18 @@ def worker_problems() -> ProblemCache:
 def run_on_worker(spec: RunSpec) -> RunResult:
     """Run ``spec`` with this worker's cached problem, on its ``LATENT_BENCH_DEVICE``.
 
-    The task that ``on_cluster`` submits; a spec that cannot be built comes back
-    as a failed run, as in ``run_campaign``.
+    The task that ``on_cluster`` submits. A spec that cannot be built
+    (``SpecError``) comes back as a failed run at once; any other error while
+    building the problem (a weight file missing on this node, say) raises, so
+    that Dask tries the run on other workers before the driver records it as
+    failed.
     """
-
-    def run(spec: RunSpec) -> RunResult:
+    try:
         build_spec, device = placed(spec, os.environ.get(DEVICE_ENV) or None)
-        return execute(spec, device=device, problem=worker_problems().get(build_spec))
-
-    return run_or_fail(spec, run)
+        problem = worker_problems().get(build_spec)
+    except SpecError as exc:
+        return RunResult(failed_record(spec, exc), None, None, None)
+    return run_or_fail(spec, lambda spec: execute(spec, device=device, problem=problem))
 
 
 def on_cluster(
@@ -107,7 +111,7 @@ def on_cluster(
         client: A connected client.
         task: Runs one spec on a worker; a module-level function the workers can import.
         retries: Extra tries of a task that raised, on any worker (a weight file missing
-            on one node); the error of the last try reaches the driver.
+            on one node); the error of the last try is recorded as the run's.
 
     Returns:
         A function that submits its specs at once and yields ``(spec, result)`` pairs
@@ -124,7 +128,8 @@ def on_cluster(
             spec = spec_of.pop(future.key)
             try:
                 result = future.result()
-            except KilledWorker as exc:  # the run itself kept killing its workers
+            except Exception as exc:  # KilledWorker: the run itself kept killing its workers;
+                # anything else: it raised on every try (its problem cannot be built)
                 result = RunResult(failed_record(spec, exc), None, None, None)
             future.release()
             yield spec, result
@@ -156,7 +161,13 @@ def cluster_client(scheduler: str | None = None, workers: int | None = None) -> 
             raise SpecError(f"the number of workers must be at least 1, got {workers}")
         with (
             LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                # a run's error is recorded and summarised at the end; Dask's log of each
+                # try (a traceback per retry) would bury the progress bar
+                silence_logs=logging.CRITICAL,
             ) as cluster,
             Client(cluster) as client,
         ):

@@ -164,6 +164,7 @@ def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]
         "problem_params": json.dumps(spec.get("problem_params", {}), sort_keys=True),
         "algo_params": json.dumps(spec.get("algo_params", {}), sort_keys=True),
         "status": record.get("status"),
+        "sense": (record.get("problem") or {}).get("sense"),
         "best_fitness": record.get("best_fitness"),
         "evaluations": record.get("evaluations"),
         "nonfinite": record.get("nonfinite"),

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import BIN
@@ -17,9 +18,12 @@ from bench.campaign import (
     load_plan,
     run_campaign,
 )
+from bench.cli import main
 from bench.registry import UnknownNameError, registry
 from bench.results import RECORD
 from bench.spec import SpecError
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "generators" / "weights"
 
 
 def _plan(**kw):
@@ -81,6 +85,111 @@ def test_loader_shows_pending_runs(tmp_path):
         ("finished", 4),
         ("pending", 4),
     ]
+
+
+def _unbuildable_plan(weights: Path) -> Plan:
+    """Diversity runs whose generator weights are ``weights``, listed before two sphere runs."""
+    return Plan(
+        problems=["diversity-mnist-rmse", "sphere"],
+        algorithms=["random"],
+        seeds=[0, 1],
+        budget=20,
+        problem_params={
+            "diversity-mnist-rmse": {"k": 5, "weights": str(weights)},
+            "sphere": {"dim": 8},
+        },
+        algo_params={"random": {"batch": 10}},
+    )
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "missing"])
+def test_a_problem_that_cannot_be_built_fails_its_own_runs_only(tmp_path, capsys, damage):
+    weights = tmp_path / "dcgan-mnist.pt"
+    if damage == "corrupt":
+        weights.write_bytes((WEIGHTS / "dcgan-mnist.pt").read_bytes()[:1000])
+    plan = _unbuildable_plan(weights)
+    summary = run_campaign(plan, tmp_path / "c", progress=False)
+    assert (summary.ran, summary.failed) == (4, 2)
+    df = load_campaign(tmp_path / "c").set_index("problem")
+    assert list(df.loc["sphere", "status"]) == ["finished", "finished"]
+    failed = df.loc["diversity-mnist-rmse"]
+    assert list(failed["status"]) == ["failed", "failed"]
+    if damage == "missing":  # the message says how to get the file
+        assert set(failed["error_type"]) == {"MissingWeightsError"}
+        assert failed["error"].str.contains("not found at .*bench train-generator").all()
+    else:
+        assert failed["error"].str.contains("central directory").all()
+        record = json.loads((Path(failed["path"].iloc[0]) / RECORD).read_text())
+        assert "Traceback" in record["error"]["traceback"]  # kept to debug the cause
+    # the command ends with status 1 and names the cause once per problem and message
+    (tmp_path / "plan.toml").write_text(
+        'budget = 20\nseeds = [0, 1]\nproblems = ["diversity-mnist-rmse", "sphere"]\n'
+        'algorithms = ["random"]\n[problem.diversity-mnist-rmse]\nk = 5\n'
+        f'weights = "{weights}"\n[problem.sphere]\ndim = 8\n[algo.random]\nbatch = 10\n'
+    )
+    capsys.readouterr()
+    out_dir = tmp_path / "cli"
+    assert (
+        main(
+            [
+                "campaign",
+                "--plan",
+                str(tmp_path / "plan.toml"),
+                "--out",
+                str(out_dir),
+                "--no-progress",
+            ]
+        )
+        == 1
+    )
+    out = capsys.readouterr().out
+    assert "ran 4 (2 failed)" in out
+    assert "errors of the 2 failed run(s)" in out
+    assert out.count("diversity-mnist-rmse (2 runs): ") == 1
+    # fixed cause, --retry-failed: the two runs run again and finish
+    if damage == "missing":
+        weights.write_bytes((WEIGHTS / "dcgan-mnist.pt").read_bytes())
+        again = run_campaign(plan, tmp_path / "c", progress=False, retry_failed=True)
+        assert (again.ran, again.failed, again.skipped_finished) == (2, 0, 2)
+
+
+def test_show_counts_only_finished_runs_and_respects_the_sense(tmp_path, capsys, monkeypatch):
+    from bench.problems import analytic
+
+    plan = Plan(
+        problems=["sphere"],
+        algorithms=["random", "ga"],
+        seeds=[0, 1],
+        budget=200,
+        problem_params={"sphere": {"dim": 8}},
+        algo_params={"ga": {"population": 20}},
+    )
+    evaluate = analytic.Sphere.evaluate
+
+    def fails_after_a_batch(self, genomes):
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls > 1 and os.environ.get("FAIL_GA") == "1":
+            raise RuntimeError("lost the device")
+        return evaluate(self, genomes)
+
+    monkeypatch.setattr(analytic.Sphere, "evaluate", fails_after_a_batch)
+    monkeypatch.setattr(analytic.Sphere, "sense", "max")  # best is now the largest
+    random_only = {**plan.to_dict(), "algorithms": ["random"], "algo_params": {}}
+    run_campaign(Plan(**random_only), tmp_path, progress=False)
+    monkeypatch.setenv("FAIL_GA", "1")
+    run_campaign(plan, tmp_path, progress=False, force=True)
+    df = load_campaign(tmp_path)
+    ga = df[df["algo"] == "ga"]
+    assert set(ga["status"]) == {"failed"} and ga["best_fitness"].notna().all()  # partial bests
+    assert main(["show", str(tmp_path)]) == 0
+    lines = {
+        line.split()[0] if line.startswith(" ") else line.split()[1]: line.split()
+        for line in capsys.readouterr().out.splitlines()[2:4]
+    }
+    random = df[df["algo"] == "random"]
+    assert lines["ga"][-4:] == ["-", "-", "-", "-"]
+    assert float(lines["random"][-4]) == pytest.approx(random["best_fitness"].max(), rel=1e-3)
+    assert float(lines["random"][-3]) == pytest.approx(random["best_fitness"].median(), rel=1e-3)
 
 
 def test_plan_file(tmp_path):

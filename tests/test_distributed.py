@@ -14,7 +14,7 @@ import dask
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster
-from test_campaign import _plan
+from test_campaign import _plan, _unbuildable_plan
 
 from bench.campaign import Plan, load_campaign, run_campaign
 from bench.cli import main
@@ -109,6 +109,22 @@ def test_a_run_that_keeps_killing_workers_is_recorded_as_failed(client, tmp_path
     assert "2 different workers" in row["error"], row["error"]
     again = run_campaign(plan, tmp_path, progress=False, run_many=on_cluster(client))
     assert (again.ran, again.skipped_failed) == (0, 1)  # kept, like any failed run
+
+
+def test_a_problem_no_worker_can_build_fails_its_runs_not_the_campaign(client, tmp_path):
+    plan = _unbuildable_plan(tmp_path / "missing.pt")  # every worker lacks the file
+    summary = run_campaign(plan, tmp_path / "c", progress=False, run_many=on_cluster(client))
+    assert (summary.ran, summary.failed) == (4, 2)
+    df = load_campaign(tmp_path / "c")
+    assert sorted(zip(df["problem"], df["status"], strict=True)) == [
+        ("diversity-mnist-rmse", "failed"),
+        ("diversity-mnist-rmse", "failed"),
+        ("sphere", "finished"),
+        ("sphere", "finished"),
+    ]
+    failed = df[df["status"] == "failed"]
+    assert set(failed["error_type"]) == {"MissingWeightsError"}
+    assert failed["error"].str.contains("bench train-generator dcgan-mnist").all()
 
 
 def _built_per_worker(client: Client) -> dict[str, int]:
