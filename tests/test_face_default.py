@@ -8,6 +8,7 @@ and photo targets from faces-pairs.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,6 +58,9 @@ def test_cli_run_on_a_photo_target(bench_cmd, data_dir, tmp_path):
     assert report["facenet_distance"] == pytest.approx(record["best_fitness"], abs=1e-5)
     assert 0 < report["baseline_distance"] < 1.2 and isinstance(report["beats_baseline"], bool)
     assert report["dlib_distance"] > 0 and len(report["facenet_embedding"]) == 512
+    hashed = {Path(p).name for p in record["provenance"]["weights"]}  # dlib's models too
+    assert "dlib_face_recognition_resnet_model_v1.dat" in hashed
+    assert "shape_predictor_5_face_landmarks.dat" in hashed
     assert record["archive"]["coverage"] > 0  # the passive archive saw the face measures
     assert (run / "best.png").is_file()
 

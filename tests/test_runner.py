@@ -1,12 +1,14 @@
 """The runner: exact budgets, non-finite fitness, determinism, records and files."""
 
 import json
+import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from bench.algorithms.random_sampling import RandomSampling
+from threadpoolctl import threadpool_limits
 
 from bench.evaluator import BudgetEvaluator, BudgetExceeded
 from bench.problem import Problem
@@ -129,6 +131,7 @@ def test_record_carries_provenance_and_files(tmp_path):
     prov = record["provenance"]
     assert prov["schema_version"] == 1
     assert prov["packages"]["numpy"] == np.__version__
+    assert prov["packages"]["cma"] and prov["packages"]["torchvision"]  # behind pymoo, torch
     assert prov["machine"]["device"] == "cpu"
     assert "commit" in prov and "dirty" in prov
     assert record["algorithm"]["params"]["population"] == 30
@@ -143,6 +146,47 @@ def test_record_carries_provenance_and_files(tmp_path):
     assert Sphere().evaluate(genome[None])[0] == record["best_fitness"]
     assert not list(tmp_path.glob(".tmp-*"))
     assert {p.name for p in folder.iterdir()} == {RECORD, CURVE, BEST_GENOME}
+
+
+def test_a_run_gives_the_same_numbers_on_any_number_of_blas_threads():
+    # full CMA-ES at 512 genes samples through BLAS matrix products, whose rounding
+    # follows the thread count: a run must not (a plain campaign and a Dask worker differ)
+    spec = RunSpec("sphere", "pymoo:cmaes", budget=600, seed=0)
+    with threadpool_limits(limits=2, user_api="blas"):
+        two = execute(spec)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = execute(spec)
+    np.testing.assert_array_equal(two.best_genome, one.best_genome)
+    assert two.curve["best"].tolist() == one.curve["best"].tolist()
+    blas = two.record["provenance"]["blas"]
+    assert blas and {lib["num_threads"] for lib in blas} == {1}
+    assert all(lib["internal_api"] and lib["version"] for lib in blas)
+
+
+def test_dirty_counts_changed_and_added_files_not_ignored_ones(tmp_path):
+    from bench.provenance import git_state
+
+    git_state = git_state.__wrapped__  # uncached: one process, several states
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "core.py").write_text("X = 1\n")
+    (tmp_path / ".gitignore").write_text("runs/\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    state = git_state(tmp_path / "bench")
+    assert len(state["commit"]) == 40 and state["dirty"] is False
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "out.json").write_text("{}")  # ignored output
+    assert git_state(tmp_path / "bench")["dirty"] is False
+    (tmp_path / "bench" / "new.py").write_text("Y = 2\n")  # an added module
+    assert git_state(tmp_path / "bench")["dirty"] is True
+    (tmp_path / "bench" / "new.py").unlink()
+    (tmp_path / "bench" / "core.py").write_text("X = 2\n")  # an edited one
+    assert git_state(tmp_path / "bench")["dirty"] is True
 
 
 def test_a_failing_problem_becomes_a_failed_record(monkeypatch):

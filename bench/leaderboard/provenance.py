@@ -20,13 +20,20 @@ TOOLS = ("scipy", "statsmodels", "scikit-posthocs", "matplotlib", "pandas")
 
 
 def _machine(record: dict[str, Any]) -> str:
-    m = (record.get("provenance") or {}).get("machine") or {}
+    prov = record.get("provenance") or {}
+    m = prov.get("machine") or {}
     if not m:
         return "unknown"
     text = f"{m.get('cpu', '?')} × {m.get('cpu_count', '?')} CPUs, {m.get('device', '?')}"
     if m.get("gpu"):
         text += f" ({m['gpu']})"
-    return text + f", {m.get('torch_threads', '?')} torch threads"
+    text += f", {m.get('torch_threads', '?')} torch threads"
+    blas = [  # records before 2026-11-30 do not name their BLAS
+        f"{lib.get('internal_api')} {lib.get('version')} {lib.get('architecture')} "
+        f"× {lib.get('num_threads')}"
+        for lib in prov.get("blas") or []
+    ]
+    return text + (f", BLAS {' and '.join(blas)}" if blas else "")
 
 
 def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, Any]:
