@@ -89,15 +89,32 @@ class _Box(PymooProblem):
         raise RuntimeError("pymoo must not evaluate: the suite's evaluator does")
 
 
-def pymoo_options(pymoo_class: type) -> set[str]:
-    """Constructor keywords of ``pymoo_class`` (over its MRO) that ``--set`` may give."""
-    names: set[str] = set()
+def pymoo_defaults(pymoo_class: type) -> dict[str, Any]:
+    """Constructor keywords of ``pymoo_class`` (over its MRO) that ``--set`` may give.
+
+    Returns:
+        Each keyword's default (the most derived class's), ``inspect.Parameter.empty``
+        where it has none.
+
+    """
+    defaults: dict[str, Any] = {}
     for klass in pymoo_class.__mro__:
         if "__init__" in vars(klass) and klass is not object:
             for name, p in inspect.signature(klass.__init__).parameters.items():
                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self":
-                    names.add(name)
-    return names - RESERVED
+                    defaults.setdefault(name, p.default)
+    return {k: v for k, v in defaults.items() if k not in RESERVED}
+
+
+def pymoo_options(pymoo_class: type) -> set[str]:
+    """Constructor keywords of ``pymoo_class`` (over its MRO) that ``--set`` may give."""
+    return set(pymoo_defaults(pymoo_class))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool
+    )
 
 
 class PymooAlgorithm(Algorithm):
@@ -140,13 +157,20 @@ class PymooAlgorithm(Algorithm):
         termination = termination or self.default_termination
         if termination not in ("none", "pymoo"):
             raise ValueError(f"termination must be 'none' or 'pymoo', got '{termination}'")
-        valid = pymoo_options(self.pymoo_class) | self.extra_options
+        defaults = pymoo_defaults(self.pymoo_class)
+        valid = (set(defaults) | self.extra_options) - RESERVED
         unknown = sorted(set(options) - valid)
         if unknown:
             raise ValueError(
                 f"{self.pymoo_class.__name__} has no option {', '.join(map(repr, unknown))}. "
                 f"Valid: batch, bound_k, termination, {', '.join(sorted(valid))}"
             )
+        for name, value in options.items():  # a number where pymoo's default is one
+            if _is_number(defaults.get(name)) and not _is_number(value):
+                raise ValueError(
+                    f"{self.pymoo_class.__name__} option {name} expects a number "
+                    f"(default {defaults[name]}), got {value!r}"
+                )
         self.batch, self.bound_k, self.termination = batch, bound_k, termination
         self.options = {**self.defaults, **options}
         prior = space.prior
@@ -161,12 +185,22 @@ class PymooAlgorithm(Algorithm):
         self._np_state = np.random.RandomState(int_seed(rng_seed)).get_state()
         self.restarts = -1  # the first start is not a restart
         self.algorithm: Any = None
-        self._start()
         self._pop: Any = None  # what pymoo's ask() returned, handed back to tell()
         self._todo: Population | None = None  # its points that need evaluating
         self._todo_x: np.ndarray | None = None  # their genomes [k, D]; None: ask pymoo
         self._loss = np.empty(0)
         self._next = 0
+        try:  # pymoo checks few options itself: bad ones fail at its first ask, so ask now
+            self._start()
+            self._pull()
+        except Exception as exc:
+            if not options:
+                raise
+            given = ", ".join(f"{k}={v!r}" for k, v in options.items())
+            raise ValueError(
+                f"{self.pymoo_class.__name__} fails with the options {given}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
 
     @property
     def batch_size(self) -> int:

@@ -80,6 +80,12 @@ class PymooCMAES(PymooAlgorithm):
     def constructor_options(self) -> dict[str, Any]:
         """``x0`` at the prior mean and ``sigma`` of one prior std, then the user's options."""
         x0 = np.full(self.space.dim, self.space.prior.mean)
+        sigma = self.options.get("sigma", 0.5 / self.bound_k)
+        if not (isinstance(sigma, int | float) and not isinstance(sigma, bool) and sigma > 0):
+            raise ValueError(f"sigma must be a positive fraction of the box width, got {sigma!r}")
+        popsize = self.options.get("popsize")  # cma's own check comes after the first point
+        if popsize is not None and not (isinstance(popsize, int) and popsize >= 2):
+            raise ValueError(f"popsize must be an integer of at least 2, got {popsize!r}")
         return {"x0": x0, "sigma": 0.5 / self.bound_k, **self.options}
 
 

@@ -22,11 +22,13 @@ import numpy as np
 from bench.algorithms.map_elites import QualityDiversity, int_seed
 from ribs.archives import ArchiveBase
 from ribs.emitters import EmitterBase, EvolutionStrategyEmitter, GaussianEmitter, IsoLineEmitter
+from ribs.emitters.rankers import _NAME_TO_RANKER_MAP  # no public list of the names
 
 from bench.archive import grid_archive
 from bench.problem import SearchSpace
 
 FULL_CMA_MAX_DIM = 1024
+RANKER_NAMES = tuple(_NAME_TO_RANKER_MAP)  # pyribs' ranker names, short and full
 ES_NAMES = ("auto", "cma_es", "sep_cma_es", "lm_ma_es", "openai_es")
 
 
@@ -154,6 +156,14 @@ class CmaMe(QualityDiversity):
             raise ValueError(f"unknown es '{es}'. Valid: {', '.join(ES_NAMES)}")
         if es == "auto":
             es = "cma_es" if space.dim <= FULL_CMA_MAX_DIM else "sep_cma_es"
+        if ranker not in RANKER_NAMES:  # pyribs would say so only when it builds the emitters
+            raise ValueError(f"unknown ranker '{ranker}'. Valid: {', '.join(RANKER_NAMES)}")
+        if selection_rule not in ("filter", "mu"):
+            raise ValueError(f"selection_rule must be 'filter' or 'mu', got {selection_rule!r}")
+        if restart_rule not in ("no_improvement", "basic"):
+            raise ValueError(
+                f"restart_rule must be 'no_improvement' or 'basic', got {restart_rule!r}"
+            )
         self.n_emitters, self.batch, self.sigma0, self.es = emitters, batch, sigma0, es
         self.ranker, self.selection_rule, self.restart_rule = ranker, selection_rule, restart_rule
 

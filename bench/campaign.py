@@ -124,6 +124,9 @@ class Plan:
         """Check every name and parameter; raise ``SpecError`` on the first problem."""
         if not self.problems or not self.algorithms or not self.seeds:
             raise SpecError("a campaign needs at least one problem, one algorithm and one seed")
+        for seed in self.seeds:
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise SpecError(f"seeds are integers from 0, got {seed!r}")
         for name in self.problem_params:
             if name not in self.problems:
                 raise SpecError(

@@ -24,7 +24,7 @@ from bench.campaign import (
     resolve_seeds,
     run_campaign,
 )
-from bench.problem import MissingWeightsError
+from bench.problem import MissingWeightsError, read_torch_file
 from bench.registry import GROUPS, RegistryError, registry, unknown_name_message
 from bench.results import read_record, save_run_numbered
 from bench.runner import RunResult, execute
@@ -49,6 +49,33 @@ def _int_arg(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got '{text}'") from None
+
+
+def _count_arg(text: str) -> int:
+    """A positive integer (budgets, epochs, samples, batch sizes)."""
+    value = _int_arg(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return value
+
+
+def _seed_arg(text: str) -> int:
+    """A seed: an integer from 0 (``numpy.random.SeedSequence`` takes no negative one)."""
+    value = _int_arg(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed of 0 or more, got '{text}'")
+    return value
+
+
+def _amount_arg(text: str) -> float:
+    """A positive number (thousands of images, minutes)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
+    return value
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -173,7 +200,11 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if args.plan:
         if args.problems or args.algos or args.budget is not None:
             raise SpecError("--plan already names problems, algorithms and budget; drop the others")
-        plan = load_plan(_plan_path(args.plan))
+        path = _plan_path(args.plan)
+        if not path.is_file():
+            embedded = ", ".join(sorted(p.stem for p in PLANS_DIR.glob("*.toml")))
+            raise SpecError(f"no plan file {args.plan}; the embedded plans are: {embedded}")
+        plan = load_plan(path)
         if args.seeds is not None:
             plan.seeds = resolve_seeds(args.seeds)
     else:
@@ -215,7 +246,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         f"{summary.skipped_failed} failed"
     )
     _print_campaign(out)
-    return 0 if summary.failed == 0 else 1
+    return 0 if summary.failed == 0 and summary.skipped_failed == 0 else 1  # all finished?
 
 
 def _local_run_fn(device: str | None):
@@ -348,7 +379,8 @@ def _training_data(name: str, data_dir: str | None, resolution: int):
 
 def _trainable(name: str) -> tuple[str, int, int, int]:
     if name not in GENERATOR_DATA:
-        raise SpecError(unknown_name_message("trainable generator", name, sorted(GENERATOR_DATA)))
+        valid = [*sorted(GENERATOR_DATA), "stylegan2"]
+        raise SpecError(unknown_name_message("trainable generator", name, valid))
     return GENERATOR_DATA[name]
 
 
@@ -484,9 +516,14 @@ def cmd_export_generator(args: argparse.Namespace) -> int:
         )
     out = Path(args.out) if args.out else WEIGHTS_DIR
     _check_writable(out)
-    import torch
-
-    arch = torch.load(train_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
+    ckpt = read_torch_file(train_dir / CHECKPOINT, "a DCGAN training checkpoint", False)
+    arch = ckpt.get("config") if isinstance(ckpt, dict) else None
+    if not isinstance(arch, dict) or arch.get("name") != args.name:
+        found = arch.get("name") if isinstance(arch, dict) else None
+        raise SpecError(
+            f"{train_dir / CHECKPOINT} is not a training checkpoint of '{args.name}'"
+            + (f" (it trains '{found}')" if found else "")
+        )
     data = _training_data(args.name, args.data_dir, arch["resolution"] or resolution)
     card = export_dcgan(
         args.name, train_dir, data, out, samples=args.samples, seed=args.seed, notes=args.note
@@ -516,10 +553,10 @@ def _export_stylegan2(args: argparse.Namespace) -> int:
     if (train_dir / LOG).is_file():
         config = json.loads((train_dir / LOG).read_text())["config"]
     else:  # a folder holding only a checkpoint (e.g. an --ema-only copy)
-        import torch
-
-        ckpt = torch.load(train_dir / CHECKPOINT, map_location="cpu", weights_only=False)
-        config = ckpt["config"]
+        ckpt = read_torch_file(train_dir / CHECKPOINT, "a StyleGAN2 training checkpoint", False)
+        config = ckpt.get("config") if isinstance(ckpt, dict) else None
+        if not isinstance(config, dict) or not str(config.get("name", "")).startswith("stylegan2"):
+            raise SpecError(f"{train_dir / CHECKPOINT} is not a StyleGAN2 training checkpoint")
     out = Path(args.out) if args.out else WEIGHTS_DIR
     _check_writable(out)
     try:
@@ -603,7 +640,8 @@ def cmd_distance(args: argparse.Namespace) -> int:
         return 0
     emb = [judge.embed(np.asarray(p), f.box) for p, f in zip(photos, (a, b), strict=True)]
     dist, same = dlib_distance(*emb)
-    print(f"dlib       {dist:.4f}  (same person for dlib: {'yes' if same else 'no'}, below 0.6)")
+    verdict = "yes, below 0.6" if same else "no, not below 0.6"
+    print(f"dlib       {dist:.4f}  (same person for dlib: {verdict})")
     return 0
 
 
@@ -661,10 +699,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algo", required=True, help="registered algorithm name")
     p.add_argument(
         "--budget",
-        type=_int_arg,
+        type=_count_arg,
         help="fitness evaluations (default: the preset's or the problem's)",
     )
-    p.add_argument("--seed", type=_int_arg, default=0, help="run seed (default 0)")
+    p.add_argument("--seed", type=_seed_arg, default=0, help="run seed (default 0)")
     p.add_argument("--preset", help="algorithm preset, e.g. paper or quick")
     p.add_argument(
         "--set",
@@ -690,8 +728,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--problems", nargs="+", help="problem names or 'all'")
     p.add_argument("--algos", nargs="+", help="algorithm names or 'all'")
-    p.add_argument("--seeds", type=_int_arg, help="number of seeds 0..N-1 (default 5)")
-    p.add_argument("--budget", type=_int_arg, help="evaluations per run, the same for all")
+    p.add_argument("--seeds", type=_count_arg, help="number of seeds 0..N-1 (default 5)")
+    p.add_argument("--budget", type=_count_arg, help="evaluations per run, the same for all")
     p.add_argument(
         "--plan",
         help="TOML plan file instead of the options above, or an embedded plan: "
@@ -751,21 +789,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", help=f"one of: {', '.join(GENERATOR_DATA)}, stylegan2")
     p.add_argument("--data-dir", help="data directory (default: $LATENT_BENCH_DATA)")
-    p.add_argument("--epochs", type=_int_arg, help="epochs (default: the CPU-sized preset)")
+    p.add_argument("--epochs", type=_count_arg, help="epochs (default: the CPU-sized preset)")
     p.add_argument("--dataset", default="utkface", help="stylegan2: training photos (utkface)")
-    p.add_argument("--kimg", type=float, help="stylegan2: thousands of images to show (5000)")
+    p.add_argument("--kimg", type=_amount_arg, help="stylegan2: thousands of images to show (5000)")
     p.add_argument(
-        "--tick-kimg", type=float, help="stylegan2: thousands of images between checkpoints (20)"
+        "--tick-kimg",
+        type=_amount_arg,
+        help="stylegan2: thousands of images between checkpoints (20)",
     )
     p.add_argument(
         "--pack", help="stylegan2: train on a file from `bench pack-dataset` (not --data-dir)"
     )
     p.add_argument(
-        "--max-minutes", type=float, help="stylegan2: stop this call after N minutes (resumable)"
+        "--max-minutes",
+        type=_amount_arg,
+        help="stylegan2: stop this call after N minutes (resumable)",
     )
-    p.add_argument("--batch", type=_int_arg, default=32, help="images per step (study: 32)")
-    p.add_argument("--resolution", type=_int_arg, help="faces only: 64 (default) or 128")
-    p.add_argument("--seed", type=_int_arg, default=0, help="training seed (default 0)")
+    p.add_argument("--batch", type=_count_arg, default=32, help="images per step (study: 32)")
+    p.add_argument("--resolution", type=_count_arg, help="faces only: 64 (default) or 128")
+    p.add_argument("--seed", type=_seed_arg, default=0, help="training seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--out", help="training folder (default runs/train/NAME)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -780,7 +822,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dataset", help="one of: utkface")
     p.add_argument("--data-dir", help="data directory (default: $LATENT_BENCH_DATA)")
-    p.add_argument("--resolution", type=_int_arg, default=64, help="height and width (64)")
+    p.add_argument("--resolution", type=_count_arg, default=64, help="height and width (64)")
     p.add_argument("--quality", type=_int_arg, default=90, help="WebP quality, 1-100 (90)")
     p.add_argument("--heldout", type=_int_arg, default=2000, help="photos held out (2000)")
     p.add_argument("--out", help="pack file (default runs/packs/DATASET-RESOLUTION.npz)")
@@ -794,8 +836,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-dir", help="training folder (default runs/train/NAME)")
     p.add_argument("--data-dir", help="data directory (default: $LATENT_BENCH_DATA)")
     p.add_argument("--out", help="folder for the files (default: the shipped weights folder)")
-    p.add_argument("--samples", type=_int_arg, help="generated samples to measure")
-    p.add_argument("--seed", type=_int_arg, default=0, help="seed of the measured samples")
+    p.add_argument("--samples", type=_count_arg, help="generated samples to measure")
+    p.add_argument("--seed", type=_seed_arg, default=0, help="seed of the measured samples")
     p.add_argument("--note", action="append", default=[], help="a remark for the model card")
     p.add_argument(
         "--ema-only",
@@ -837,8 +879,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("generator", help="registered face generator")
     p.add_argument("--weights", help="weight file instead of the shipped one")
-    p.add_argument("--samples", type=_int_arg, default=1000, help="generated samples (1000)")
-    p.add_argument("--seed", type=_int_arg, default=0, help="seed of their latents (0)")
+    p.add_argument("--samples", type=_count_arg, default=1000, help="generated samples (1000)")
+    p.add_argument("--seed", type=_seed_arg, default=0, help="seed of their latents (0)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_calibrate_crop)
     return parser
@@ -848,6 +890,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bench`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "device", None) not in (None, "cpu"):
+            _check_device(args.device)  # before any work, with the same words everywhere
         return args.func(args)
     except USAGE_ERRORS as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

@@ -23,8 +23,39 @@ import numpy as np
 Sense = Literal["min", "max"]
 
 
+WEIGHTS_OPTION = (
+    "the file as weights=PATH (`bench run ... --set problem.weights=PATH`; in a campaign plan, "
+    '`weights = "PATH"` under [problem.NAME]; `bench calibrate-crop ... --weights PATH`)'
+)
+"""How a user hands a problem's generator a weight file, for messages."""
+
+
 class MissingWeightsError(FileNotFoundError):
     """A weight file a problem or generator needs is absent; the message says how to get it."""
+
+
+class UnreadableWeightsError(MissingWeightsError):
+    """A weight file exists but does not hold what it should (corrupt, or another kind of file)."""
+
+
+def read_torch_file(path: str | Path, what: str, weights_only: bool = True) -> object:
+    """``torch.load(path)`` on the CPU, or ``UnreadableWeightsError`` naming the file and cause.
+
+    Args:
+        path: The file.
+        what: What it should hold, for the message (``"weights of 'dcgan-mnist'"``).
+        weights_only: Refuse pickled code (files we did not write ourselves).
+
+    """
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except Exception as exc:  # torch raises KeyError, RuntimeError, UnpicklingError, ...
+        raise UnreadableWeightsError(
+            f"cannot read {what} from {path}: not a PyTorch file this suite wrote or can read "
+            f"({type(exc).__name__}: {(str(exc).splitlines() or ['no detail'])[0][:200]})"
+        ) from None
 
 
 def check_batch_shape(array: np.ndarray, shape: tuple[int | None, ...], name: str) -> None:

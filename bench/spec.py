@@ -218,6 +218,8 @@ def check_spec(spec: RunSpec) -> None:
     """Validate names, preset and parameters of ``spec`` without building anything heavy."""
     if spec.budget < 1:
         raise SpecError(f"budget must be a positive number of evaluations, got {spec.budget}")
+    if isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0:
+        raise SpecError(f"a seed is an integer from 0, got {spec.seed!r}")
     problem_cls = registry("problems").load(spec.problem)
     algo_cls = registry("algorithms").load(spec.algo)
     p_named, p_var = _parameters(problem_cls, ())
@@ -228,6 +230,11 @@ def check_spec(spec: RunSpec) -> None:
         _coerce("problem", key, value, p_named.get(key))
     a_named, a_var = _parameters(algo_cls, ("space", "seed"))
     for key, value in algorithm_params(spec, algo_cls).items():
+        if key in ("space", "seed"):
+            raise SpecError(
+                f"algorithm '{spec.algo}': '{key}' is the run's own (--seed, the problem's "
+                "space), not an option"
+            )
         if key not in a_named and not a_var:
             valid = ", ".join(sorted(a_named)) or "(none)"
             raise SpecError(f"algorithm '{spec.algo}' has no parameter '{key}'. Valid: {valid}")

@@ -212,8 +212,9 @@ def read_nvidia_pickle(path: str | Path, trust: bool = False) -> PersistentStub:
     if not (trust or digest in KNOWN_SHA256 or digest in trusted_hashes()):
         raise UntrustedCheckpointError(
             f"{path} is not a known official checkpoint (sha256 {digest}); nothing in it is "
-            "executed either way, but confirm you trust its source: pass trust=True, or add "
-            f"the sha256 to ${TRUST_ENV} (comma-separated)"
+            "executed either way, but confirm you trust its source: add the sha256 to "
+            f"${TRUST_ENV} (comma-separated; `export {TRUST_ENV}={digest}` for the command "
+            "line), or pass trust=True in Python"
         )
     try:
         with open(path, "rb") as f:
@@ -471,8 +472,11 @@ def load_stylegan2(
         try:
             with torch.serialization.safe_globals([argparse.Namespace]):
                 blob = torch.load(path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-            raise CheckpointError(f"{path} is not a readable torch file: {exc}") from exc
+        except Exception as exc:  # torch raises KeyError, RuntimeError, UnpicklingError, ...
+            reason = (str(exc).splitlines() or ["no detail"])[0][:200]
+            raise CheckpointError(
+                f"{path} is not a readable torch file ({type(exc).__name__}: {reason})"
+            ) from None
         if not isinstance(blob, dict):
             raise CheckpointError(f"{path} holds a {type(blob).__name__}, not a checkpoint")
         if "arch" in blob and "state_dict" in blob:

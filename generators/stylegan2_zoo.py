@@ -26,6 +26,7 @@ from bench.generators.stylegan2_checkpoints import (
 )
 
 from bench.generator import MissingWeightsError
+from bench.problem import WEIGHTS_OPTION
 from bench.spec import SpecError
 
 FFHQ_ENV = "LATENT_BENCH_STYLEGAN2_FFHQ"
@@ -34,7 +35,7 @@ HOW_TO_TRAIN = (
     "train it (a GPU helps) with `bench train-generator stylegan2 --dataset utkface "
     "--resolution 64 --device cuda --max-minutes 9`, repeated until it reports the full kimg, "
     "then `bench export-generator stylegan2 --data-dir DATA` (scripts/device/README.md: the "
-    "same on a lent GPU); or pass weights=PATH (--set problem.weights=PATH)"
+    f"same on a lent GPU); or pass {WEIGHTS_OPTION}"
 )
 
 FFHQ_SOURCES = (
@@ -71,8 +72,8 @@ def stylegan2_ffhq(
         where = f"not found at {path}" if path else "not given"
         raise MissingWeightsError(
             f"stylegan2-ffhq weights {where}: they are not shipped; download {FFHQ_SOURCES}, "
-            f"then pass weights=PATH (--set problem.weights=PATH) or set ${FFHQ_ENV}; a .pkl "
-            f"also needs trust=True or its sha256 in ${TRUST_ENV}"
+            f"then pass {WEIGHTS_OPTION} or set ${FFHQ_ENV}; a .pkl also needs its sha256 "
+            f"in ${TRUST_ENV} (or trust=True in Python)"
         )
     try:
         G = load_stylegan2(path, trust=trust, device=device)

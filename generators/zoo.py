@@ -16,6 +16,7 @@ import torch
 from bench.generators.dcgan import DCGANGenerator
 
 from bench.generator import MissingWeightsError
+from bench.problem import WEIGHTS_OPTION, UnreadableWeightsError, read_torch_file
 from bench.provenance import sha256_file
 
 __all__ = ["load_dcgan", "model_card", "sha256_file", "shipped_path"]
@@ -42,7 +43,7 @@ def _how_to_get(name: str) -> str:
     return (
         f"train it with `bench train-generator {name} --data-dir DATA` (data: "
         f"{DATASETS.get(name, '?')}), then `bench export-generator {name}`, or pass "
-        "weights=PATH (--set problem.weights=PATH)"
+        f"{WEIGHTS_OPTION}"
     )
 
 
@@ -59,15 +60,25 @@ def load_dcgan(name: str, weights: str | Path | None = None, device: str = "cpu"
 
     Raises:
         MissingWeightsError: The file does not exist.
+        UnreadableWeightsError: It is not a DCGAN weight file of this suite.
 
     """
     path = Path(weights) if weights is not None else shipped_path(name)
     if not path.is_file():
         raise MissingWeightsError(f"weights of '{name}' not found at {path}: {_how_to_get(name)}")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    arch = blob["arch"]
-    G = DCGANGenerator(int(arch["img_resolution"]), int(arch["img_channels"]), int(arch["z_dim"]))
-    G.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+    blob = read_torch_file(path, f"weights of '{name}'")
+    try:
+        arch = blob["arch"]
+        G = DCGANGenerator(
+            int(arch["img_resolution"]), int(arch["img_channels"]), int(arch["z_dim"])
+        )
+        G.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # e.g. a StyleGAN2 file
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnreadableWeightsError(
+            f"{path} does not hold DCGAN weights as `bench export-generator` writes them "
+            f"({type(exc).__name__}: {reason[:200]})"
+        ) from None
     G.weight_path = str(path)
     # Channels-last convolutions: 1.5x the images per second of the default layout on
     # a CPU (oneDNN; measured on dcgan-mnist), and the layout tensor cores want.

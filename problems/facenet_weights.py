@@ -160,7 +160,11 @@ def _load_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
-        raise WeightsError(f"cannot read FaceNet weights {path}: {exc}") from exc
+        reason = (str(exc).splitlines() or ["no detail"])[0][:200]
+        raise WeightsError(
+            f"cannot read FaceNet weights {path}: not a PyTorch state dict "
+            f"({type(exc).__name__}: {reason})"
+        ) from None
     if not isinstance(state, dict):
         raise WeightsError(f"{path} does not hold a state dict")
     # facenet-pytorch's release files carry a classifier; the judge does not use it.

@@ -177,7 +177,75 @@ BAD = {
     ),
     "missing plan": (
         ["campaign", "--plan", "/nonexistent/plan.toml", "--out", "OUT"],
-        "cannot read plan file",
+        "no plan file /nonexistent/plan.toml; the embedded plans are: leaderboard, quickstart",
+    ),
+    "negative seed": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--seed", "-1"],
+        "argument --seed: expected a seed of 0 or more, got '-1'",
+    ),
+    "zero budget": (
+        ["campaign", "--problems", "sphere", "--algos", "ga", "--budget", "0", "--out", "OUT"],
+        "argument --budget: expected a positive integer",
+    ),
+    "zero batch": (
+        ["train-generator", "dcgan-mnist", "--batch", "0", "--out", "OUT"],
+        "argument --batch: expected a positive integer",
+    ),
+    "zero epochs": (
+        ["train-generator", "dcgan-mnist", "--epochs", "0", "--out", "OUT"],
+        "argument --epochs: expected a positive integer",
+    ),
+    "zero kimg": (["train-generator", "stylegan2", "--kimg", "0"], "expected a positive number"),
+    "negative minutes": (
+        ["train-generator", "stylegan2", "--max-minutes", "-1"],
+        "expected a positive number",
+    ),
+    "zero samples": (["export-generator", "stylegan2", "--samples", "0"], "positive integer"),
+    "training on an unknown device": (
+        ["train-generator", "dcgan-mnist", "--device", "tpu", "--out", "OUT"],
+        "unknown device 'tpu'",
+    ),
+    "distance on an absent GPU": (
+        ["distance", "A.jpg", "B.jpg", "--device", "cuda"],
+        "CUDA is not available" if not torch.cuda.is_available() else "no such file",
+    ),
+    "unknown trainable generator": (
+        ["export-generator", "nope"],
+        "dcgan-faces, dcgan-fashion, dcgan-mnist, stylegan2",
+    ),
+    "garbage weight file": (
+        ["run", "--problem", "diversity-mnist-rmse", "--algo", "random",
+         "--set", "weights=GARBAGE"],
+        "cannot read weights of 'dcgan-mnist' from",
+    ),
+    "garbage StyleGAN2 file": (
+        ["run", "--problem", "face", "--algo", "ga", "--set", "generator=stylegan2-ffhq",
+         "--set", "weights=GARBAGE"],
+        "is not a readable torch file (UnpicklingError",
+    ),
+    "garbage crop weights": (
+        ["calibrate-crop", "dcgan-faces", "--weights", "GARBAGE", "--samples", "5"],
+        "cannot read weights of 'dcgan-faces' from",
+    ),
+    "pymoo option out of range": (
+        ["run", "--problem", "sphere", "--algo", "pymoo:de", "--set", "pop_size=0"],
+        "DE fails with the options pop_size=0",
+    ),
+    "pymoo option not a number": (
+        ["run", "--problem", "sphere", "--algo", "pymoo:pso", "--set", "w=abc"],
+        "PSO option w expects a number (default 0.9), got 'abc'",
+    ),
+    "cma popsize": (
+        ["run", "--problem", "sphere", "--algo", "pymoo:cmaes", "--set", "popsize=0"],
+        "popsize must be an integer of at least 2",
+    ),
+    "seed as an option": (
+        ["run", "--problem", "sphere", "--algo", "pymoo:cmaes", "--set", "seed=5"],
+        "'seed' is the run's own",
+    ),
+    "unknown pyribs ranker": (
+        ["run", "--problem", "sphere", "--algo", "cma-me", "--set", "ranker=bogus"],
+        "unknown ranker 'bogus'. Valid: ",
     ),
     "campaign without plan": (["campaign", "--out", "OUT"], "needs --plan"),
     "unknown in campaign": (
@@ -191,7 +259,10 @@ BAD = {
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_gets_one_line_and_exit_2(bench_cmd, tmp_path, case):
     args, message = BAD[case]
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_text("not a weight file\n")
     args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+    args = [a.replace("GARBAGE", str(garbage)) for a in args]
     result = (
         bench_cmd(*args, "--out", str(tmp_path / "o")) if args[0] == "run" else bench_cmd(*args)
     )
