@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -109,6 +109,13 @@ def pymoo_defaults(pymoo_class: type) -> dict[str, Any]:
 def pymoo_options(pymoo_class: type) -> set[str]:
     """Constructor keywords of ``pymoo_class`` (over its MRO) that ``--set`` may give."""
     return set(pymoo_defaults(pymoo_class))
+
+
+def _is_plain(value: Any) -> bool:
+    """A default worth recording (and valid JSON): a finite number, string, boolean or ``None``."""
+    if isinstance(value, float):
+        return bool(np.isfinite(value))
+    return value is None or isinstance(value, str | bool | int)
 
 
 def _is_number(value: Any) -> bool:
@@ -206,6 +213,18 @@ class PymooAlgorithm(Algorithm):
     def batch_size(self) -> int:
         """At most ``batch`` genomes per ``ask()``."""
         return self.batch
+
+    def default_options(self, given: Iterable[str] = ()) -> dict[str, Any]:
+        """The adapter's defaults, then the pymoo class's (numbers, strings, booleans)."""
+        given = set(given)
+        out = super().default_options(given)
+        if "termination" in out:
+            out["termination"] = self.termination  # the class's policy when not given
+        out.update({k: v for k, v in self.defaults.items() if k not in given})
+        for name, value in pymoo_defaults(self.pymoo_class).items():
+            if name not in given and name not in out and _is_plain(value):
+                out[name] = value
+        return out
 
     def describe(self) -> dict[str, Any]:
         """The box, termination policy and restarts so far."""

@@ -15,6 +15,7 @@ partitioning, hopeless at 512+ genes) and ``Optuna`` (another package).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import cma
@@ -76,6 +77,13 @@ class PymooCMAES(PymooAlgorithm):
 
     pymoo_class = CMAES
     extra_options = frozenset(cma.CMAOptions.defaults())
+
+    def default_options(self, given: Iterable[str] = ()) -> dict[str, Any]:
+        """As the adapter's, with the ``sigma`` this class passes instead of pymoo's 0.1."""
+        out = super().default_options(given)
+        if "sigma" in out:
+            out["sigma"] = 0.5 / self.bound_k
+        return out
 
     def constructor_options(self) -> dict[str, Any]:
         """``x0`` at the prior mean and ``sigma`` of one prior std, then the user's options."""

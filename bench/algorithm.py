@@ -14,7 +14,9 @@ order and the shapes.
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+import inspect
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -52,6 +54,27 @@ class Algorithm(abc.ABC):
     @abc.abstractmethod
     def batch_size(self) -> int:
         """The most genomes a single ``ask()`` returns."""
+
+    def default_options(self, given: Iterable[str] = ()) -> dict[str, Any]:
+        """The options this instance runs with that the run did not set, for its record.
+
+        Args:
+            given: Names the run set (its preset's and ``--set``'s).
+
+        Returns:
+            Each keyword of the constructor (beyond ``space`` and ``seed``) with a
+            default, and not in ``given``, with that default. Adapters add the
+            defaults of the library they wrap.
+
+        """
+        given = set(given)
+        return {
+            name: p.default
+            for name, p in inspect.signature(type(self)).parameters.items()
+            if name not in ("space", "seed", *given)
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.default is not p.empty
+        }
 
     def ask(self) -> np.ndarray:
         """Propose genomes to evaluate.

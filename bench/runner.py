@@ -173,12 +173,18 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
         )
     uses_measures = getattr(algo, "uses_measures", False) and problem.measure_space is not None
     evaluator = BudgetEvaluator(problem, spec.budget, with_measures=uses_measures)
+    given = algorithm_params(spec, type(algo))
+    defaults = algo.default_options(given) if hasattr(algo, "default_options") else {}
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": spec.run_id,
         "spec": spec.to_dict(),
         "problem": {"sense": problem.sense, "dim": problem.dim, **problem.describe()},
-        "algorithm": {"batch_size": algo.batch_size, "params": algorithm_params(spec, type(algo))},
+        "algorithm": {
+            "batch_size": algo.batch_size,
+            "params": given,
+            "defaults": _plain(defaults),
+        },
         "started": utc_now(),
         "status": "running",
         "error": None,

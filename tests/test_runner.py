@@ -1,5 +1,6 @@
 """The runner: exact budgets, non-finite fitness, determinism, records and files."""
 
+import inspect
 import json
 import subprocess
 
@@ -7,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from bench.algorithms.ga import GeneticAlgorithm
 from bench.algorithms.random_sampling import RandomSampling
 from threadpoolctl import threadpool_limits
 
@@ -135,6 +137,12 @@ def test_record_carries_provenance_and_files(tmp_path):
     assert prov["machine"]["device"] == "cpu"
     assert "commit" in prov and "dirty" in prov
     assert record["algorithm"]["params"]["population"] == 30
+    defaults = record["algorithm"]["defaults"]  # what the run used without setting it
+    assert "population" not in defaults and defaults["tournsize"] == 3
+    assert set(defaults) | {"population"} == set(inspect.signature(GeneticAlgorithm).parameters) - {
+        "space",
+        "seed",
+    }
     curve = read_curve(folder)
     assert curve["evaluations"].iloc[-1] == 300
     assert curve["best"].is_monotonic_decreasing
@@ -187,6 +195,18 @@ def test_dirty_counts_changed_and_added_files_not_ignored_ones(tmp_path):
     (tmp_path / "bench" / "new.py").unlink()
     (tmp_path / "bench" / "core.py").write_text("X = 2\n")  # an edited one
     assert git_state(tmp_path / "bench")["dirty"] is True
+
+
+def test_an_adapter_records_the_defaults_it_passes_to_its_library():
+    spec = RunSpec(
+        "sphere", "pymoo:cmaes", budget=200, problem_params={"dim": 8}, algo_params={"bound_k": 2.0}
+    )
+    record = execute(spec).record
+    defaults = record["algorithm"]["defaults"]
+    assert defaults["sigma"] == 0.25  # the adapter's 0.5 / bound_k, not pymoo's 0.1
+    assert defaults["termination"] == "none" and "bound_k" not in defaults
+    assert "seed" not in defaults and "x0" not in defaults  # the run's own, not options
+    json.dumps(record, allow_nan=False)  # strict JSON: no infinite defaults
 
 
 def test_a_failing_problem_becomes_a_failed_record(monkeypatch):
