@@ -1,5 +1,6 @@
 """Leaderboard statistics on hand-made samples whose answers are known."""
 
+import itertools
 import math
 
 import numpy as np
@@ -200,3 +201,36 @@ def test_friedman_leaves_out_algorithms_missing_most_runs():
     fr = stats.friedman(blocks)
     assert list(fr.ranks.index) == ["a", "b", "c"] and fr.blocks == 6
     assert "left out for missing more than half their runs: d" in fr.note
+
+
+def _brute_force_mwu_p(a: list[float], b: list[float]) -> float:
+    """Two-sided Mann–Whitney p by enumerating every split of the pooled values."""
+
+    def u(x, y):
+        return sum((xi > yi) + 0.5 * (xi == yi) for xi in x for yi in y)
+
+    pooled, n = a + b, len(a)
+    centre = n * len(b) / 2
+    observed = abs(u(a, b) - centre)
+    splits = list(itertools.combinations(range(len(pooled)), n))
+    hits = 0
+    for idx in splits:
+        x = [pooled[i] for i in idx]
+        y = [pooled[i] for i in range(len(pooled)) if i not in idx]
+        hits += abs(u(x, y) - centre) >= observed - 1e-12
+    return hits / len(splits)
+
+
+@pytest.mark.parametrize(
+    ("best", "other"),
+    [
+        ([1.0, 1.0, 1.0], [2.0, 2.0, 2.0]),  # 3 seeds, all tied: no split gives p < 0.1
+        ([1.0, 2.0, 2.0, 3.0, 5.0], [2.0, 4.0, 4.0, 6.0, 7.0]),
+        ([0.5, 0.5, 0.6, 0.7, 0.7], [0.7, 0.8, 0.8, 0.8, 0.9]),
+    ],
+)
+def test_mann_whitney_with_ties_is_exact_for_few_runs(best, other):
+    table = stats.pairwise_vs_best({"a": best, "b": other}).set_index("algo")
+    assert table.loc["b", "p"] == pytest.approx(_brute_force_mwu_p(other, best), abs=1e-12)
+    if len(best) == 3:
+        assert table.loc["b", "verdict"] == "not significant"  # at the default alpha 0.05
