@@ -648,6 +648,7 @@ def cmd_distance(args: argparse.Namespace) -> int:
 def cmd_calibrate_crop(args: argparse.Namespace) -> int:
     """Calibrate and store a face generator's fixed crop box (MTCNN over its samples)."""
     from bench.cache import cache_dir
+    from bench.generators.zoo import WEIGHTS_DIR
     from bench.problems.face_crop import calibrate_crop, generator_id
     from bench.problems.face_targets import FaceAligner
 
@@ -660,8 +661,16 @@ def cmd_calibrate_crop(args: argparse.Namespace) -> int:
         crop = calibrate_crop(generator, args.samples, args.seed, FaceAligner(args.device))
     except ValueError as exc:
         raise SpecError(f"{args.generator}: {exc}") from exc
-    path = cache_dir("crops") / f"{generator_id(args.generator, generator)}-crop.json"
+    filename = f"{generator_id(args.generator, generator)}-crop.json"
+    path = cache_dir("crops") / filename
     crop.save(path)
+    if (WEIGHTS_DIR / filename).is_file():
+        print(
+            f"note       {args.generator} ships a crop box; this one now replaces it for every "
+            "face run on this machine, and a run's provenance hashes the box it used. Runs "
+            "made before keep their ids: start a new campaign folder, or delete "
+            f"{path} to go back"
+        )
     iqr = ", ".join(f"{v:.1f}" for v in crop.iqr)
     print(f"box        {crop.box} (x0, y0, x1, y1) of {crop.resolution} px, margin included")
     print(f"iqr        {iqr} px; mean {crop.mean_iqr_fraction:.1%} of the image")

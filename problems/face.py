@@ -140,6 +140,7 @@ class FaceSimilarity(Problem):
             (measure_bins,) * 2,
         )
         self._pca: FacePCA | None = None
+        self._calibration_files: dict[str, Path] = {}  # crop box and measure axes read from
         self.facenet_source = facenet
         self.facenet_file = resolve_weights(facenet)
         self.facenet = FastFaceNet(load_facenet(self.facenet_file, device=device), channels_last)
@@ -149,6 +150,7 @@ class FaceSimilarity(Problem):
         self.target_spec = target
         self.target_warnings: tuple[str, ...] = ()
         self.target_photos: tuple[str, ...] = ()
+        self.baseline_photos: tuple[str, ...] = ()
         self._judge2 = None  # (DlibJudge, target descriptor [128]) once asked for
         self.target = self._target_embedding(target)  # [512] float32 tensor on device
         self.baseline = self._baseline(baseline)
@@ -194,6 +196,7 @@ class FaceSimilarity(Problem):
         name = self.generator_name if isinstance(self.generator_name, str) else "custom"
         cached = crop_path(generator_id(name, self.generator))
         if cached.is_file():
+            self._calibration_files["crop"] = cached
             return CropBox.load(cached)
         return calibrate_crop(self.generator, samples, aligner=FaceAligner(self.device))
 
@@ -216,6 +219,7 @@ class FaceSimilarity(Problem):
         paths = [p.strip() for p in spec.split(",") if p.strip()]
         if len(paths) != 2:
             raise ValueError(f"baseline needs two photos 'A,B', got {spec!r}")
+        self.baseline_photos = tuple(paths)
         dist, warnings = photo_distance(*paths, self.facenet, FaceAligner(self.device))
         self.target_warnings += warnings
         return dist
@@ -293,10 +297,13 @@ class FaceSimilarity(Problem):
             stored = FacePCA.load(path) if path.is_file() else None
             if stored is not None and stored.samples >= self.measure_samples:
                 self._pca = stored
+                self._calibration_files["measures"] = path
             else:
                 self._pca = self.fit_measure_axes(self.measure_samples)
                 if isinstance(self.generator_name, str):
-                    self._pca.save(cache_dir("face-measures") / self.pca_filename)
+                    path = cache_dir("face-measures") / self.pca_filename
+                    self._pca.save(path)
+                    self._calibration_files["measures"] = path
         return self._pca
 
     def fit_measure_axes(self, samples: int, seed: int = 0) -> FacePCA:
@@ -390,10 +397,25 @@ class FaceSimilarity(Problem):
         return to_uint8(self.latent.images(genomes, chunk=self.chunk))
 
     def weight_files(self) -> Sequence[Path]:
-        """The generator's and FaceNet's weight files, and dlib's models once they judged."""
+        """Files the fitness depends on, for the provenance's hashes.
+
+        The generator's and FaceNet's weights, the crop box and measure axes read
+        from a calibration file (``bench calibrate-crop`` replaces a shipped box
+        on this machine: the hash shows which one a run used), the target and
+        baseline photos (a run id knows only their paths), and dlib's models once
+        they judged.
+        """
         path = getattr(self.generator, "weight_path", None)
         dlib_files = self._judge2[0].model_files if self._judge2 is not None else ()
-        return ((Path(path),) if path else ()) + (Path(self.facenet_file),) + tuple(dlib_files)
+        calibrations = tuple(p for p in self._calibration_files.values() if p.is_file())
+        photos = tuple(Path(p) for p in (*self.target_photos, *self.baseline_photos))
+        return (
+            ((Path(path),) if path else ())
+            + (Path(self.facenet_file),)
+            + calibrations
+            + photos
+            + tuple(dlib_files)
+        )
 
     def describe(self) -> dict:
         """Target, generator, judge, crop box and baseline of this instance."""

@@ -61,6 +61,9 @@ def test_cli_run_on_a_photo_target(bench_cmd, data_dir, tmp_path):
     hashed = {Path(p).name for p in record["provenance"]["weights"]}  # dlib's models too
     assert "dlib_face_recognition_resnet_model_v1.dat" in hashed
     assert "shape_predictor_5_face_landmarks.dat" in hashed
+    # and the calibrations the fitness and measures used (shipped, or this machine's own)
+    assert {name.split("-")[-1] for name in hashed} >= {"crop.json", "pca.json"}
+    assert {"img20.jpg", "img21.jpg"} <= hashed  # the target and baseline photos
     assert record["archive"]["coverage"] > 0  # the passive archive saw the face measures
     assert (run / "best.png").is_file()
 

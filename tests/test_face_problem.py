@@ -120,7 +120,11 @@ def test_crop_box_is_calibrated_and_stable(problem):
     assert abs(y0 - off) < 24 and abs(y1 - (off + 160)) < 24
     info = problem.describe()
     assert info["crop_box"] == list(crop.box) and info["target"] == "seed:3"
-    assert [p.name for p in problem.weight_files()] == ["facenet-casia.pt"]
+    # FaceNet, no calibration file (this generator's box is calibrated, not read), and
+    # dlib's models once an earlier test of this module had them judge
+    names = [p.name for p in problem.weight_files()]
+    dlib = {"shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat"}
+    assert names[0] == "facenet-casia.pt" and set(names[1:]) <= dlib
 
 
 def test_photo_target_and_baseline(blend, facenet_cache, data_dir):
