@@ -253,8 +253,14 @@ def _check_plan(folder: Path, plan: Plan, force: bool) -> None:
         raise CampaignError(
             f"{path} is unreadable ({exc}); remove it or use another folder"
         ) from exc
-    if old != plan.to_dict() and not force:
-        changed = sorted(k for k in plan.to_dict() if old.get(k) != plan.to_dict()[k])
+    new = plan.to_dict()
+    for key in ("problems", "algorithms", "seeds"):  # the order only orders the runs
+        if isinstance(old.get(key), list) and sorted(map(str, old[key])) == sorted(
+            map(str, new[key])
+        ):
+            old[key] = new[key]
+    if old != new and not force:
+        changed = sorted(k for k in new if old.get(k) != new[k])
         raise CampaignError(
             f"{folder} holds a campaign with a different plan (changed: {', '.join(changed)}); "
             "re-run with the same options to resume, use another --out folder, or pass --force"

@@ -36,6 +36,8 @@ USAGE_ERRORS = (SpecError, RegistryError, CampaignError, MissingWeightsError)
 
 def _check_writable(folder: Path) -> None:
     """Raise ``SpecError`` unless files can be created in ``folder``."""
+    if folder.exists() and not folder.is_dir():
+        raise SpecError(f"{folder} is a file; give a folder to write into")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):

@@ -69,6 +69,9 @@ def test_changed_plan_is_refused_unless_forced(tmp_path):
         run_campaign(_plan(seeds=[0, 1]), tmp_path, progress=False)
     summary = run_campaign(_plan(seeds=[0, 1]), tmp_path, progress=False, force=True)
     assert (summary.skipped_finished, summary.ran) == (4, 4)  # same specs keep their ids
+    # listing the same names in another order is the same plan: it resumes, no --force
+    reordered = _plan(seeds=[1, 0], problems=["rastrigin", "sphere"], algorithms=["ga", "random"])
+    assert run_campaign(reordered, tmp_path, progress=False).skipped_finished == 8
 
 
 def test_second_campaign_in_the_same_folder_is_refused(tmp_path):
