@@ -63,6 +63,7 @@ def test_unfinished_runs_are_counted_not_dropped(board):
     runs = pd.read_csv(board.out / "tables" / "runs.csv")
     assert len(runs) == 18
     assert runs["status"].value_counts().to_dict() == {"finished": 10, "failed": 3, "pending": 5}
+    assert "dlib_distance" not in runs and "baseline" not in runs  # face columns: no face here
 
 
 def test_pages_say_which_runs_are_missing_and_why(board):

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from bench.leaderboard import figures, stats
-from bench.leaderboard.columns import FACE_PROBLEMS
+from bench.leaderboard.columns import EXTRA_COLUMNS, FACE_PROBLEMS
 from bench.leaderboard.diversity import Diversity, diversity
 from bench.leaderboard.formatting import slug
 from bench.leaderboard.provenance import gather
@@ -137,7 +137,9 @@ def write_tables(board: Leaderboard) -> None:
     """CSV and Parquet tables under ``out/tables``."""
     folder = board.out / "tables"
     folder.mkdir(parents=True, exist_ok=True)
-    _write_table(board.runs, folder / "runs")
+    extra = [c.name for c in EXTRA_COLUMNS if c.name in board.runs]
+    unused = [n for n in extra if board.runs[n].isna().all()]  # e.g. face columns, no face
+    _write_table(board.runs.drop(columns=unused), folder / "runs")
     for result in board.problems:
         _write_table(result.table, folder / slug(result.problem))
         result.pairwise.to_csv(folder / f"pairwise-{slug(result.problem)}.csv", index=False)
