@@ -393,6 +393,11 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
     from bench.generators.dcgan_training import TrainConfig, train
 
     _, resolution, channels, epochs = _trainable(args.name)
+    if args.resolution is not None and args.resolution != resolution:
+        if resolution == 28:  # the digit sets come at 28 px only
+            raise SpecError(f"{args.name} trains at 28 px only, got --resolution {args.resolution}")
+        if args.resolution < 32 or args.resolution & (args.resolution - 1):
+            raise SpecError(f"--resolution must be a power of 2 from 32, got {args.resolution}")
     resolution = args.resolution or resolution
     config = TrainConfig(
         args.name, resolution, channels, args.epochs or epochs, batch=args.batch, seed=args.seed

@@ -96,6 +96,8 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key or not value.strip():
             raise SpecError(f"malformed --set '{item}': expected key=value, e.g. --set cxpb=0.75")
+        if key in out:
+            raise SpecError(f"--set {key} given twice ({out[key]!r} and {parse_value(value)!r})")
         out[key] = parse_value(value)
     return out
 

@@ -195,6 +195,15 @@ BAD = {
         ["train-generator", "dcgan-mnist", "--epochs", "0", "--out", "OUT"],
         "argument --epochs: expected a positive integer",
     ),
+    "face resolution not a power of 2": (
+        ["train-generator", "dcgan-faces", "--resolution", "100", "--out", "OUT"],
+        "--resolution must be a power of 2 from 32, got 100",
+    ),
+    "same --set twice": (
+        ["run", "--problem", "sphere", "--algo", "ga", "--set", "population=20",
+         "--set", "population=30"],
+        "--set population given twice (20 and 30)",
+    ),
     "zero kimg": (["train-generator", "stylegan2", "--kimg", "0"], "expected a positive number"),
     "negative minutes": (
         ["train-generator", "stylegan2", "--max-minutes", "-1"],
