@@ -55,6 +55,15 @@ class Algorithm(abc.ABC):
     def batch_size(self) -> int:
         """The most genomes a single ``ask()`` returns."""
 
+    def warm_up(self) -> None:
+        """One-off work of the first run in a process (JIT compiling), before the clock starts.
+
+        The runner calls it after construction and outside the timed search, so
+        that a run's algorithm time is its own and not the process's start-up.
+        The default does nothing.
+        """
+        return None
+
     def default_options(self, given: Iterable[str] = ()) -> dict[str, Any]:
         """The options this instance runs with that the run did not set, for its record.
 
