@@ -211,8 +211,19 @@ class PymooAlgorithm(Algorithm):
 
     @property
     def batch_size(self) -> int:
-        """At most ``batch`` genomes per ``ask()``."""
-        return self.batch
+        """At most ``batch`` genomes per ``ask()``, fewer when pymoo's population is smaller."""
+        hint = self.population_size()
+        return min(self.batch, hint) if hint else self.batch
+
+    def population_size(self) -> int | None:
+        """The most points pymoo asks for at once (population or offspring), if it says."""
+        sizes = []
+        for attr in ("pop_size", "n_offsprings"):
+            value = getattr(self.algorithm, attr, None)
+            value = getattr(value, "value", value)  # some hold a pymoo Variable
+            if isinstance(value, int | np.integer) and not isinstance(value, bool) and value > 0:
+                sizes.append(int(value))
+        return max(sizes) if sizes else None
 
     def default_options(self, given: Iterable[str] = ()) -> dict[str, Any]:
         """The adapter's defaults, then the pymoo class's (numbers, strings, booleans)."""
@@ -292,7 +303,10 @@ class PymooAlgorithm(Algorithm):
     def _ask(self) -> np.ndarray:
         if self._todo_x is None:
             self._pull()
-        return self._todo_x[self._next : self._next + self.batch].reshape(-1, self.space.dim)
+        # batch_size, not batch: should pymoo ever ask for more than its population
+        # attributes said, the population is split into more asks, with the same points
+        size = self.batch_size
+        return self._todo_x[self._next : self._next + size].reshape(-1, self.space.dim)
 
     def _tell(self, genomes: np.ndarray, loss: np.ndarray, measures: np.ndarray | None) -> None:
         self._loss[self._next : self._next + len(loss)] = loss

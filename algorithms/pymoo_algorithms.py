@@ -78,6 +78,13 @@ class PymooCMAES(PymooAlgorithm):
     pymoo_class = CMAES
     extra_options = frozenset(cma.CMAOptions.defaults())
 
+    def population_size(self) -> int | None:
+        """``popsize``, or ``cma``'s default ``4 + ⌊3 ln D⌋``; unknown with ``cma``'s restarts."""
+        if self.options.get("restarts") or self.options.get("bipop"):
+            return None  # IPOP/BIPOP grow the population
+        popsize = self.options.get("popsize")
+        return int(popsize) if popsize is not None else 4 + int(3 * np.log(self.space.dim))
+
     def default_options(self, given: Iterable[str] = ()) -> dict[str, Any]:
         """As the adapter's, with the ``sigma`` this class passes instead of pymoo's 0.1."""
         out = super().default_options(given)

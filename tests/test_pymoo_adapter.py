@@ -11,6 +11,7 @@ from bench.algorithms.pymoo_algorithms import (
 )
 
 from bench.evaluator import BudgetEvaluator
+from bench.registry import registry
 from bench.runner import execute, search
 from bench.spec import RunSpec, SpecError
 from bench.testing import ProbeSphere
@@ -104,7 +105,7 @@ def test_sep_cmaes_samples_from_a_diagonal_covariance(options, diagonal):
 
 def test_de_variant_parameters_are_accepted_and_unknown_ones_refused():
     algo = PymooDE(ProbeSphere(4).search_space, 0, variant="DE/rand/1/bin", CR=0.9, pop_size=30)
-    assert algo.batch_size == 100 and len(algo.ask()) == 30
+    assert algo.batch_size == 30 and len(algo.ask()) == 30  # the population, under the cap
     spec = RunSpec("sphere", "pymoo:de", budget=500, algo_params={"bogus": 1})
     with pytest.raises(SpecError, match=r"no option 'bogus'\. Valid: batch, bound_k"):
         execute(spec)
@@ -121,3 +122,27 @@ def test_bench_run_with_a_pymoo_algorithm(bench_cmd, tmp_path):
     (folder,) = tmp_path.iterdir()
     assert folder.name.endswith("sphere-pymoo_de-s0")  # ':' is no part of a folder name
     assert "evals      250" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in registry("algorithms").names() if n.startswith("pymoo:")]
+)
+def test_batch_size_is_the_most_pymoo_asks_for_at_once(name):
+    algo = registry("algorithms").load(name)(
+        ProbeSphere(64).search_space, np.random.SeedSequence(0)
+    )
+    sizes = []
+    for _ in range(6):
+        genomes = algo.ask()
+        sizes.append(len(genomes))
+        algo.tell(np.einsum("ij,ij->i", genomes, genomes))
+    assert max(sizes) <= algo.batch_size <= 100
+    if name in ("pymoo:cmaes", "pymoo:sep-cmaes", "pymoo:pso"):  # below the cap of 100
+        assert algo.batch_size == max(sizes) == (4 + int(3 * np.log(64)) if "cma" in name else 25)
+
+
+def test_a_budget_below_the_cap_but_above_the_population_runs():
+    # pymoo's CMA-ES asks for 22 at a time at D = 512; a budget of 50 is two generations
+    result = execute(RunSpec("sphere", "pymoo:cmaes", budget=50))
+    assert result.record["status"] == "finished" and result.record["evaluations"] == 50
+    assert result.record["algorithm"]["batch_size"] == 22
