@@ -206,6 +206,8 @@ class FaceSimilarity(Problem):
                 seed = int(spec.removeprefix("seed:"))
             except ValueError:
                 raise ValueError(f"target seed must be an integer: {spec!r}") from None
+            if seed < 0:
+                raise ValueError(f"target seed must be an integer from 0: {spec!r}")
             return self.embed_genomes(self.seed_genome(seed))[0]
         paths = [p.strip() for p in spec.split(",") if p.strip()]
         self.target_photos = tuple(paths)

@@ -204,6 +204,10 @@ BAD = {
          "--set", "population=30"],
         "--set population given twice (20 and 30)",
     ),
+    "negative target seed": (
+        ["run", "--problem", "face", "--algo", "ga", "--set", "target=seed:-1"],
+        "target seed must be an integer from 0: 'seed:-1'",
+    ),
     "zero kimg": (["train-generator", "stylegan2", "--kimg", "0"], "expected a positive number"),
     "negative minutes": (
         ["train-generator", "stylegan2", "--max-minutes", "-1"],
