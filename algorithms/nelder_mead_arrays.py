@@ -149,6 +149,7 @@ class ArrayNelderMead:
         self.perc = 0.0  # pymoo's termination progress; at 1 or more the method stops
         self.width = problem.xu - problem.xl
         self._dist = np.empty((0, 0))  # edge lengths between slots, NaN on the diagonal
+        self._row_min = self._row_max = np.empty(0)  # each slot's shortest and longest edge
         self._spread = np.empty(0)  # per slot: max_j |x_j - best_j| / width_j
         self._spread_of = -1  # the best slot that _spread was measured from
         self.moves = dict.fromkeys(MOVES, 0)  # how each step ended
@@ -272,7 +273,7 @@ class ArrayNelderMead:
         x_delta = self._update_spread(X, best, moved).max()
         x_tol = 1 / (1 + (x_delta - X_TOL))
         # Each edge appears twice in the symmetric matrix, the diagonal is NaN and ignored.
-        min_e, max_e = np.fmin.reduce(self._dist, axis=None), np.fmax.reduce(self._dist, axis=None)
+        min_e, max_e = np.fmin.reduce(self._row_min), np.fmax.reduce(self._row_max)
         is_degenerated = int(max_e < 1e-16 or min_e / max_e < 1e-16)
         max_iter = self.n_iter / N_MAX_ITER
         max_evals = 0 / N_MAX_EVALS  # the adapter evaluates; pymoo's own evaluator counts 0
@@ -298,12 +299,44 @@ class ArrayNelderMead:
         self, X: np.ndarray, moved: np.ndarray | None, edges: np.ndarray | None
     ) -> None:
         """Edge lengths between slots after ``moved`` slots changed (every pair if ``None``)."""
-        if edges is not None:
-            self._dist = edges
-        elif moved is None or 2 * len(moved) > len(X):
-            self._dist = pair_distances(X, X)
-        else:
-            rows = pair_distances(X[moved], X)
-            self._dist[moved] = rows
-            self._dist[:, moved] = rows.T
+        if edges is not None or moved is None or 2 * len(moved) > len(X):
+            self._dist = edges if edges is not None else pair_distances(X, X)
+            np.fill_diagonal(self._dist, np.nan)
+            self._row_min = np.fmin.reduce(self._dist, axis=1)
+            self._row_max = np.fmax.reduce(self._dist, axis=1)
+            return
+        rows = pair_distances(X[moved], X)  # [k, n]
+        old = self._dist[:, moved]  # [n, k], a copy
+        self._dist[moved] = rows
+        self._dist[:, moved] = rows.T
         np.fill_diagonal(self._dist, np.nan)
+        self._update_extremes(moved, old, rows.T)
+
+    def _update_extremes(self, moved: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
+        """Each slot's shortest and longest edge after the columns ``moved`` changed.
+
+        A row keeps its extreme unless the edge that held it changed (then the
+        row is read again); minima and maxima are exact in any order, so the
+        overall shortest and longest edge equal a pass over the whole matrix
+        (12 ms at D = 5,000, where the rest of a step is 40 ms).
+
+        Args:
+            moved: The slots whose vertex moved ``[k]``.
+            old: Their columns before the move ``[n, k]``.
+            new: Their columns after it ``[n, k]`` (the diagonal not yet NaN).
+
+        """
+        new = new.copy()
+        new[moved, np.arange(len(moved))] = np.nan  # each moved slot's own diagonal
+        lost_min = np.any(old == self._row_min[:, None], axis=1)
+        lost_max = np.any(old == self._row_max[:, None], axis=1)
+        self._row_min = np.fmin(self._row_min, np.fmin.reduce(new, axis=1))
+        self._row_max = np.fmax(self._row_max, np.fmax.reduce(new, axis=1))
+        lost_min[moved] = lost_max[moved] = True  # a moved slot's whole row changed
+        for extreme, lost, reduce in (
+            (self._row_min, lost_min, np.fmin.reduce),
+            (self._row_max, lost_max, np.fmax.reduce),
+        ):
+            rows = np.flatnonzero(lost)
+            if len(rows):
+                extreme[rows] = reduce(self._dist[rows], axis=1)

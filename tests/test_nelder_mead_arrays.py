@@ -172,6 +172,8 @@ def test_kept_edges_and_spreads_give_pymoos_termination_after_every_step(case):
         fresh = pair_distances(X, X)
         np.fill_diagonal(fresh, np.nan)
         np.testing.assert_array_equal(engine._dist, fresh)
+        np.testing.assert_array_equal(engine._row_min, np.fmin.reduce(fresh, axis=1))
+        np.testing.assert_array_equal(engine._row_max, np.fmax.reduce(fresh, axis=1))
         spread = np.abs((X - X[order[0]]) / engine.width).max(axis=1)
         np.testing.assert_array_equal(engine._spread, spread)
         pymoo_view = SimpleNamespace(
