@@ -85,23 +85,28 @@ class PymooCMAES(PymooAlgorithm):
         popsize = self.options.get("popsize")
         return int(popsize) if popsize is not None else 4 + int(3 * np.log(self.space.dim))
 
+    @property
+    def default_sigma(self) -> float:
+        """One prior std as a fraction of pymoo's normalised box (``2 bound_k`` stds wide)."""
+        return 0.5 / self.bound_k
+
     def default_options(self, given: Iterable[str] = ()) -> dict[str, Any]:
         """As the adapter's, with the ``sigma`` this class passes instead of pymoo's 0.1."""
         out = super().default_options(given)
         if "sigma" in out:
-            out["sigma"] = 0.5 / self.bound_k
+            out["sigma"] = self.default_sigma
         return out
 
     def constructor_options(self) -> dict[str, Any]:
         """``x0`` at the prior mean and ``sigma`` of one prior std, then the user's options."""
         x0 = np.full(self.space.dim, self.space.prior.mean)
-        sigma = self.options.get("sigma", 0.5 / self.bound_k)
+        sigma = self.options.get("sigma", self.default_sigma)
         if not (isinstance(sigma, int | float) and not isinstance(sigma, bool) and sigma > 0):
             raise ValueError(f"sigma must be a positive fraction of the box width, got {sigma!r}")
         popsize = self.options.get("popsize")  # cma's own check comes after the first point
         if popsize is not None and not (isinstance(popsize, int) and popsize >= 2):
             raise ValueError(f"popsize must be an integer of at least 2, got {popsize!r}")
-        return {"x0": x0, "sigma": 0.5 / self.bound_k, **self.options}
+        return {"x0": x0, "sigma": self.default_sigma, **self.options}
 
 
 class PymooSepCMAES(PymooCMAES):

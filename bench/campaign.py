@@ -39,7 +39,6 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from traceback import format_exception
 from typing import Any
 
 import pandas as pd
@@ -48,7 +47,7 @@ from tqdm.auto import tqdm
 from bench.provenance import SCHEMA_VERSION, utc_now
 from bench.registry import registry
 from bench.results import flat_row, load_run_folders, read_record, remove_stale_temporaries
-from bench.runner import RunResult, execute
+from bench.runner import RunResult, error_info, execute
 from bench.spec import RunSpec, SpecError, check_spec
 
 CAMPAIGN_FILE = "campaign.json"
@@ -381,11 +380,8 @@ def failed_record(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
         "spec": spec.to_dict(),
         "status": "failed",
         "started": utc_now(),
-        "error": {
-            "type": type(exc).__name__,
-            "message": str(exc),
-            "traceback": "" if isinstance(exc, SpecError) else "".join(format_exception(exc)),
-        },
+        # a usage error's traceback says nothing; any other keeps it to debug the cause
+        "error": {**error_info(exc), **({"traceback": ""} if isinstance(exc, SpecError) else {})},
         "evaluations": 0,
     }
 

@@ -26,7 +26,7 @@ from bench.campaign import (
 )
 from bench.problem import MissingWeightsError, read_torch_file
 from bench.registry import GROUPS, RegistryError, registry, unknown_name_message
-from bench.results import read_record, save_run_numbered
+from bench.results import problem_sense, read_record, save_run_numbered
 from bench.runner import RunResult, execute
 from bench.spec import RunSpec, SpecError, build_problem, parse_sets, placed, route_params
 
@@ -283,7 +283,7 @@ def _print_campaign(folder: Path) -> None:
     done = df["status"] == "finished"
     fitness = pd.to_numeric(df["best_fitness"].where(done), errors="coerce")
     fitness = fitness.groupby(keys, sort=False)
-    maximise = [_sense(df, problem) == "max" for problem, _ in table.index]
+    maximise = [problem_sense(df, problem) == "max" for problem, _ in table.index]
     table["best"] = fitness.max().where(maximise, fitness.min())
     table["median"] = fitness.median()
     table["mean"] = fitness.mean()
@@ -299,17 +299,6 @@ def _print_campaign(folder: Path) -> None:
         for (problem, message), count in counts.items():
             runs = f"{count} run{'s' if count > 1 else ''}"
             print(f"  {problem} ({runs}): {message or '(no message)'}")
-
-
-def _sense(df: pd.DataFrame, problem: str) -> str:
-    """The objective sense of ``problem``: from its records, else its class, else ``min``."""
-    known = df.loc[df["problem"] == problem, "sense"].dropna()
-    if len(known):
-        return str(known.iloc[0])
-    try:
-        return str(getattr(registry("problems").load(problem), "sense", "min"))
-    except RegistryError:
-        return "min"
 
 
 def cmd_show(args: argparse.Namespace) -> int:

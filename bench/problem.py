@@ -38,6 +38,12 @@ class UnreadableWeightsError(MissingWeightsError):
     """A weight file exists but does not hold what it should (corrupt, or another kind of file)."""
 
 
+def exception_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (at most 200 characters), for one-line errors."""
+    first = (str(exc).splitlines() or ["no detail"])[0][:200]
+    return f"{type(exc).__name__}: {first}"
+
+
 def read_torch_file(path: str | Path, what: str, weights_only: bool = True) -> object:
     """``torch.load(path)`` on the CPU, or ``UnreadableWeightsError`` naming the file and cause.
 
@@ -54,7 +60,7 @@ def read_torch_file(path: str | Path, what: str, weights_only: bool = True) -> o
     except Exception as exc:  # torch raises KeyError, RuntimeError, UnpicklingError, ...
         raise UnreadableWeightsError(
             f"cannot read {what} from {path}: not a PyTorch file this suite wrote or can read "
-            f"({type(exc).__name__}: {(str(exc).splitlines() or ['no detail'])[0][:200]})"
+            f"({exception_line(exc)})"
         ) from None
 
 

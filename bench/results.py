@@ -188,6 +188,25 @@ def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]
     return row
 
 
+def problem_sense(runs: pd.DataFrame, problem: str) -> str:
+    """The objective sense of ``problem``: from its runs' records, else its class, else min.
+
+    Args:
+        runs: Rows of ``flat_row`` (a ``sense`` column; pending runs have none).
+        problem: A problem name in ``runs``.
+
+    """
+    from bench.registry import RegistryError, registry
+
+    known = runs.loc[runs["problem"] == problem, "sense"].dropna()
+    if len(known):
+        return str(known.iloc[0])
+    try:
+        return str(getattr(registry("problems").load(problem), "sense", None) or "min")
+    except RegistryError:
+        return "min"
+
+
 def load_run_folders(folders: list[Path]) -> pd.DataFrame:
     """Flat table of the given run folders (unreadable ones skipped with a warning)."""
     rows = []

@@ -64,7 +64,8 @@ class RunResult:
         )
 
 
-def _error(exc: BaseException) -> dict[str, str]:
+def error_info(exc: BaseException) -> dict[str, str]:
+    """A record's ``error`` block: type, message and traceback of ``exc``."""
     return {
         "type": type(exc).__name__,
         "message": str(exc),
@@ -201,7 +202,7 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
         raise
     except Exception as exc:  # the run failed; keep the error as data
         record["status"] = "failed"
-        record["error"] = _error(exc)
+        record["error"] = error_info(exc)
         algo_seconds = evaluator.curve[-1].get("algo_seconds", 0.0) if evaluator.curve else 0.0
     wall = time.perf_counter() - start
     images = None
@@ -209,14 +210,14 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
         try:
             images = problem.render(evaluator.best_genome[None])
         except Exception as exc:  # rendering is a courtesy; the run itself stands
-            record["render_error"] = _error(exc)
+            record["render_error"] = error_info(exc)
         try:
             report = problem.report(evaluator.best_genome[None])
             if not isinstance(report, dict):
                 raise TypeError(f"report() returned {type(report).__name__}, not a dict")
             record["report"] = _plain(report)
         except Exception as exc:  # so are the problem's own figures
-            record["report_error"] = _error(exc)
+            record["report_error"] = error_info(exc)
     record.update(
         {
             "finished": utc_now(),

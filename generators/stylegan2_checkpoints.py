@@ -42,6 +42,8 @@ from bench.generators.stylegan2 import StyleGAN2Generator, channels_at
 from bench.generators.stylegan2_layers import fir_kernel
 from bench.generators.zoo import sha256_file
 
+from bench.problem import exception_line
+
 try:  # numpy >= 2
     from numpy._core import multiarray as _multiarray
 except ImportError:  # pragma: no cover - numpy 1
@@ -473,9 +475,8 @@ def load_stylegan2(
             with torch.serialization.safe_globals([argparse.Namespace]):
                 blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises KeyError, RuntimeError, UnpicklingError, ...
-            reason = (str(exc).splitlines() or ["no detail"])[0][:200]
             raise CheckpointError(
-                f"{path} is not a readable torch file ({type(exc).__name__}: {reason})"
+                f"{path} is not a readable torch file ({exception_line(exc)})"
             ) from None
         if not isinstance(blob, dict):
             raise CheckpointError(f"{path} holds a {type(blob).__name__}, not a checkpoint")

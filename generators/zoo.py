@@ -16,7 +16,12 @@ import torch
 from bench.generators.dcgan import DCGANGenerator
 
 from bench.generator import MissingWeightsError
-from bench.problem import WEIGHTS_OPTION, UnreadableWeightsError, read_torch_file
+from bench.problem import (
+    WEIGHTS_OPTION,
+    UnreadableWeightsError,
+    exception_line,
+    read_torch_file,
+)
 from bench.provenance import sha256_file
 
 __all__ = ["load_dcgan", "model_card", "sha256_file", "shipped_path"]
@@ -74,10 +79,9 @@ def load_dcgan(name: str, weights: str | Path | None = None, device: str = "cpu"
         )
         G.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # e.g. a StyleGAN2 file
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnreadableWeightsError(
             f"{path} does not hold DCGAN weights as `bench export-generator` writes them "
-            f"({type(exc).__name__}: {reason[:200]})"
+            f"({exception_line(exc)})"
         ) from None
     G.weight_path = str(path)
     # Channels-last convolutions: 1.5x the images per second of the default layout on

@@ -26,7 +26,7 @@ import torch
 from facenet_pytorch import InceptionResnetV1
 
 from bench.cache import cache_dir
-from bench.problem import MissingWeightsError
+from bench.problem import MissingWeightsError, exception_line
 from bench.provenance import sha256_file, utc_now
 
 SOURCES = ("casia-webface", "vggface2")
@@ -160,10 +160,9 @@ def _load_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
-        reason = (str(exc).splitlines() or ["no detail"])[0][:200]
         raise WeightsError(
             f"cannot read FaceNet weights {path}: not a PyTorch state dict "
-            f"({type(exc).__name__}: {reason})"
+            f"({exception_line(exc)})"
         ) from None
     if not isinstance(state, dict):
         raise WeightsError(f"{path} does not hold a state dict")

@@ -1,9 +1,9 @@
 """The runs of a campaign as one long table, with what the leaderboard needs per run.
 
 ``bench.campaign.load_campaign`` gives one flat row per planned run, pending
-ones included. This adds, from each run's ``record.json``, the objective sense,
-the files a page links (curve, best images) and the extra per-run columns
-declared in ``bench.leaderboard.columns``.
+ones included, each with its objective sense. This fills the sense of runs
+without a record, and adds the files a page links (curve, best images) and the
+extra per-run columns declared in ``bench.leaderboard.columns``.
 """
 
 from __future__ import annotations
@@ -17,17 +17,9 @@ import pandas as pd
 
 from bench.campaign import RUNS, load_campaign
 from bench.leaderboard.columns import EXTRA_COLUMNS, columns_for
-from bench.registry import RegistryError, registry
-from bench.results import BEST_IMAGES, CURVE, RECORD, read_record
+from bench.results import BEST_IMAGES, CURVE, RECORD, problem_sense, read_record
 
 STATUSES = ("finished", "failed", "pending")
-
-
-def _class_sense(problem: str) -> str | None:
-    try:
-        return getattr(registry("problems").load(problem), "sense", None)
-    except RegistryError:
-        return None
 
 
 def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
@@ -50,24 +42,20 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     ]
     records: dict[str, dict[str, Any]] = {}
     extra: dict[str, list[Any]] = {c.name: [] for c in EXTRA_COLUMNS}
-    senses, curves, images = [], [], []
+    curves, images = [], []
     for row in df.itertuples(index=False):
         record = read_record(Path(row.path)) if isinstance(row.path, str) else None
         if record is not None:
             records[row.run_id] = record
         record = record or {}
-        senses.append((record.get("problem") or {}).get("sense"))
         run = Path(row.path) if isinstance(row.path, str) else None
         curves.append(str(run / CURVE) if run and (run / CURVE).is_file() else None)
         images.append(str(run / BEST_IMAGES) if run and (run / BEST_IMAGES).is_file() else None)
         for col in EXTRA_COLUMNS:
             applies = col in columns_for(row.problem)
             extra[col.name].append(col.extract(record) if applies and record else None)
-    df["sense"] = senses
     for problem, group in df.groupby("problem", sort=False):  # runs without a problem block
-        known = group["sense"].dropna().unique()
-        sense = known[0] if len(known) else _class_sense(problem)
-        df.loc[group.index, "sense"] = df.loc[group.index, "sense"].fillna(sense or "min")
+        df.loc[group.index, "sense"] = group["sense"].fillna(problem_sense(df, problem))
     df["curve_path"] = curves
     df["image_path"] = images
     df["final"] = [
