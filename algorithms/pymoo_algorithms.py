@@ -97,12 +97,39 @@ class PymooCMAES(PymooAlgorithm):
             out["sigma"] = self.default_sigma
         return out
 
+    def sigma_cap(self) -> float | None:
+        """The largest initial ``sigma`` that ``cma`` honours, or None where it sets none.
+
+        With bounds (pymoo always passes its box), ``cma`` limits every coordinate's
+        standard deviation to ``maxstd_boundrange`` (1/3 unless given) of the box
+        width, multiplying its step-size vector down from the first generation on. A
+        larger ``sigma`` is therefore the same run as ``sigma`` at the cap. An explicit
+        ``maxstd`` replaces the rule (None: no cap this class can state).
+        """
+        if self.options.get("maxstd") is not None:
+            return None
+        fraction = self.options.get("maxstd_boundrange", 1 / 3)
+        if not (isinstance(fraction, int | float) and not isinstance(fraction, bool)):
+            return None  # cma evaluates strings such as '1/3' itself
+        normalised = self.options.get("normalize", True)
+        width = 1.0 if normalised else self.box[1] - self.box[0]
+        return float(fraction) * width
+
     def constructor_options(self) -> dict[str, Any]:
         """``x0`` at the prior mean and ``sigma`` of one prior std, then the user's options."""
         x0 = np.full(self.space.dim, self.space.prior.mean)
         sigma = self.options.get("sigma", self.default_sigma)
         if not (isinstance(sigma, int | float) and not isinstance(sigma, bool) and sigma > 0):
             raise ValueError(f"sigma must be a positive fraction of the box width, got {sigma!r}")
+        cap = self.sigma_cap()
+        if cap is not None and sigma > cap:
+            given = "" if "sigma" in self.options else "the default (0.5 / bound_k) "
+            raise ValueError(
+                f"{given}sigma={sigma:g} exceeds cma's cap on a coordinate's std, {cap:g} of "
+                "the box (maxstd_boundrange, 1/3 by default): cma would silently sample with "
+                f"std {cap:g}, so every sigma above it gives the same run. Use sigma <= {cap:g}, "
+                "or raise the cap with --set maxstd_boundrange=..."
+            )
         popsize = self.options.get("popsize")  # cma's own check comes after the first point
         if popsize is not None and not (isinstance(popsize, int) and popsize >= 2):
             raise ValueError(f"popsize must be an integer of at least 2, got {popsize!r}")

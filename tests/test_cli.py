@@ -252,6 +252,10 @@ BAD = {
         ["run", "--problem", "sphere", "--algo", "pymoo:cmaes", "--set", "popsize=0"],
         "popsize must be an integer of at least 2",
     ),
+    "cma sigma above its cap": (
+        ["run", "--problem", "sphere", "--algo", "pymoo:cmaes", "--set", "sigma=0.5"],
+        "sigma=0.5 exceeds cma's cap on a coordinate's std, 0.333333 of the box",
+    ),
     "seed as an option": (
         ["run", "--problem", "sphere", "--algo", "pymoo:cmaes", "--set", "seed=5"],
         "'seed' is the run's own",

@@ -87,6 +87,27 @@ def _cma_strategy(algo):
     return algo.algorithm.es.gi_frame.f_locals["es"]
 
 
+def test_cmaes_refuses_a_sigma_that_cma_would_cap():
+    """cma holds every std to 1/3 of the box: sigma 0.5 and 2 were the same run."""
+    space = ProbeSphere(10).search_space
+    for sigma in (0.5, 2.0):
+        with pytest.raises(ValueError, match=rf"sigma={sigma:g} exceeds cma's cap .* 0\.333333"):
+            PymooCMAES(space, np.random.SeedSequence(0), sigma=sigma)
+    cases = [({"sigma": 1 / 3}, 1 / 3), ({"sigma": 0.5, "maxstd_boundrange": 1.0}, 0.5)]
+    for options, std in cases:
+        algo = PymooCMAES(space, np.random.SeedSequence(0), **options)
+        assert algo.default_sigma == 0.125 and algo.sigma_cap() == options.get(
+            "maxstd_boundrange", 1 / 3
+        )
+        algo.ask()  # x0
+        algo.tell(np.zeros(1))
+        algo.ask()
+        np.testing.assert_allclose(_cma_strategy(algo).stds, std, rtol=1e-3)
+    assert PymooCMAES(space, 0, sigma=0.9, maxstd=0.2).sigma_cap() is None, "maxstd: cma's rule"
+    with pytest.raises(ValueError, match=r"the default \(0\.5 / bound_k\) sigma=0\.5 exceeds"):
+        PymooCMAES(space, 0, bound_k=1.0)
+
+
 @pytest.mark.parametrize(("options", "diagonal"), [({}, True), ({"CMA_diagonal": False}, False)])
 def test_sep_cmaes_samples_from_a_diagonal_covariance(options, diagonal):
     problem = ProbeSphere(40)
