@@ -36,6 +36,7 @@ import fcntl
 import json
 import os
 import tomllib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -159,7 +160,16 @@ def resolve_names(kind: str, names: list[str] | str) -> list[str]:
         names = [names]
     for name in names:
         reg.entry(name)  # raises UnknownNameError with suggestions
-    return list(dict.fromkeys(names))
+    _refuse_repeats(kind, names)
+    return list(names)
+
+
+def _refuse_repeats(what: str, items: list) -> None:
+    """A name or seed listed twice is a slip (a run cannot be planned twice): say which."""
+    repeated = [item for item, n in Counter(items).items() if n > 1]
+    if repeated:
+        listed = ", ".join(repr(item) for item in repeated)
+        raise SpecError(f"{what} listed more than once: {listed}; list each once")
 
 
 def resolve_seeds(seeds: int | list[int]) -> list[int]:
@@ -172,7 +182,8 @@ def resolve_seeds(seeds: int | list[int]) -> list[int]:
         return list(range(seeds))
     if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
         raise SpecError(f"seeds must be non-negative integers, got {seeds!r}")
-    return list(dict.fromkeys(seeds))
+    _refuse_repeats("seeds", seeds)
+    return list(seeds)
 
 
 def load_plan(path: Path) -> Plan:

@@ -213,6 +213,17 @@ def test_plan_file(tmp_path):
     path.write_text('budget = 10\nproblems = ["sphere"]\nalgorithms = ["gaa"]\n')
     with pytest.raises(UnknownNameError, match="did you mean 'ga'"):
         load_plan(path)
+    for lists, message in [
+        ('seeds = [0, 3, 3]\nproblems = ["sphere"]\nalgorithms = ["ga"]', "seeds listed more"
+         " than once: 3;"),
+        ('problems = ["sphere", "face", "sphere"]\nalgorithms = ["ga", "random", "ga"]',
+         "problems listed more than once: 'sphere';"),
+        ('problems = ["sphere"]\nalgorithms = ["ga", "random", "ga"]',
+         "algorithms listed more than once: 'ga';"),
+    ]:  # they were dropped silently, so the plan ran fewer runs than it listed
+        path.write_text(f"budget = 10\n{lists}\n")
+        with pytest.raises(SpecError, match=message):
+            load_plan(path)
 
 
 def _start_campaign(folder):

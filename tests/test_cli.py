@@ -269,6 +269,11 @@ BAD = {
         ["campaign", "--problems", "all", "--algos", "gx", "--budget", "500", "--out", "OUT"],
         "unknown algorithm 'gx'",
     ),
+    "problem listed twice": (
+        ["campaign", "--problems", "sphere", "sphere", "--algos", "ga", "--budget", "100",
+         "--out", "OUT"],
+        "problems listed more than once: 'sphere'; list each once",
+    ),
     "show nothing": (["show", "/nonexistent"], "neither a run folder nor a campaign folder"),
 }
 
