@@ -170,8 +170,9 @@ def _mwu_method(a: np.ndarray, b: np.ndarray) -> str | stats.PermutationMethod:
 def pairwise_vs_best(losses: dict[str, np.ndarray], alpha: float = ALPHA) -> pd.DataFrame:
     """Two-sided Mann–Whitney U of each algorithm against the best, Holm-corrected.
 
-    The p-value is exact where no value is tied (and the samples are small
-    enough), otherwise the normal approximation with tie and continuity corrections.
+    The p-value is exact: Mann–Whitney's table without ties, every split of the
+    pooled runs with them (``_mwu_method``); only samples too large for either
+    get the normal approximation with tie and continuity corrections.
 
     Args:
         losses: Final losses ``[n_i]`` per algorithm (lower is better).
