@@ -118,7 +118,8 @@ def _is_plain(value: Any) -> bool:
     return value is None or isinstance(value, str | bool | int)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A real number (NumPy's included), not a boolean."""
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
         value, bool
     )
@@ -173,7 +174,7 @@ class PymooAlgorithm(Algorithm):
                 f"Valid: batch, bound_k, termination, {', '.join(sorted(valid))}"
             )
         for name, value in options.items():  # a number where pymoo's default is one
-            if _is_number(defaults.get(name)) and not _is_number(value):
+            if is_number(defaults.get(name)) and not is_number(value):
                 raise ValueError(
                     f"{self.pymoo_class.__name__} option {name} expects a number "
                     f"(default {defaults[name]}), got {value!r}"

@@ -22,7 +22,7 @@ import cma
 import numpy as np
 from bench.algorithms.map_elites import int_seed
 from bench.algorithms.nelder_mead_arrays import ArrayNelderMead
-from bench.algorithms.pymoo_adapter import PriorSampling, PymooAlgorithm
+from bench.algorithms.pymoo_adapter import PriorSampling, PymooAlgorithm, is_number
 from pymoo.algorithms.soo.nonconvex.cmaes import CMAES
 from pymoo.algorithms.soo.nonconvex.de import DE
 from pymoo.algorithms.soo.nonconvex.es import ES
@@ -64,6 +64,10 @@ class PymooDE(PymooAlgorithm):
     extra_options = frozenset(
         {"selection", "n_diffs", "F", "crossover", "CR", "jitter", "prob_mut"}
     )
+
+
+# cma's default maxstd_boundrange (its options table holds it as the string '1/3  # …')
+CMA_MAXSTD_BOUNDRANGE = 1 / 3
 
 
 class PymooCMAES(PymooAlgorithm):
@@ -108,8 +112,8 @@ class PymooCMAES(PymooAlgorithm):
         """
         if self.options.get("maxstd") is not None:
             return None
-        fraction = self.options.get("maxstd_boundrange", 1 / 3)
-        if not (isinstance(fraction, int | float) and not isinstance(fraction, bool)):
+        fraction = self.options.get("maxstd_boundrange", CMA_MAXSTD_BOUNDRANGE)
+        if not is_number(fraction):
             return None  # cma evaluates strings such as '1/3' itself
         normalised = self.options.get("normalize", True)
         width = 1.0 if normalised else self.box[1] - self.box[0]
