@@ -124,9 +124,9 @@ class Plan:
         """Check every name and parameter; raise ``SpecError`` on the first problem."""
         if not self.problems or not self.algorithms or not self.seeds:
             raise SpecError("a campaign needs at least one problem, one algorithm and one seed")
-        for seed in self.seeds:
-            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-                raise SpecError(f"seeds are integers from 0, got {seed!r}")
+        _refuse_repeats("problems", self.problems)
+        _refuse_repeats("algorithms", self.algorithms)
+        check_seeds(self.seeds)
         for name in self.problem_params:
             if name not in self.problems:
                 raise SpecError(
@@ -172,17 +172,25 @@ def _refuse_repeats(what: str, items: list) -> None:
         raise SpecError(f"{what} listed more than once: {listed}; list each once")
 
 
+def check_seeds(seeds: list[int]) -> None:
+    """Raise ``SpecError`` unless ``seeds`` is a non-empty list of distinct integers from 0."""
+    if not isinstance(seeds, list) or not seeds:
+        raise SpecError(f"seeds must be a non-empty list of integers from 0, got {seeds!r}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise SpecError(f"seeds are integers from 0, got {seed!r} in {seeds!r}")
+    _refuse_repeats("seeds", seeds)
+
+
 def resolve_seeds(seeds: int | list[int]) -> list[int]:
-    """``5`` → ``[0, 1, 2, 3, 4]``; a list is kept."""
+    """``5`` → ``[0, 1, 2, 3, 4]``; a list is checked (``check_seeds``) and kept."""
     if isinstance(seeds, bool):
         raise SpecError("seeds must be a count or a list of integers")
     if isinstance(seeds, int):
         if seeds < 1:
             raise SpecError(f"seeds must be at least 1, got {seeds}")
         return list(range(seeds))
-    if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
-        raise SpecError(f"seeds must be non-negative integers, got {seeds!r}")
-    _refuse_repeats("seeds", seeds)
+    check_seeds(seeds)
     return list(seeds)
 
 
