@@ -9,9 +9,17 @@ contract:
 - pyribs maximises, so the objective is ``-loss``, floored at ``-1e150`` so
   that pyribs' sums and squares stay finite when the evaluator stands the
   largest float in for a NaN fitness;
+- a row is **invalid** when the evaluator replaced it (see ``bench.evaluator``):
+  its measures are NaN, or its objective is at the floor (the evaluator's
+  largest-float stand-in, on a problem that declares no worst fitness). On a
+  problem without measures that declares a worst fitness a replaced row cannot
+  be told apart and counts as a genuine worst score, a bounded value. pyribs
+  takes every row of an emitter's batch, so invalid rows are told to it with
+  their (worst) objective and measures of 0 in place of NaN;
 - the first ``ask()`` returns an initial random population of ``initial``
-  genomes from the prior, which goes straight into the archive; the emitters
-  take over from the second ``ask()``;
+  genomes from the prior, whose valid rows go straight into the archive; the
+  emitters take over from the second ``ask()``. A first population without a
+  single valid row teaches nothing: the next ``ask()`` draws another one;
 - on a problem **without** measures (the analytic ones, the contract probes)
   the algorithms still run, on a documented fallback grid: the first two genes
   (one if ``D = 1``), each on ``prior mean ± 3 prior std`` in 50 bins. That
@@ -62,6 +70,24 @@ def fallback_measure_space(space: SearchSpace) -> MeasureSpace:
         ranges=((lo, hi),) * m,
         bins=(FALLBACK_BINS,) * m,
     )
+
+
+def valid_rows(loss: np.ndarray, measures: np.ndarray | None) -> np.ndarray:
+    """Which evaluations the evaluator left as they were (see the module docstring).
+
+    Args:
+        loss: ``[n]`` losses from ``tell()``.
+        measures: ``[n, M]`` the problem's measures from ``tell()``, or ``None``.
+
+    Returns:
+        ``[n]`` booleans: ``False`` where the objective is at the floor or a measure is
+        not finite.
+
+    """
+    valid = -loss > OBJECTIVE_FLOOR
+    if measures is not None:
+        valid &= np.isfinite(measures).all(axis=1)
+    return valid
 
 
 def int_seed(seed: np.random.SeedSequence) -> int:
@@ -189,19 +215,30 @@ class QualityDiversity(Algorithm):
         """The emitters, given the archive, their seed and the initial population ``[n, D]``."""
 
     def _archives(self, objective: np.ndarray) -> tuple[ArchiveBase, ArchiveBase | None]:
-        """The scheduler's archive and result archive, given the initial objectives ``[n]``."""
+        """The scheduler's archive and result archive.
+
+        Args:
+            objective: ``[k]`` objectives of the initial population's valid rows, ``k >= 1``.
+
+        Returns:
+            ``(archive, result_archive)``; ``None`` for the latter: the archive is the result.
+
+        """
         archive = grid_archive(
             self.measure_space, self.space.dim, seed=int_seed(self._seeds[0])
         )
         return archive, None
 
     def measures_of(self, genomes: np.ndarray, measures: np.ndarray | None) -> np.ndarray:
-        """The problem's measures, or the fallback grid's (the first genes) ``[n, M]``."""
+        """The problem's measures, or the fallback grid's (the first genes) ``[n, M]``.
+
+        Non-finite measures (those of invalid rows) become 0, which pyribs accepts.
+        """
         if self.own_measures:
             return genomes[:, : self.measure_space.dim]
         if measures is None:
             raise ValueError(f"{type(self).__name__} needs the problem's measures in tell()")
-        return measures
+        return np.nan_to_num(measures, nan=0.0, posinf=0.0, neginf=0.0)
 
     @property
     def archive(self) -> GridArchive | None:
@@ -214,11 +251,15 @@ class QualityDiversity(Algorithm):
         return self.scheduler.ask()
 
     def _tell(self, genomes: np.ndarray, loss: np.ndarray, measures: np.ndarray | None) -> None:
+        valid = valid_rows(loss, None if self.own_measures else measures)
         measures = self.measures_of(genomes, measures)
         objective = np.maximum(-loss, OBJECTIVE_FLOOR)
         if self.scheduler is not None:
             self.scheduler.tell(objective, measures)
             return
+        if not valid.any():
+            return  # no archive yet: the next ask() draws another initial population
+        genomes, objective, measures = genomes[valid], objective[valid], measures[valid]
         archive, result = self._archives(objective)
         for a in (archive, result):
             if a is not None:

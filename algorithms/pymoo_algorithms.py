@@ -74,20 +74,38 @@ class PymooCMAES(PymooAlgorithm):
     """pymoo CMA-ES (cma package) started at the prior mean with the prior's spread.
 
     pymoo hands the options it does not know to ``cma`` (e.g. ``popsize``,
-    ``CMA_diagonal``). Unless given, ``x0`` is the prior mean and ``sigma``
-    (a fraction of the box width, pymoo normalises) is ``1 / (2 bound_k)``, so
-    the first search distribution is the prior itself.
+    ``CMA_diagonal``). The population size may be given by pymoo's name,
+    ``pop_size`` (pymoo 0.6.2 passes it on to ``cma`` as ``popsize``), or by
+    ``cma``'s, ``popsize``, not both. Unless given, ``x0`` is the prior mean and
+    ``sigma`` (a fraction of the box width, pymoo normalises) is
+    ``1 / (2 bound_k)``, so the first search distribution is the prior itself.
     """
 
     pymoo_class = CMAES
     extra_options = frozenset(cma.CMAOptions.defaults())
 
+    def given_popsize(self) -> tuple[str, Any] | None:
+        """The population size given, as ``(option name, value)``; None where neither was.
+
+        Raises:
+            ValueError: Both ``pop_size`` and ``popsize`` were given.
+
+        """
+        given = [(k, self.options[k]) for k in ("pop_size", "popsize") if k in self.options]
+        given = [(k, v) for k, v in given if v is not None]
+        if len(given) == 2:
+            raise ValueError(
+                "give the population size as pop_size (pymoo's name) or popsize (cma's), "
+                f"not both (got pop_size={given[0][1]!r}, popsize={given[1][1]!r})"
+            )
+        return given[0] if given else None
+
     def population_size(self) -> int | None:
-        """``popsize``, or ``cma``'s default ``4 + ⌊3 ln D⌋``; unknown with ``cma``'s restarts."""
+        """The size given, else ``cma``'s default ``4 + ⌊3 ln D⌋``; None with ``cma``'s restarts."""
         if self.options.get("restarts") or self.options.get("bipop"):
             return None  # IPOP/BIPOP grow the population
-        popsize = self.options.get("popsize")
-        return int(popsize) if popsize is not None else 4 + int(3 * np.log(self.space.dim))
+        given = self.given_popsize()
+        return int(given[1]) if given else 4 + int(3 * np.log(self.space.dim))
 
     @property
     def default_sigma(self) -> float:
@@ -134,9 +152,11 @@ class PymooCMAES(PymooAlgorithm):
                 f"std {cap:g}, so every sigma above it gives the same run. Use sigma <= {cap:g}, "
                 "or raise the cap with --set maxstd_boundrange=..."
             )
-        popsize = self.options.get("popsize")  # cma's own check comes after the first point
-        if popsize is not None and not (isinstance(popsize, int) and popsize >= 2):
-            raise ValueError(f"popsize must be an integer of at least 2, got {popsize!r}")
+        given = self.given_popsize()  # cma's own check comes after the first point
+        if given is not None:
+            name, popsize = given
+            if not (isinstance(popsize, int | np.integer) and popsize >= 2):
+                raise ValueError(f"{name} must be an integer of at least 2, got {popsize!r}")
         return {"x0": x0, "sigma": self.default_sigma, **self.options}
 
 

@@ -203,8 +203,11 @@ class CmaMae(CmaMe):
         es: pyribs optimiser (see ``CmaMe``).
         learning_rate: Archive learning rate α (1 would be CMA-ME's elitist archive).
         threshold_min: Initial cell threshold in objective (``-loss``) units;
-            ``None``: the lowest objective of the initial random population, a
-            scale-free choice since losses differ by problem.
+            ``None``: the lowest objective of the initial random population's
+            valid rows (rows the evaluator replaced are left out: their stand-in
+            objective, as low as ``-1e150``, would be no threshold at all), a
+            scale-free choice since losses differ by problem. The archives are
+            built at the first population with a valid row (see ``map_elites``).
         ranker: pyribs ranker name.
         selection_rule: ``mu`` or ``filter``.
         restart_rule: ``basic`` or ``no_improvement``.
@@ -234,6 +237,7 @@ class CmaMae(CmaMe):
         self.learning_rate, self.threshold_min = learning_rate, threshold_min
 
     def _archives(self, objective: np.ndarray) -> tuple[ArchiveBase, ArchiveBase | None]:
+        """The soft archive, its threshold from ``objective`` ``[k]`` (valid rows), and a result."""
         threshold = self.threshold_min
         if threshold is None:
             threshold = float(np.min(objective))

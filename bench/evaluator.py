@@ -1,13 +1,27 @@
 """The budget-enforcing evaluator between an algorithm and a problem.
 
 It is the only place that counts evaluations. It refuses to evaluate more
-genomes than the budget has left (``BudgetExceeded``), replaces non-finite
-fitness with the problem's worst value and counts those, keeps the best
-solution, and records the anytime curve: one row per evaluated batch with the
-evaluations used so far, best-so-far fitness and the time spent evaluating.
-For a problem with measures it computes them for every algorithm and offers
-every finite evaluation to a passive archive (``bench.archive``), whose
-QD-score and coverage join each row of the curve.
+genomes than the budget has left (``BudgetExceeded``), cleans invalid
+evaluations and counts those, keeps the best solution, and records the anytime
+curve: one row per evaluated batch with the evaluations used so far,
+best-so-far fitness and the time spent evaluating. For a problem with measures
+it computes them for every algorithm and offers every valid evaluation to a
+passive archive (``bench.archive``), whose QD-score and coverage join each row
+of the curve.
+
+An evaluation is **valid** when its fitness and, where the problem has
+measures, every one of its measures are finite. An invalid one (a NaN or
+infinite fitness, or a NaN or infinite measure next to a finite fitness: a
+solution the problem cannot describe is a failed evaluation, for every
+algorithm alike) is
+
+- counted in ``nonfinite``;
+- given the problem's worst fitness (``Problem.worst``: its declared
+  ``worst_fitness``, else the largest float of the wrong sign), so it is never
+  the best and the algorithm learns a finite loss;
+- given measures that are all NaN, the mark by which a quality-diversity
+  algorithm tells it apart (``Evaluation.valid`` says the same);
+- not offered to the passive archive.
 """
 
 from __future__ import annotations
@@ -30,15 +44,17 @@ class Evaluation:
     """Result of evaluating one batch.
 
     Attributes:
-        fitness: ``[n]`` finite fitness (non-finite values replaced).
+        fitness: ``[n]`` finite fitness (the problem's worst on invalid rows).
         loss: ``[n]`` minimisation loss for the algorithm.
-        measures: ``[n, M]`` behaviour descriptors, or ``None``.
+        measures: ``[n, M]`` behaviour descriptors (all NaN on invalid rows), or ``None``.
+        valid: ``[n]`` booleans, ``False`` where the evaluation was invalid and replaced.
 
     """
 
     fitness: np.ndarray
     loss: np.ndarray
     measures: np.ndarray | None = None
+    valid: np.ndarray | None = None
 
 
 @dataclass
@@ -78,7 +94,18 @@ class BudgetEvaluator:
         return self.budget - self.used
 
     def __call__(self, genomes: np.ndarray) -> Evaluation:
-        """Evaluate a batch ``[n, D]`` with ``n <= remaining``."""
+        """Evaluate, count, clean and record a batch.
+
+        Args:
+            genomes: ``[n, D]`` with ``n <= remaining``.
+
+        Returns:
+            The batch's ``Evaluation``; invalid rows cleaned as the module says.
+
+        Raises:
+            BudgetExceeded: ``n`` is more than the evaluations left.
+
+        """
         check_batch_shape(genomes, (None, self.problem.dim), "evaluator genomes")
         n = len(genomes)
         if n > self.remaining:
@@ -86,7 +113,7 @@ class BudgetEvaluator:
         start = time.perf_counter()
         if self.with_measures:
             fitness, measures = self.problem.evaluate_with_measures(genomes)
-            measures = np.asarray(measures, dtype=np.float64)
+            measures = np.array(measures, dtype=np.float64)  # a copy: invalid rows get NaN
             check_batch_shape(measures, (n, self.problem.measure_space.dim), "measures")
         else:
             fitness, measures = self.problem.evaluate(genomes), None
@@ -94,11 +121,13 @@ class BudgetEvaluator:
         fitness = np.array(fitness, dtype=np.float64)
         check_batch_shape(fitness, (n,), f"{type(self.problem).__name__}.evaluate() fitness")
         bad = ~np.isfinite(fitness)
+        if measures is not None:
+            bad |= ~np.isfinite(measures).all(axis=1)
         if bad.any():
             self.nonfinite += int(bad.sum())
             fitness[bad] = self.problem.worst
             if measures is not None:
-                measures[bad] = np.nan_to_num(measures[bad], nan=0.0, posinf=0.0, neginf=0.0)
+                measures[bad] = np.nan
         self.used += n
         loss = self.problem.loss(fitness)
         i = int(np.argmin(loss))
@@ -117,4 +146,4 @@ class BudgetEvaluator:
             stats = self.archive.stats()
             row.update(qd_score=stats["qd_score"], coverage=stats["coverage"])
         self.curve.append(row)
-        return Evaluation(fitness, loss, measures)
+        return Evaluation(fitness, loss, measures, valid=~bad)

@@ -21,7 +21,7 @@ import numpy as np
 from bench.algorithm import Algorithm, OrderError
 from bench.evaluator import BudgetEvaluator
 from bench.generator import Generator
-from bench.problem import Problem, check_batch_shape
+from bench.problem import MeasureSpace, Problem, check_batch_shape
 from bench.runner import search
 
 
@@ -46,6 +46,36 @@ class ProbeSphere(Problem):
         if self.nan_every:
             fitness[:: self.nan_every] = np.nan
         return fitness
+
+
+class ProbeMeasures(ProbeSphere):
+    """``ProbeSphere`` with measures (the first and last gene); optionally NaN for every k-th row.
+
+    The fitness is always finite: a NaN measure makes the row invalid on its own
+    (``nan_rows`` counts them).
+
+    Args:
+        dim: Genes per genome.
+        nan_every: Make the last measure NaN for rows ``0, k, 2k, ...`` of each batch (0: never).
+
+    """
+
+    measure_space = MeasureSpace(
+        names=("first gene", "last gene"), ranges=((-3.0, 3.0), (-3.0, 3.0)), bins=(10, 10)
+    )
+
+    def __init__(self, dim: int = 8, nan_every: int = 0):
+        super().__init__(dim)
+        self.nan_measures_every = nan_every
+        self.nan_rows = 0  # rows given a NaN measure so far
+
+    def measures(self, genomes: np.ndarray) -> np.ndarray:
+        """The first and the last gene, ``[N, D]`` → ``[N, 2]``."""
+        measures = genomes[:, [0, -1]].astype(np.float64)
+        if self.nan_measures_every:
+            measures[:: self.nan_measures_every, 1] = np.nan
+            self.nan_rows += len(measures[:: self.nan_measures_every])
+        return measures
 
 
 def run_once(
@@ -76,7 +106,9 @@ def check_algorithm(
 
     Checks: batch shape, the ask/tell order guard, exact budgets (a multiple of
     the batch size and not), same seed → same result bit for bit, different
-    seeds → different results, NaN fitness survived, no global RNG touched.
+    seeds → different results, NaN fitness survived, NaN measures next to a
+    finite fitness survived and counted as invalid evaluations, no global RNG
+    touched.
 
     Args:
         algo_cls: The algorithm class (``cls(space, seed, **params)``).
@@ -129,6 +161,13 @@ def check_algorithm(
     ev = run_once(algo_cls, nan_problem, budget, 3, params)
     assert ev.used == budget and ev.nonfinite > 0, "NaN fitness must be counted, run completed"
     assert np.isfinite(ev.best_fitness), "NaN must never become the best fitness"
+
+    measured = ProbeMeasures(problem.dim, nan_every=3)
+    ev = run_once(algo_cls, measured, budget, 3, params)
+    assert ev.used == budget, "a NaN measure next to a finite fitness must not end the run"
+    assert ev.nonfinite == measured.nan_rows > 0, (
+        f"{measured.nan_rows} evaluations had a NaN measure, {ev.nonfinite} were counted invalid"
+    )
 
 
 def check_problem(problem: Problem, n: int = 4, seed: int = 0) -> None:

@@ -124,6 +124,30 @@ def test_sep_cmaes_samples_from_a_diagonal_covariance(options, diagonal):
     assert problem.evaluate(algo.ask()).min() < 0.5 * start, "it still searches"
 
 
+@pytest.mark.parametrize("option", ["pop_size", "popsize"])
+def test_cmaes_batch_size_follows_either_name_of_the_population_size(option):
+    """pymoo's pop_size reaches cma as popsize; the batch said 16 and asks came 16, 16, 16, 2."""
+    problem = ProbeSphere(64)
+    algo = PymooCMAES(problem.search_space, np.random.SeedSequence(0), **{option: 50})
+    assert algo.batch_size == 50
+    sizes = []
+    for _ in range(4):
+        genomes = algo.ask()
+        sizes.append(len(genomes))
+        algo.tell(problem.evaluate(genomes))
+    assert sizes == [1, 50, 50, 50], "x0, then whole generations of 50"
+    assert _cma_strategy(algo).popsize == 50
+
+
+def test_cmaes_refuses_a_bad_or_doubly_given_population_size():
+    space = ProbeSphere(8).search_space
+    with pytest.raises(ValueError, match=r"pop_size .* or popsize .*, not both"):
+        PymooCMAES(space, 0, pop_size=20, popsize=20)
+    for option, value in (("pop_size", 1), ("pop_size", "20"), ("popsize", 2.5)):
+        with pytest.raises(ValueError, match=f"{option} must be an integer of at least 2"):
+            PymooCMAES(space, 0, **{option: value})
+
+
 def test_de_variant_parameters_are_accepted_and_unknown_ones_refused():
     algo = PymooDE(ProbeSphere(4).search_space, 0, variant="DE/rand/1/bin", CR=0.9, pop_size=30)
     assert algo.batch_size == 30 and len(algo.ask()) == 30  # the population, under the cap

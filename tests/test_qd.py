@@ -5,7 +5,12 @@ import sys
 
 import numpy as np
 import pytest
-from bench.algorithms.map_elites import CrossoverEmitter, MapElites, fallback_measure_space
+from bench.algorithms.map_elites import (
+    OBJECTIVE_FLOOR,
+    CrossoverEmitter,
+    MapElites,
+    fallback_measure_space,
+)
 from bench.algorithms.pyribs_emitters import CmaMae, CmaMe
 from measured_problems import MeasuredSphere
 
@@ -13,7 +18,7 @@ from bench.archive import grid_archive
 from bench.evaluator import BudgetEvaluator
 from bench.registry import registry
 from bench.runner import search
-from bench.testing import ProbeSphere, run_once
+from bench.testing import ProbeMeasures, ProbeSphere, run_once
 
 
 def _run(algo, problem, budget):
@@ -91,6 +96,97 @@ def test_cma_mae_threshold_starts_at_the_worst_initial_objective():
     assert algo.scheduler.result_archive is not archive
     _run(algo, problem, 400)
     assert len(algo.archive) >= len(archive) - 1  # the result archive keeps every improvement
+
+
+class _NaNRows(ProbeSphere):
+    """ProbeSphere whose first batch has NaN fitness in the given rows (``rows=None``: all)."""
+
+    def __init__(self, dim, rows):
+        super().__init__(dim)
+        self.rows, self.calls = rows, 0
+
+    def evaluate(self, genomes):
+        fitness = super().evaluate(genomes)
+        self.calls += 1
+        if self.calls == 1:
+            fitness[slice(None) if self.rows is None else self.rows] = np.nan
+        return fitness
+
+
+class _MeasuredNaNRows(MeasuredSphere):
+    """MeasuredSphere, a worst fitness declared; NaN fitness in rows 0, 5, ... of batch one."""
+
+    def __init__(self):
+        super().__init__(dim=8, worst_fitness=1000.0)
+        self.calls = 0
+
+    def evaluate(self, genomes):
+        fitness = super().evaluate(genomes)
+        self.calls += 1
+        if self.calls == 1:
+            fitness[::5] = np.nan
+        return fitness
+
+
+@pytest.mark.parametrize(
+    ("problem", "every"),
+    [(_NaNRows(8, rows=[0]), 50), (_MeasuredNaNRows(), 5), (ProbeMeasures(8, nan_every=4), 4)],
+    ids=["nan-fitness-no-worst", "nan-fitness-declared-worst", "nan-measures"],
+)
+def test_cma_mae_threshold_leaves_out_the_rows_the_evaluator_replaced(problem, every):
+    """One NaN set threshold_min to -1e150 (or to minus the worst loss) and ruined the search."""
+    algo = CmaMae(problem.search_space, 3, emitters=2, batch=8)
+    ev = BudgetEvaluator(problem, 1000)
+    genomes = algo.ask()
+    result = ev(genomes)
+    assert len(genomes) == 50
+    algo.tell(result.loss, result.measures)
+    finite_loss = np.sum((genomes - 0.5) ** 2, axis=1)[np.arange(50) % every != 0]
+    assert algo.scheduler.archive.threshold_min == pytest.approx(-finite_loss.max())
+    elites = algo.archive.data()
+    assert len(elites["objective"]) and np.all(elites["objective"] > OBJECTIVE_FLOOR)
+    assert np.all(elites["objective"] >= -finite_loss.max()), "no replaced row is an elite"
+    search(algo, ev)  # and the run goes on to the end of its budget
+    assert ev.used == 1000
+
+
+def test_a_first_population_without_a_valid_row_is_drawn_again():
+    problem = _NaNRows(8, rows=None)
+    algo = CmaMae(problem.search_space, 4, emitters=2, batch=8)
+    ev = BudgetEvaluator(problem, 1000)
+    first = algo.ask()
+    algo.tell(ev(first).loss)
+    assert algo.scheduler is None, "no archive from a population without one valid row"
+    second = algo.ask()
+    assert second.shape == first.shape and not np.array_equal(first, second)
+    algo.tell(ev(second).loss)
+    expected = -np.sum((second - 0.5) ** 2, axis=1).max()
+    assert algo.scheduler.archive.threshold_min == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name", ["map-elites", "map-elites-isoline", "cma-me", "cma-mae"])
+def test_nan_measures_make_an_evaluation_invalid_and_keep_it_out_of_every_archive(name):
+    """pyribs refused a NaN measure next to a finite fitness, and every QD algorithm crashed."""
+    problem = ProbeMeasures(8, nan_every=4)
+    algo = registry("algorithms").load(name)(problem.search_space, 0)
+    ev = BudgetEvaluator(problem, 500)
+    genomes = algo.ask()
+    result = ev(genomes)
+    nan_rows = np.arange(len(genomes)) % 4 == 0
+    np.testing.assert_array_equal(result.valid, ~nan_rows)
+    assert np.all(result.fitness[nan_rows] == problem.worst), "fitness: the problem's worst"
+    assert np.isnan(result.measures[nan_rows]).all(), "measures: all NaN, the mark"
+    np.testing.assert_array_equal(result.measures[~nan_rows], genomes[~nan_rows][:, [0, -1]])
+    algo.tell(result.loss, result.measures)
+    search(algo, ev)
+    assert ev.used == 500 and ev.nonfinite == problem.nan_rows
+    assert np.isfinite(ev.best_fitness) and ev.best_fitness < problem.worst
+    evaluations, cells = ev.archive.snapshots[0]  # the passive archive after the first batch
+    assert evaluations == len(genomes) and len(cells["found_at"])
+    assert np.all(cells["found_at"] % 4 != 1), "evaluations 1, 5, 9, ... had NaN measures"
+    elites = algo.archive.data()
+    assert np.all(elites["objective"] > OBJECTIVE_FLOOR), "no invalid row is an elite"
+    np.testing.assert_allclose(elites["measures"], elites["solution"][:, [0, -1]])
 
 
 def test_cma_me_uses_a_diagonal_es_only_for_large_genomes():
