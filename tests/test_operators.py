@@ -107,3 +107,39 @@ def test_set_ga_crosses_seventy_percent_of_pairs_and_resets_two_percent_of_genes
     x = np.zeros((1000, 500))
     reset = ga._mutate(x) != 0.0
     assert abs(reset.mean() - 0.02) < 0.002
+
+
+def _generations(ga, problem, asks: int) -> list[np.ndarray]:
+    """The population after each of ``asks`` ask/tell rounds."""
+    populations = []
+    for _ in range(asks):
+        ga.tell(problem.evaluate(ga.ask()))
+        populations.append(ga.genomes.copy())
+    return populations
+
+
+def test_evaluating_copies_counts_generations_without_changing_the_search():
+    from bench.algorithms.ga import GeneticAlgorithm
+
+    from bench.runner import execute
+    from bench.spec import RunSpec
+    from bench.testing import ProbeSphere
+
+    problem = ProbeSphere(6)
+    kw = dict(population=20, cxpb=0.5, mutpb=0.1)
+    skip = GeneticAlgorithm(problem.search_space, 3, **kw)
+    every = GeneticAlgorithm(problem.search_space, 3, evaluate_copies=True, **kw)
+    sizes = []
+    for a, b in zip(_generations(skip, problem, 12), _generations(every, problem, 12), strict=True):
+        np.testing.assert_array_equal(a, b)  # the same draws, the same populations
+    assert skip.generation == every.generation == 11
+    for _ in range(3):
+        genomes = every.ask()
+        sizes.append(len(genomes))
+        every.tell(problem.evaluate(genomes))
+    assert sizes == [20, 20, 20]
+    # the paper preset: 100k evaluations are the initial population and 499 generations of 200
+    paper = GeneticAlgorithm.presets["paper"]
+    assert paper["evaluate_copies"] and paper["budget"] == paper["population"] * 500
+    spec = RunSpec("sphere", "ga", 200, 0, {"dim": 4}, {"population": 20, "evaluate_copies": True})
+    assert execute(spec).record["algorithm"]["params"]["evaluate_copies"] is True
