@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import tomllib
 from collections import Counter
@@ -45,13 +46,14 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from bench.provenance import SCHEMA_VERSION, utc_now
+from bench.provenance import SCHEMA_VERSION, provenance, utc_now
 from bench.registry import registry
 from bench.results import flat_row, load_run_folders, read_record, remove_stale_temporaries
 from bench.runner import RunResult, error_info, execute
-from bench.spec import RunSpec, SpecError, check_spec
+from bench.spec import RunSpec, SpecError, check_spec, placed
 
 CAMPAIGN_FILE = "campaign.json"
+DEVICE_ENV = "LATENT_BENCH_DEVICE"  # where workers (and ``--device``) put problems
 LOCK_FILE = ".lock"
 RUNS = "runs"
 
@@ -120,10 +122,30 @@ class Plan:
         """Plain JSON-able dict."""
         return asdict(self)
 
+    def check_types(self, values: bool = True) -> None:
+        """Check the type of every field, without looking a name up; raise ``SpecError``.
+
+        Args:
+            values: Check parameter values too (``check_param_value``), not only that
+                the parameters are tables.
+
+        """
+        for key, names in (("problems", self.problems), ("algorithms", self.algorithms)):
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise SpecError(f"{key} must be a list of names, got {names!r}")
+        budgets = self.budget.values() if isinstance(self.budget, dict) else [self.budget]
+        if any(isinstance(n, bool) or not isinstance(n, int) for n in budgets):
+            raise SpecError(
+                f"budget must be an integer or a table of integers per problem, got {self.budget!r}"
+            )
+        check_param_tables("problem", self.problem_params, values)
+        check_param_tables("algo", self.algo_params, values)
+
     def validate(self) -> None:
         """Check every name and parameter; raise ``SpecError`` on the first problem."""
         if not self.problems or not self.algorithms or not self.seeds:
             raise SpecError("a campaign needs at least one problem, one algorithm and one seed")
+        self.check_types()
         _refuse_repeats("problems", self.problems)
         _refuse_repeats("algorithms", self.algorithms)
         check_seeds(self.seeds)
@@ -194,6 +216,60 @@ def resolve_seeds(seeds: int | list[int]) -> list[int]:
     return list(seeds)
 
 
+def _toml_key(name: str) -> str:
+    """``name`` as a TOML key: bare where it can be (``ga``), else quoted (``"pymoo:de"``)."""
+    return name if name and all(c.isalnum() or c in "-_" for c in name) else json.dumps(name)
+
+
+def check_param_value(where: str, value: Any) -> None:
+    """Raise ``SpecError`` unless ``value`` is a plan's kind of parameter value.
+
+    That is a finite number, a string, a boolean, or a (nested) list of them: what
+    ``--set`` can give, what JSON keeps exactly, and what compares equal to itself
+    when a campaign resumes (a NaN does not).
+
+    Args:
+        where: The parameter, as the message names it (``[algo.ga] cxpb``).
+        value: Its value.
+
+    """
+    if isinstance(value, list):
+        for item in value:
+            check_param_value(where, item)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{where} = {value} is not a finite number; give a finite value")
+    elif not isinstance(value, bool | int | float | str):
+        raise SpecError(
+            f"{where} is a {type(value).__name__} ({value}); a parameter is a number, a string, "
+            "a boolean or a list of them"
+        )
+
+
+def check_param_tables(key: str, tables: Any, values: bool = True) -> None:
+    """Raise ``SpecError`` unless ``tables`` maps names to tables of plain parameters.
+
+    Args:
+        key: ``"problem"`` or ``"algo"``, the plan file's name of the tables.
+        tables: ``{name: {parameter: value}}``.
+        values: Check the values too (``check_param_value``).
+
+    """
+    if not isinstance(tables, dict):
+        raise SpecError(
+            f"'{key}' must be a table of tables ([{key}.NAME] with one parameter a line), "
+            f"got {tables!r}"
+        )
+    for name, params in tables.items():
+        section = f"[{key}.{_toml_key(name)}]"
+        if not isinstance(params, dict):
+            raise SpecError(f"{section} must be a table of parameters, got {params!r}")
+        for param, value in params.items():
+            if values:
+                check_param_value(f"{section} {param}", value)
+        if key == "algo" and not isinstance(params.get("preset", ""), str):
+            raise SpecError(f"{section} preset must be a preset's name, got {params['preset']!r}")
+
+
 def load_plan(path: Path) -> Plan:
     """Read a TOML plan file; any defect raises ``SpecError`` naming the file."""
     try:
@@ -212,14 +288,27 @@ def load_plan(path: Path) -> Plan:
     budget = data["budget"]
     if isinstance(budget, bool) or not isinstance(budget, int | dict):
         raise SpecError(f"plan file {path}: budget must be an integer or a table per problem")
-    return Plan(
-        problems=resolve_names("problems", data["problems"]),
-        algorithms=resolve_names("algorithms", data["algorithms"]),
-        seeds=resolve_seeds(data.get("seeds", 5)),
-        budget=data["budget"],
-        problem_params=data.get("problem", {}),
-        algo_params=data.get("algo", {}),
-    )
+    for key in ("problems", "algorithms"):
+        names = data[key]
+        if not isinstance(names, str) and not (
+            isinstance(names, list) and all(isinstance(name, str) for name in names)
+        ):
+            raise SpecError(
+                f'plan file {path}: {key} must be "all" or a list of names, got {names!r}'
+            )
+    try:  # an unknown name raises UnknownNameError, which names the registry instead
+        plan = Plan(
+            problems=resolve_names("problems", data["problems"]),
+            algorithms=resolve_names("algorithms", data["algorithms"]),
+            seeds=resolve_seeds(data.get("seeds", 5)),
+            budget=budget,
+            problem_params=data.get("problem", {}),
+            algo_params=data.get("algo", {}),
+        )
+        plan.check_types()
+    except SpecError as exc:
+        raise SpecError(f"plan file {path}: {exc}") from None
+    return plan
 
 
 class CampaignLock:
@@ -230,7 +319,13 @@ class CampaignLock:
         self._fh = None
 
     def __enter__(self) -> CampaignLock:
-        fh = open(self.path, "a+")
+        try:
+            fh = open(self.path, "a+")
+        except OSError as exc:  # a folder or an unwritable file in its place
+            raise CampaignError(
+                f"cannot open the lock file {self.path} ({exc.strerror}); remove it or use "
+                "another --out folder"
+            ) from None
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -325,9 +420,16 @@ def run_campaign(
         raise ValueError("pass run_fn or run_many, not both")
     plan.validate()
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     runs = folder / RUNS
-    runs.mkdir(exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        runs.mkdir(exist_ok=True)
+    except FileExistsError as exc:  # a file where the campaign (or its runs) folder belongs
+        raise CampaignError(
+            f"{exc.filename} is a file, not a folder; move it away or use another --out folder"
+        ) from None
+    except OSError as exc:
+        raise CampaignError(f"cannot make the campaign folder {runs}: {exc}") from None
     summary = CampaignSummary(total=len(plan))
     with CampaignLock(folder):
         _check_plan(folder, plan, force)
@@ -391,27 +493,59 @@ def run_or_fail(spec: RunSpec, run_fn: Callable[[RunSpec], RunResult]) -> RunRes
         return RunResult(failed_record(spec, exc), None, None, None)
 
 
-def failed_record(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
-    """The record of a run of ``spec`` that ``exc`` stopped before it could start."""
+def failed_record(spec: RunSpec, exc: BaseException, device: str | None = None) -> dict[str, Any]:
+    """The record of a run of ``spec`` that ``exc`` stopped before it could start.
+
+    Like a finished run's record it carries a ``finished`` time and the
+    ``provenance`` (code, packages, machine) of where it failed; no weight files,
+    since the problem was never built.
+
+    Args:
+        spec: The run.
+        exc: What stopped it.
+        device: The device the problem was meant for; by default the one the
+            problem would be placed on here (``LATENT_BENCH_DEVICE``, see ``placed``).
+
+    """
+    now = utc_now()
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": spec.run_id,
         "spec": spec.to_dict(),
         "status": "failed",
-        "started": utc_now(),
+        "started": now,
+        "finished": now,
         # a usage error's traceback says nothing; any other keeps it to debug the cause
         "error": {**error_info(exc), **({"traceback": ""} if isinstance(exc, SpecError) else {})},
         "evaluations": 0,
+        "provenance": _failed_run_provenance(spec, device),
     }
+
+
+def _failed_run_provenance(spec: RunSpec, device: str | None) -> dict[str, Any]:
+    """``provenance`` for a run that never started, on the device it was meant for."""
+    if device is None:
+        try:
+            _, device = placed(spec, os.environ.get(DEVICE_ENV) or None)
+        except Exception:  # an unknown problem, say: the run failed for that already
+            device = "cpu"
+    try:
+        return provenance(device=device)
+    except Exception:  # a device this machine lacks: the machine is still worth recording
+        return provenance()
 
 
 def read_plan(folder: Path) -> Plan:
     """The plan stored in a campaign folder."""
     path = Path(folder) / CAMPAIGN_FILE
     try:
-        return Plan(**json.loads(path.read_text())["plan"])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        plan = Plan(**json.loads(path.read_text())["plan"])
+        plan.check_types(values=False)  # what was stored ran: damage, not values, is the risk
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise CampaignError(f"{folder} is not a campaign folder ({path}: {exc})") from exc
+    except SpecError as exc:
+        raise CampaignError(f"{path} holds a damaged plan: {exc}") from exc
+    return plan
 
 
 def load_campaign(folder: Path) -> pd.DataFrame:
@@ -422,8 +556,11 @@ def load_campaign(folder: Path) -> pd.DataFrame:
     """
     folder = Path(folder)
     plan = read_plan(folder)
+    runs = folder / RUNS  # absent until the first run: every run is pending
     recorded = load_run_folders(
-        [p for p in (folder / RUNS).iterdir() if p.is_dir() and not p.name.startswith(".")]
+        [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if runs.is_dir()
+        else []
     )
     by_id = {row["run_id"]: row for row in recorded.to_dict("records")}
     rows = []

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -26,12 +27,26 @@ from bench.campaign import (
 )
 from bench.problem import MissingWeightsError, read_torch_file
 from bench.registry import GROUPS, RegistryError, registry, unknown_name_message
-from bench.results import problem_sense, read_record, save_run_numbered
+from bench.results import (
+    RECORD,
+    RecordError,
+    load_record,
+    problem_sense,
+    read_record,
+    save_run_numbered,
+)
 from bench.runner import RunResult, execute
 from bench.spec import RunSpec, SpecError, build_problem, parse_sets, placed, route_params
 
 EXIT_USAGE = 2
 USAGE_ERRORS = (SpecError, RegistryError, CampaignError, MissingWeightsError)
+
+
+def _out_folder(text: str) -> Path:
+    """The folder of an ``--out`` option; an empty name is a slip, not the current folder."""
+    if not text.strip():
+        raise SpecError("--out needs a folder name, got an empty one")
+    return Path(text)
 
 
 def _check_writable(folder: Path) -> None:
@@ -123,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = RunSpec(
         args.problem, args.algo, budget, args.seed, problem_params, algo_params, args.preset
     )
-    out = Path(args.out)
+    out = _out_folder(args.out)
     _check_writable(out)
     result = execute(spec, progress=not args.no_progress, device=device)
     folder = save_run_numbered(
@@ -164,25 +179,40 @@ def _device_param(name: str, problem_cls: type, device: str | None, params: dict
 
 
 def _print_record(record: dict, folder: Path) -> None:
+    """A run's summary; a record from ``load_record``, whose other fields may be missing."""
     spec = record["spec"]
     print(f"run        {folder}")
     print(
-        f"spec       {spec['problem']} × {spec['algo']}  seed {spec['seed']}  "
-        f"budget {spec['budget']}" + (f"  preset {spec['preset']}" if spec.get("preset") else "")
+        f"spec       {spec['problem']} × {spec['algo']}  seed {spec.get('seed')}  "
+        f"budget {spec.get('budget')}"
+        + (f"  preset {spec['preset']}" if spec.get("preset") else "")
     )
-    print(f"status     {record['status']}")
-    if record.get("error"):
-        print(f"error      {record['error']['type']}: {record['error']['message']}")
-    if record.get("best_fitness") is not None:
-        sense = record.get("problem", {}).get("sense", "min")
-        print(f"best       {record['best_fitness']:.6g} ({sense}imise)")
-    wall, ev, al = (record.get(k) or 0.0 for k in ("wall_seconds", "eval_seconds", "algo_seconds"))
-    print(f"evals      {record.get('evaluations', 0)}  non-finite {record.get('nonfinite', 0)}")
+    print(f"status     {record.get('status')}")
+    error = record.get("error")
+    if isinstance(error, dict):
+        print(f"error      {error.get('type')}: {error.get('message')}")
+    elif error:
+        print(f"error      {error}")
+    best = record.get("best_fitness")
+    if isinstance(best, int | float) and not isinstance(best, bool):
+        problem = record.get("problem")
+        sense = problem.get("sense", "min") if isinstance(problem, dict) else "min"
+        print(f"best       {best:.6g} ({sense}imise)")
+    wall, ev, al = (
+        _number(record.get(k)) for k in ("wall_seconds", "eval_seconds", "algo_seconds")
+    )
+    evaluations = record.get("evaluations", 0)
+    print(f"evals      {evaluations}  non-finite {record.get('nonfinite', 0)}")
     if wall:
         print(
             f"time       {wall:.2f} s wall, {ev / wall:.0%} evaluating, {al / wall:.0%} in the "
-            f"algorithm, {record.get('evaluations', 0) / wall:.1f} evals/s"
+            f"algorithm, {_number(evaluations) / wall:.1f} evals/s"
         )
+
+
+def _number(value: object) -> float:
+    """``value`` where it is a number, else 0 (a record's field may be null or damaged)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
@@ -218,7 +248,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             seeds=resolve_seeds(args.seeds if args.seeds is not None else 5),
             budget=args.budget,
         )
-    out = Path(args.out)
+    out = _out_folder(args.out)
     _check_writable(out)
     options = {
         "force": args.force,
@@ -302,21 +332,29 @@ def _print_campaign(folder: Path) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """Summarise a run folder or a campaign folder."""
+    """Summarise a run folder, a folder of run folders, or a campaign folder.
+
+    Unreadable or malformed run records in a folder of runs or a campaign are
+    skipped with a warning; a single run folder whose record is unusable is an error.
+    """
     folder = Path(args.dir)
     if (folder / "campaign.json").exists():
         _print_campaign(folder)
-    elif (folder / "record.json").exists():
-        record = read_record(folder)
-        if record is None:
-            raise SpecError(f"{folder}/record.json is unreadable")
+    elif (folder / RECORD).exists():
+        try:
+            record = load_record(folder)
+        except RecordError as exc:
+            raise SpecError(str(exc)) from None
         _print_record(record, folder)
-    elif folder.is_dir() and any((p / "record.json").exists() for p in folder.iterdir()):
-        for sub in sorted(p for p in folder.iterdir() if (p / "record.json").exists()):
-            record = read_record(sub)
-            if record is not None:
-                _print_record(record, sub)
-                print()
+    elif folder.is_dir() and any((p / RECORD).exists() for p in folder.iterdir()):
+        subs = sorted(p for p in folder.iterdir() if (p / RECORD).exists())
+        records = [(sub, read_record(sub)) for sub in subs]  # warns about each unusable one
+        usable = [(sub, record) for sub, record in records if record is not None]
+        if not usable:
+            raise SpecError(f"{folder}: none of its {len(subs)} run record(s) is usable")
+        for sub, record in usable:
+            _print_record(record, sub)
+            print()
     else:
         raise SpecError(f"{folder} is neither a run folder nor a campaign folder")
     return 0
@@ -891,9 +929,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_line(message: Warning | str, *_: object, **__: object) -> str:
+    """A warning as the command shows it: one line, like its errors."""
+    return f"bench: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bench`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    formatwarning = warnings.formatwarning  # catch_warnings() would not restore this one
+    warnings.formatwarning = _warning_line
+    try:
+        return _dispatch(args)
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the subcommand of ``args``; usage errors become one line and status 2."""
     try:
         if getattr(args, "device", None) not in (None, "cpu"):
             _check_device(args.device)  # before any work, with the same words everywhere

@@ -37,12 +37,11 @@ from contextlib import contextmanager
 
 from distributed import Client, LocalCluster, as_completed
 
-from bench.campaign import RunMany, failed_record, run_or_fail
+from bench.campaign import DEVICE_ENV, RunMany, failed_record, run_or_fail
 from bench.problem import Problem
 from bench.runner import RunResult, execute
 from bench.spec import RunSpec, SpecError, build_problem, placed
 
-DEVICE_ENV = "LATENT_BENCH_DEVICE"
 RETRIES = 2  # extra tries of a run whose task raised (a worker that died is the scheduler's)
 
 

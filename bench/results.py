@@ -11,6 +11,7 @@ folder, removed by the next campaign).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -94,11 +95,25 @@ def save_run(
             os.replace(tmp, final)
             shutil.rmtree(trash, ignore_errors=True)
         else:
-            os.replace(tmp, final)
+            _rename_into_place(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _rename_into_place(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; ``FileExistsError`` if another process got there first.
+
+    ``final`` can appear after the caller looked: Linux then refuses the rename
+    with ``ENOTEMPTY`` (or ``EEXIST``), which is no ``FileExistsError``.
+    """
+    try:
+        os.replace(tmp, final)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise FileExistsError(errno.EEXIST, "run folder already exists", str(final)) from exc
+        raise
 
 
 def save_run_numbered(out: Path, stem: str, **contents: Any) -> Path:
@@ -124,13 +139,48 @@ def remove_stale_temporaries(folder: Path) -> int:
     return count
 
 
-def read_record(folder: Path) -> dict[str, Any] | None:
-    """The record of a run folder, or ``None`` (with a warning) if unreadable."""
+class RecordError(ValueError):
+    """A run folder's record cannot be read or is not a run record; the message says which."""
+
+
+def _record_defect(record: Any) -> str | None:
+    """What makes ``record`` unusable as a run record, or ``None`` if it is one."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    spec = record.get("spec")
+    if not isinstance(spec, dict):
+        return "no 'spec' object"
+    missing = [key for key in ("problem", "algo") if not isinstance(spec.get(key), str)]
+    if missing:
+        return f"its spec names no {' and no '.join(missing)}"
+    return None
+
+
+def load_record(folder: Path) -> dict[str, Any]:
+    """The record of a run folder.
+
+    Raises:
+        RecordError: ``record.json`` is missing, not JSON, or not a run record (an
+            object whose ``spec`` names a problem and an algorithm).
+
+    """
     path = Path(folder) / RECORD
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        warnings.warn(f"skipping unreadable run record {path}: {exc}", stacklevel=2)
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(f"unreadable run record {path}: {exc}") from exc
+    defect = _record_defect(record)
+    if defect is not None:
+        raise RecordError(f"malformed run record {path}: {defect}")
+    return record
+
+
+def read_record(folder: Path) -> dict[str, Any] | None:
+    """The record of a run folder, or ``None`` (with a warning) if unreadable or malformed."""
+    try:
+        return load_record(folder)
+    except RecordError as exc:
+        warnings.warn(f"skipping {exc}", stacklevel=2)
         return None
 
 
@@ -148,12 +198,18 @@ def read_archive(folder: Path) -> dict[str, np.ndarray] | None:
         return {k: data[k] for k in data.files}
 
 
+def _block(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """``record[key]`` where it is an object, else an empty one (absent, null or damaged)."""
+    value = record.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
     """One flat row per run, errors kept as data, scalar report figures as ``report_<key>``."""
-    spec = record.get("spec", {})
-    prov = record.get("provenance", {})
-    error = record.get("error") or {}
-    archive = record.get("archive") or {}
+    spec = _block(record, "spec")
+    prov = _block(record, "provenance")
+    error = _block(record, "error")
+    archive = _block(record, "archive")
     row = {
         "run_id": record.get("run_id"),
         "problem": spec.get("problem"),
@@ -164,7 +220,7 @@ def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]
         "problem_params": json.dumps(spec.get("problem_params", {}), sort_keys=True),
         "algo_params": json.dumps(spec.get("algo_params", {}), sort_keys=True),
         "status": record.get("status"),
-        "sense": (record.get("problem") or {}).get("sense"),
+        "sense": _block(record, "problem").get("sense"),
         "best_fitness": record.get("best_fitness"),
         "evaluations": record.get("evaluations"),
         "nonfinite": record.get("nonfinite"),
@@ -182,7 +238,7 @@ def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]
         "started": record.get("started"),
         "path": str(path) if path is not None else None,
     }
-    for key, value in (record.get("report") or {}).items():  # the problem's own figures
+    for key, value in _block(record, "report").items():  # the problem's own figures
         if value is None or isinstance(value, bool | int | float | str):
             row[f"report_{key}"] = value
     return row

@@ -11,8 +11,10 @@ import hashlib
 import inspect
 import json
 import math
+import typing
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from types import UnionType
+from typing import Any, Union
 
 import numpy as np
 
@@ -103,8 +105,16 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
 
 
 def _parameters(target: Any, skip: tuple[str, ...]) -> tuple[dict[str, inspect.Parameter], bool]:
-    """Named keyword parameters of ``target`` and whether it takes ``**kwargs``."""
-    sig = inspect.signature(target, eval_str=True)
+    """Named keyword parameters of ``target`` and whether it takes ``**kwargs``.
+
+    String annotations (``from __future__ import annotations``) are evaluated; where
+    one names something not importable at run time, the annotations stay strings
+    and their values go unchecked.
+    """
+    try:
+        sig = inspect.signature(target, eval_str=True)
+    except NameError:  # e.g. a type imported only under TYPE_CHECKING
+        sig = inspect.signature(target)
     named = {
         name: p
         for name, p in sig.parameters.items()
@@ -114,18 +124,67 @@ def _parameters(target: Any, skip: tuple[str, ...]) -> tuple[dict[str, inspect.P
     return named, var_kw
 
 
+def _checkable_types(annotation: Any) -> tuple[tuple[type, ...], bool] | None:
+    """The classes a value of ``annotation`` may be, and whether ``None`` is allowed.
+
+    ``float | None`` and ``Optional[float]`` give ``((float,), True)``; ``str |
+    os.PathLike`` gives ``((str, os.PathLike), False)``; ``list[float]`` is checked as a
+    ``list``. Returns ``None`` for annotations that cannot be checked with
+    ``isinstance`` (``Any``, ``Literal[...]``, type variables, unevaluated strings).
+    """
+    origin = typing.get_origin(annotation)
+    members = typing.get_args(annotation) if origin in (Union, UnionType) else (annotation,)
+    classes: list[type] = []
+    allows_none = False
+    for member in members:
+        if member is Any:
+            return None
+        if member is None or member is type(None):
+            allows_none = True
+        elif isinstance(member, type):
+            classes.append(member)
+        elif isinstance(typing.get_origin(member), type):  # list[float], dict[str, int], ...
+            classes.append(typing.get_origin(member))
+        else:
+            return None
+    return tuple(classes), allows_none
+
+
+def _is_instance(value: Any, cls: type) -> bool:
+    """``isinstance``, except that a boolean is no ``int`` (nor ``float``) here."""
+    if isinstance(value, bool) and cls is not bool and cls in (int, float):
+        return False
+    try:
+        return isinstance(value, cls)
+    except TypeError:  # a Protocol that is not runtime-checkable: cannot tell, so accept
+        return True
+
+
 def _coerce(owner: str, name: str, value: Any, param: inspect.Parameter | None) -> Any:
-    """Check ``value`` against the annotation of ``param`` and convert ints to floats."""
+    """Check ``value`` against the annotation of ``param`` and convert ints to floats.
+
+    Unions are checked against their members (``float | None`` takes a float, an
+    int made a float, or ``None``); annotations ``_checkable_types`` cannot check
+    pass any value.
+
+    Raises:
+        SpecError: ``value`` is of none of the annotated types.
+
+    """
     if param is None or param.annotation is inspect.Parameter.empty:
         return value
-    ann = param.annotation
-    if ann is float and isinstance(value, int) and not isinstance(value, bool):
+    checkable = _checkable_types(param.annotation)
+    if checkable is None:
+        return value
+    classes, allows_none = checkable
+    if value is None and allows_none:
+        return value
+    if any(_is_instance(value, cls) for cls in classes):
+        return value
+    if float in classes and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if ann in (int, float, str, bool) and not (
-        isinstance(value, ann) and not (ann is int and isinstance(value, bool))
-    ):
-        raise SpecError(f"{owner} parameter '{name}' expects {ann.__name__}, got {value!r}")
-    return value
+    expected = " or ".join(cls.__name__ for cls in classes) or "None"
+    raise SpecError(f"{owner} parameter '{name}' expects {expected}, got {value!r}")
 
 
 def route_params(
@@ -144,6 +203,7 @@ def route_params(
     a_named, a_var = _parameters(algo_cls, ("space", "seed"))
     problem_params: dict[str, Any] = {}
     algo_params: dict[str, Any] = {}
+    given_as: dict[tuple[str, str], str] = {}  # (side, parameter) -> the key that set it
     for key, value in sets.items():
         prefix, _, bare = key.rpartition(".")
         if prefix == "problem":
@@ -171,6 +231,13 @@ def route_params(
                 f"Valid: {', '.join(sorted(named)) or '(none)'}"
             )
         target = problem_params if side == "problem" else algo_params
+        if (side, bare) in given_as:
+            first = given_as[side, bare]
+            raise SpecError(
+                f"--set {bare} given twice ({first}={sets[first]!r} and {key}={value!r}); "
+                "set it once"
+            )
+        given_as[side, bare] = key
         target[bare] = _coerce(side, bare, value, named.get(bare))
     return problem_params, algo_params
 

@@ -346,3 +346,126 @@ def test_budgets_may_differ_between_problems_not_algorithms(tmp_path):
         'problems = ["sphere"]\nalgorithms = ["random"]\n[budget]\ndefault = 50\nsphere = 70\n'
     )
     assert next(load_plan(toml).specs()).budget == 70
+
+
+PLAN_HEAD = 'budget = 100\nseeds = 1\nproblems = ["sphere"]\nalgorithms = ["random"]\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('budget = 100\nproblems = 5\nalgorithms = ["random"]', 'problems must be "all" or a list'),
+        ('budget = 100\nproblems = [1, 2]\nalgorithms = ["random"]', "problems must be"),
+        ('budget = 100\nproblems = [["sphere"]]\nalgorithms = ["random"]', "problems must be"),
+        ('budget = 100\nproblems = ["sphere"]\nalgorithms = [{a = 1}]', "algorithms must be"),
+        (PLAN_HEAD + "problem = 5", "'problem' must be a table of tables"),
+        (PLAN_HEAD + "problem = {sphere = 5}", r"\[problem.sphere\] must be a table of parameters"),
+        (PLAN_HEAD + "algo = {x = 5}", r"\[algo.x\] must be a table of parameters, got 5"),
+        (PLAN_HEAD + 'algo = "random"', "'algo' must be a table of tables"),
+        (PLAN_HEAD + "[algo.random]\npreset = 5", r"\[algo.random\] preset must be a preset's"),
+        (
+            PLAN_HEAD.replace("random", "pymoo:de")
+            + '[algo."pymoo:de"]\nwhen = 1979-05-27T07:32:00Z',
+            r'\[algo."pymoo:de"\] when is a datetime',
+        ),
+        (PLAN_HEAD + "[algo.random]\nbatch = {a = 1}", r"\[algo.random\] batch is a dict"),
+        (PLAN_HEAD + "[problem.sphere]\ndim = nan", r"\[problem.sphere\] dim = nan is not a"),
+        (PLAN_HEAD + "[algo.random]\nbatch = [1, [inf]]", r"batch = inf is not a finite number"),
+        ('budget = {default = 100.5}\nproblems = ["sphere"]\nalgorithms = ["random"]', "budget"),
+        ('budget = 100\nseeds = 2.0\nproblems = ["sphere"]\nalgorithms = ["random"]', "seeds"),
+    ],
+)
+def test_a_plan_file_of_the_wrong_shape_is_a_usage_error(tmp_path, capsys, body, message):
+    """Wrong types in a plan file name the file and the key, in one line with status 2."""
+    path = tmp_path / "plan.toml"
+    path.write_text(body + "\n")
+    with pytest.raises(SpecError, match=message) as caught:
+        load_plan(path)
+    assert str(caught.value).startswith(f"plan file {path}: ")
+    assert main(["campaign", "--plan", str(path), "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and str(path) in err, err
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), [0.5, float("-inf")]])
+def test_a_plan_refuses_non_finite_parameters(tmp_path, value):
+    """NaN never equals itself, so a campaign with one could not even resume."""
+    plan = _plan(algo_params={"ga": {"cxpb": value}})
+    with pytest.raises(SpecError, match=r"\[algo.ga\] cxpb = -?(nan|inf) is not a finite number"):
+        run_campaign(plan, tmp_path, progress=False)
+    assert not (tmp_path / "campaign.json").exists()
+
+
+def test_a_run_that_cannot_start_keeps_its_provenance(tmp_path):
+    def missing_weights(spec):
+        raise FileNotFoundError("no weights here")
+
+    plan = Plan(problems=["sphere"], algorithms=["random"], seeds=[0], budget=100)
+    assert run_campaign(plan, tmp_path, progress=False, run_fn=missing_weights).failed == 1
+    (run,) = (tmp_path / "runs").iterdir()
+    record = json.loads((run / RECORD).read_text())
+    assert record["status"] == "failed" and record["error"]["type"] == "FileNotFoundError"
+    assert record["finished"] >= record["started"]
+    prov = record["provenance"]
+    assert prov["schema_version"] == 1 and "commit" in prov and "dirty" in prov
+    assert prov["packages"]["numpy"] and prov["machine"]["device"] == "cpu"
+    assert prov["blas"] and prov["weights"] == {}
+
+
+def test_damaged_run_records_are_skipped_with_a_warning(tmp_path, capsys):
+    plan = Plan(problems=["sphere"], algorithms=["random"], seeds=[0, 1], budget=400)
+    run_campaign(plan, tmp_path, progress=False)
+    first, second = sorted((tmp_path / "runs").iterdir())
+    (first / RECORD).write_text("[1, 2]")
+    (second / RECORD).write_text('{"spec": {"problem": "sphere"}, "status": "finished"}')
+    (tmp_path / "runs" / "stray").mkdir()
+    (tmp_path / "runs" / "stray" / RECORD).write_text("{}")
+    with pytest.warns(UserWarning, match="malformed run record") as caught:
+        df = load_campaign(tmp_path)
+    assert len(caught) == 3 and list(df["status"]) == ["pending", "pending"]
+    with pytest.warns(UserWarning, match="malformed run record"):
+        assert main(["show", str(tmp_path)]) == 0  # both runs are pending again
+    assert "sphere" in capsys.readouterr().out
+    # the campaign runs them again, and its closing summary gets through the stray one
+    args = ["campaign", "--problems", "sphere", "--algos", "random", "--seeds", "2"]
+    args += ["--budget", "400", "--out", str(tmp_path), "--no-progress"]
+    with pytest.warns(UserWarning, match="malformed run record"):
+        assert main(args) == 0
+    assert "ran 2 (0 failed)" in capsys.readouterr().out
+
+
+def test_a_campaign_folder_without_runs_shows_them_pending(tmp_path, capsys):
+    (tmp_path / "campaign.json").write_text(json.dumps({"plan": _plan().to_dict()}))
+    assert main(["show", str(tmp_path)]) == 0
+    assert "sphere" in capsys.readouterr().out
+    assert set(load_campaign(tmp_path)["status"]) == {"pending"}
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ({"budget": "x"}, "holds a damaged plan: budget must be an integer"),
+        ({"problems": 5}, "holds a damaged plan: problems must be a list of names"),
+        ({"algo_params": "ga"}, "holds a damaged plan: 'algo' must be a table of tables"),
+    ],
+)
+def test_a_damaged_stored_plan_is_a_usage_error(tmp_path, capsys, damage, message):
+    (tmp_path / "campaign.json").write_text(json.dumps({"plan": {**_plan().to_dict(), **damage}}))
+    assert main(["show", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("blocker", ["runs", ".lock"])
+def test_a_campaign_folder_with_a_file_or_folder_in_the_way(tmp_path, capsys, blocker):
+    if blocker == "runs":
+        (tmp_path / "runs").write_text("not a folder")
+        message = f"{tmp_path / 'runs'} is a file, not a folder"
+    else:
+        (tmp_path / ".lock").mkdir()
+        message = f"cannot open the lock file {tmp_path / '.lock'} (Is a directory)"
+    args = ["campaign", "--problems", "sphere", "--algos", "random", "--budget", "100"]
+    assert main([*args, "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err

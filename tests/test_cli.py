@@ -339,3 +339,71 @@ def test_campaign_on_a_named_device(bench_cmd, tmp_path):
     (run,) = (out / "runs").iterdir()
     record = json.loads((run / "record.json").read_text())
     assert record["status"] == "finished" and record["provenance"]["machine"]["device"] == "cpu"
+
+
+MORE_BAD = {
+    "a parameter set two ways": (
+        ["--algo", "ga", "--set", "problem.dim=5", "--set", "dim=6"],
+        "--set dim given twice (problem.dim=5 and dim=6); set it once",
+    ),
+    "a parameter set three ways": (
+        ["--algo", "ga", "--set", "algo.population=20", "--set", "algorithm.population=30",
+         "--set", "population=40"],
+        "--set population given twice (algo.population=20 and algorithm.population=30)",
+    ),
+    "an optional float given a word": (
+        ["--algo", "cma-mae", "--budget", "400", "--set", "threshold_min=abc"],
+        "algo parameter 'threshold_min' expects float, got 'abc'",
+    ),
+    "an optional float given nan": (
+        ["--algo", "cma-mae", "--budget", "400", "--set", "threshold_min=nan"],
+        "algo parameter 'threshold_min' expects float, got 'nan'",
+    ),
+    "a weight file given a number": (
+        ["--algo", "random", "--set", "problem.weights=5"],
+        "problem parameter 'weights' expects str, got 5",
+    ),
+    "an empty --out": (
+        ["--algo", "random", "--budget", "100", "--out", ""],
+        "--out needs a folder name, got an empty one",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MORE_BAD))
+def test_bad_run_options_get_one_line_and_exit_2(tmp_path, capsys, monkeypatch, case):
+    """In-process, so quick: the run must stop before it spends any evaluation."""
+    from bench.cli import main
+
+    args, message = MORE_BAD[case]
+    problem = "diversity-mnist-rmse" if "weight file" in case else "sphere"
+    monkeypatch.chdir(tmp_path)  # an empty --out must not write into the current folder
+    argv = ["run", "--problem", problem, "--out", str(tmp_path / "o"), *args, "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not list(tmp_path.iterdir())
+
+
+def test_show_skips_damaged_records_with_one_line_each(bench_cmd, tmp_path):
+    from bench.cli import main
+
+    runs = tmp_path / "runs"
+    args = ["run", "--problem", "sphere", "--algo", "random", "--budget", "100", "--no-progress"]
+    assert main([*args, "--out", str(runs)]) == 0
+    for name, text in [("a", "[1, 2]"), ("b", "{}"), ("c", '{"spec": {"problem": "sphere"}}')]:
+        (runs / name).mkdir()
+        (runs / name / "record.json").write_text(text)
+    shown = bench_cmd("show", str(runs))
+    assert shown.returncode == 0 and shown.stdout.count("status     finished") == 1
+    warned = shown.stderr.splitlines()
+    assert [line.split(f"{runs}/")[1].split("/")[0] for line in warned] == ["a", "b", "c"]
+    assert all(line.startswith("bench: warning: skipping malformed run record") for line in warned)
+    for name, reason in [("a", "a JSON list, not an object"), ("b", "no 'spec' object")]:
+        alone = bench_cmd("show", str(runs / name))  # one run folder: nothing left to show
+        assert alone.returncode == 2 and alone.stderr.count("\n") == 1, alone.stderr
+        assert f"malformed run record {runs / name / 'record.json'}: {reason}" in alone.stderr
+    (runs / "00001-sphere-random-s0" / "record.json").write_text("[]")
+    none_left = bench_cmd("show", str(runs))
+    assert none_left.returncode == 2 and "none of its 4 run record(s) is usable" in none_left.stderr
+    assert "Traceback" not in none_left.stderr and len(none_left.stderr.splitlines()) == 5

@@ -2,7 +2,9 @@
 
 import inspect
 import json
+import os
 import subprocess
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -241,3 +243,92 @@ def test_a_failing_problem_becomes_a_failed_record(monkeypatch):
 def test_bad_specs_raise_spec_errors(spec, message):
     with pytest.raises(SpecError, match=message):
         execute(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            RunSpec("sphere", "cma-mae", budget=400, algo_params={"threshold_min": "abc"}),
+            "algorithm parameter 'threshold_min' expects float, got 'abc'",
+        ),
+        (
+            RunSpec("sphere", "cma-mae", budget=400, algo_params={"threshold_min": "nan"}),
+            "expects float, got 'nan'",
+        ),
+        (
+            RunSpec("diversity-mnist-rmse", "random", budget=100, problem_params={"weights": 5}),
+            "problem parameter 'weights' expects str, got 5",
+        ),
+        (
+            RunSpec("sphere", "pymoo:de", budget=100, algo_params={"termination": True}),
+            "parameter 'termination' expects str, got True",
+        ),
+    ],
+)
+def test_optional_parameters_are_checked_against_their_type(spec, message):
+    """``float | None`` and the like are checked before a run spends its budget."""
+    with pytest.raises(SpecError, match=message):
+        execute(spec)
+
+
+class _Annotated:
+    """Unions and optionals written as strings, as ``from __future__ import annotations`` does."""
+
+    def __init__(
+        self,
+        rate: "float | None" = None,
+        count: "Optional[int]" = None,  # noqa: UP045  as older plugins write it
+        path: "str | os.PathLike" = ".",
+        any_value: "Any" = None,
+        sizes: "list[int] | None" = None,
+    ) -> None:
+        pass
+
+
+def test_union_annotations_are_checked_member_by_member():
+    from bench.spec import route_params
+
+    def route(**sets):
+        return route_params(sets, ProbeSphere, _Annotated)[1]
+
+    assert route(rate=2) == {"rate": 2.0} and isinstance(route(rate=2)["rate"], float)
+    assert route(rate=None, count=None, sizes=None) == {"rate": None, "count": None, "sizes": None}
+    assert route(count=3, path="a/b", any_value=[1, "x"], sizes=[1, 2])["sizes"] == [1, 2]
+    for key, value, expected in [
+        ("rate", "abc", "float"),
+        ("rate", True, "float"),
+        ("count", 1.5, "int"),
+        ("count", False, "int"),
+        ("path", 5, "str or PathLike"),
+        ("path", None, "str or PathLike"),
+        ("sizes", 3, "list"),
+    ]:
+        with pytest.raises(SpecError, match=f"'{key}' expects {expected}, got {value!r}"):
+            route(**{key: value})
+
+
+def test_a_run_number_taken_during_the_rename_moves_to_the_next(tmp_path, monkeypatch):
+    """Another process renaming its run into the same number just before us loses us nothing."""
+    from bench.results import save_run_numbered
+
+    real_replace = os.replace
+
+    def replace_after_a_rival(src, dst):
+        dst = tmp_path / os.path.basename(dst)
+        if dst.name.startswith("00001-") and not dst.exists():  # the rival's folder lands now
+            dst.mkdir()
+            (dst / RECORD).write_text('{"rival": true}')
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_after_a_rival)
+    folder = save_run_numbered(tmp_path, "sphere-random-s0", record={"ours": True})
+    assert folder.name == "00002-sphere-random-s0"
+    assert json.loads((folder / RECORD).read_text()) == {"ours": True}
+    assert json.loads((tmp_path / "00001-sphere-random-s0" / RECORD).read_text()) == {
+        "rival": True
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "00001-sphere-random-s0",
+        "00002-sphere-random-s0",
+    ]
