@@ -28,7 +28,9 @@ LEADERBOARD_NOTE := Every registered problem × random, ga, ga-set, map-elites, 
 	batches of 50. Budgets are sized for a 2-core CPU: 5,000 evaluations on sphere and \
 	rastrigin, 1,000 on face, 200 on the 28-px set-diversity problems and 100 on the 64-px \
 	face sets (the set-diversity study ran 25,000), so the set-diversity rows show early \
-	progress only. The hardware and the time the runs took are at the foot of every page; \
+	progress only: algorithms that start from a random population of 50 draw the same one \
+	for a given seed (common random numbers), so after 2 to 4 batches several tie exactly. \
+	The hardware and the time the runs took are at the foot of every page; \
 	make leaderboard regenerates it.
 leaderboard: $(BIN)/.installed
 	-LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/bench campaign --plan leaderboard --out runs/leaderboard \

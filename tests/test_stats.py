@@ -152,6 +152,39 @@ def test_friedman_ties_and_missing_blocks():
     assert math.isnan(two.p) and "fewer than 3 algorithms" in two.note
 
 
+def test_best_algorithm_needs_two_runs_while_any_cell_has_them():
+    table = stats.pairwise_vs_best(
+        {"lucky": [0.1], "b": [1.0, 1.1, 1.2, 1.3, 1.4], "c": [2.0, 2.1, 2.2, 2.3, 2.4]}
+    ).set_index("algo")
+    assert table.loc["b", "verdict"] == "best" and table.loc["lucky", "verdict"] == "too few runs"
+    assert table.loc["c", "p"] == pytest.approx(2 / math.comb(10, 5))
+    assert stats.best_algorithm({"a": [0.1], "b": [0.5]}) == "a"  # none has 2: lowest median
+
+
+def test_friedman_blocks_are_problems_with_median_losses():
+    runs = pd.concat(
+        [long_table({"a": [1.0, 2.0, 9.0], "b": [3.0, 4.0, 0.0], "c": [5.0, 6.0, 7.0]}, "min", p)
+         for p in ("p", "q", "r", "s")]
+    )  # fmt: skip
+    runs.loc[(runs["problem"] == "s") & (runs["algo"] == "c"), "status"] = "failed"
+    matrix = rank_blocks(runs)
+    assert list(matrix.index) == ["p", "q", "r", "s"]
+    assert matrix.loc["p"].tolist() == [2.0, 3.0, 6.0]  # medians of each algorithm's 3 seeds
+    assert math.isnan(matrix.loc["s", "c"])  # no finished run: the block is incomplete
+    fr = stats.friedman(matrix)
+    assert fr.blocks == 3 and list(fr.ranks) == [1.0, 2.0, 3.0]
+
+
+def test_nemenyi_only_after_friedman_rejects():
+    a = np.arange(10.0)
+    rejects = stats.friedman(pd.DataFrame({"a": a, "b": a + 1, "c": a + 2}))
+    assert rejects.p < 0.05 and rejects.nemenyi is not None
+    mixed = pd.DataFrame({"a": [1.0, 2, 3, 1], "b": [2.0, 1, 1, 3], "c": [3.0, 3, 2, 2]})
+    keeps = stats.friedman(mixed)
+    assert keeps.p >= 0.05 and keeps.nemenyi is None
+    assert "no Nemenyi post-hoc" in keeps.sentence() and not math.isnan(keeps.statistic)
+
+
 def test_rank_blocks_turn_max_into_loss():
     runs = pd.concat(
         [long_table({"a": [1.0, 2.0], "b": [3.0, 4.0]}, "max", "p"),
@@ -192,6 +225,10 @@ def test_report_values_become_columns():
     assert table.loc["b", "report_beats_baseline"] == 0.0
     assert table.loc["a", "report_distance"] == 0.7 and table.loc["b", "report_distance"] == 1.1
     assert "share" in result.help["report_beats_baseline"]
+    # a run without the key is NaN in the long table, not a "yes"
+    runs["report_beats_baseline"] = [True, False, np.nan, np.nan, False, None]
+    table = problem_result(runs).table.set_index("algo")
+    assert table.loc["a", "report_beats_baseline"] == 0.5
     assert "report_distance" in result.extra and "qd_score" not in result.extra
 
 
@@ -227,6 +264,9 @@ def _brute_force_mwu_p(a: list[float], b: list[float]) -> float:
         ([1.0, 1.0, 1.0], [2.0, 2.0, 2.0]),  # 3 seeds, all tied: no split gives p < 0.1
         ([1.0, 2.0, 2.0, 3.0, 5.0], [2.0, 4.0, 4.0, 6.0, 7.0]),
         ([0.5, 0.5, 0.6, 0.7, 0.7], [0.7, 0.8, 0.8, 0.8, 0.9]),
+        # unequal sizes: doubling the smaller tail (SciPy's permutation p) gives 0.19
+        ([0.0, 1.0, 1.0, 1.0, 3.0], [3.0, 4.0]),
+        ([0.0, 0.0, 1.0, 2.0], [0.0, 2.0, 2.0, 3.0, 3.0, 5.0]),
     ],
 )
 def test_mann_whitney_with_ties_is_exact_for_few_runs(best, other):

@@ -28,6 +28,11 @@ import numpy as np
 FACE_PROBLEMS = "face*"  # fnmatch pattern of the face-similarity problems' names
 
 
+def _missing(value: Any) -> bool:
+    """``None`` or a float NaN: a run that did not report the value (a DataFrame holds NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _archive(key: str) -> Callable[[dict[str, Any]], Any]:
     return lambda record: (record.get("archive") or {}).get(key)
 
@@ -62,7 +67,7 @@ class Column:
 
     def summarise(self, values: list[Any]) -> float:
         """The cell of one algorithm from its finished runs' values."""
-        vals = [v for v in values if v is not None]
+        vals = [v for v in values if not _missing(v)]
         if not vals:
             return math.nan
         if self.summary == "first":
@@ -129,7 +134,8 @@ def report_column(name: str, values: list[Any]) -> Column | None:
     """
     key = name.removeprefix("report_")
     if values and all(isinstance(v, bool | np.bool_) for v in values):
-        return Column(name, lambda r: None, "share", help=f"share of runs where '{key}' holds")
+        help_text = f"share of the runs reporting '{key}' where it holds"
+        return Column(name, lambda r: None, "share", help=help_text)
     if all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values):
         return Column(name, lambda r: None, "median", help=f"median of the problem's '{key}'")
     return None

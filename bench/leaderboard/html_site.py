@@ -129,7 +129,7 @@ def index_page(board: Leaderboard) -> str:
         f"<h2>Problems</h2><ul>{links}</ul>",
         html_table(problems),
         "<h2>Average ranks across problems</h2>",
-        "<p>Ranks within blocks (one problem and one seed; 1 = best): "
+        "<p>Ranks within blocks (one per problem: each algorithm's median loss there; 1 = best): "
         f"{escape(fr.sentence(board.alpha))}</p>",
         html_table(ranks) if len(ranks) else "<p>No complete block, so no average ranks.</p>",
         _figure(board.figures.get("cd"), "Critical-difference diagram (Nemenyi)"),

@@ -13,6 +13,7 @@ from bench.leaderboard.provenance import provenance_lines
 
 if TYPE_CHECKING:
     from bench.leaderboard.build import Leaderboard
+    from bench.leaderboard.stats import Omnibus
     from bench.leaderboard.tables import ProblemResult
 
 
@@ -43,10 +44,16 @@ def problem_notes(board: Leaderboard, result: ProblemResult) -> list[str]:
     return [
         f"Objective: {result.sense}imise final fitness. Best algorithm (lowest median loss): "
         f"{best}.",
-        f"Omnibus test over algorithms: {result.omnibus.verdict(board.alpha)} "
-        f"({result.omnibus.note}). Pairwise: two-sided Mann–Whitney U against {best}, "
-        f"Holm-corrected at α = {board.alpha}.",
+        f"Omnibus test over algorithms: {_omnibus_words(result.omnibus, board.alpha)}. "
+        f"Pairwise: two-sided Mann–Whitney U against {best}, Holm-corrected at "
+        f"α = {board.alpha}.",
     ]
+
+
+def _omnibus_words(test: Omnibus, alpha: float) -> str:
+    """The omnibus verdict with its reason; a test not run is its reason alone."""
+    verdict = test.verdict(alpha)
+    return verdict if test.test == "none" else f"{verdict} ({test.note})"
 
 
 def diversity_notes(div: diversity.Diversity) -> str:
@@ -120,7 +127,8 @@ def render_markdown(board: Leaderboard) -> str:
         "",
         "## Across problems",
         "",
-        "Average rank within blocks (one problem and one seed; 1 = best): "
+        "Average rank within blocks (one per problem: each algorithm's median loss there; "
+        "1 = best): "
         + fr.sentence(board.alpha),
         "",
     ]

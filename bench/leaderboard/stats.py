@@ -11,8 +11,9 @@ and scikit-posthocs rather than being re-derived:
   Kruskal–Wallis;
 - pairwise: two-sided Mann–Whitney U of every algorithm against the best one,
   Holm-corrected, with the Vargha–Delaney effect size A12;
-- across problems: Friedman's test on ranks within blocks and the Nemenyi
-  post-hoc with its critical difference (Demšar 2006).
+- across problems: Friedman's test on ranks within blocks (one block per
+  problem, its median losses) and, where it rejects, the Nemenyi post-hoc with
+  its critical difference (Demšar 2006).
 
 Losses are fitness turned into "lower is better" (``-fitness`` for a ``max``
 problem), so every comparison reads the same way whatever the sense.
@@ -137,42 +138,84 @@ def a12(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def best_algorithm(losses: dict[str, np.ndarray]) -> str | None:
-    """The cell with the lowest median loss (then mean loss, then name); ``None`` if all empty."""
+    """The cell with the lowest median loss (then mean loss, then name); ``None`` if all empty.
+
+    Only cells with at least 2 finished runs compete while any has them: a
+    single lucky run cannot be tested against, so naming it best would leave
+    every other algorithm "too few runs".
+    """
     keyed = []
     for name, v in losses.items():
         v = np.asarray(v, dtype=np.float64)
         v = v[np.isfinite(v)]
         if len(v):
-            keyed.append((float(np.median(v)), float(v.mean()), name))
-    return min(keyed)[2] if keyed else None
+            keyed.append((len(v) < 2, float(np.median(v)), float(v.mean()), name))
+    return min(keyed)[3] if keyed else None
 
 
-PERMUTATION_LIMIT = 100_000  # splits of the pooled runs enumerated for an exact p with ties
+EXACT_LIMIT = 200  # pooled runs up to which a tied Mann–Whitney p is counted exactly
 
 
-def _mwu_method(a: np.ndarray, b: np.ndarray) -> str | stats.PermutationMethod:
-    """Mann–Whitney's exact p: its exact table without ties, full enumeration with them.
+def exact_mann_whitney(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Mann–Whitney U of ``x`` against ``y`` and its exact two-sided p, ties allowed.
 
-    With ties SciPy's ``exact`` does not apply and its normal approximation is
-    too small for a few runs (3 against 3 identical runs: 0.047 where no split
-    of six runs can give less than 0.1), so every split of the pooled runs is
-    enumerated while there are at most ``PERMUTATION_LIMIT``; beyond that the
-    approximation (with its tie correction) is close.
+    The p-value is the share of all ways to split the pooled runs into groups
+    of ``len(x)`` and ``len(y)`` whose U lies at least as far from its mean
+    ``len(x) * len(y) / 2`` as the observed one (the permutation test's
+    two-sided p; without ties it equals Mann–Whitney's exact table). Splits
+    are counted, not listed: doubled mid-ranks are integers, so the number of
+    subsets of each size and doubled rank sum follows from one pass over the
+    runs.
+
+    Args:
+        x: Losses ``[n]``.
+        y: Losses ``[m]``.
+
+    Returns:
+        ``(U of x, p)``; U counts pairs where ``x`` is larger, ties half.
+
     """
-    ties = len(np.unique(np.concatenate([a, b]))) < len(a) + len(b)
-    if not ties:
-        return "exact" if len(a) * len(b) <= 10_000 else "asymptotic"
-    if math.comb(len(a) + len(b), len(a)) <= PERMUTATION_LIMIT:
-        return stats.PermutationMethod(n_resamples=PERMUTATION_LIMIT)
-    return "asymptotic"
+    n, m = len(x), len(y)
+    ranks2 = np.rint(2 * stats.rankdata(np.concatenate([x, y]))).astype(np.int64)
+    total = int(ranks2.sum())
+    counts = np.zeros((n + 1, total + 1))  # [subset size, doubled rank sum]
+    counts[0, 0] = 1.0
+    for r in ranks2:
+        counts[1:, r:] += counts[:-1, : total + 1 - r].copy()
+    sums = np.arange(total + 1)
+    # |n_all·S − n·total| compares doubled rank sums with their mean in integers
+    n_all = n + m
+    observed = abs(n_all * int(ranks2[:n].sum()) - n * total)
+    far = np.abs(n_all * sums - n * total) >= observed
+    p = float(counts[n, far].sum() / counts[n].sum())
+    u = ranks2[:n].sum() / 2 - n * (n + 1) / 2
+    return float(u), min(p, 1.0)
+
+
+def _mann_whitney(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``(U, two-sided p)``: SciPy's exact table without ties, ``exact_mann_whitney`` with them.
+
+    SciPy's normal approximation is too small for a few tied runs (3 against 3
+    identical runs: 0.047 where no split of six runs gives less than 0.1) and
+    its permutation p doubles the smaller tail, which is not the two-sided p
+    when group sizes differ; beyond ``EXACT_LIMIT`` pooled runs the
+    approximation with its tie correction is close.
+    """
+    ties = len(np.unique(np.concatenate([x, y]))) < len(x) + len(y)
+    if ties and len(x) + len(y) <= EXACT_LIMIT:
+        return exact_mann_whitney(x, y)
+    method = "exact" if not ties and len(x) * len(y) <= 10_000 else "asymptotic"
+    res = stats.mannwhitneyu(x, y, alternative="two-sided", method=method)
+    return float(res.statistic), float(res.pvalue)
 
 
 def pairwise_vs_best(losses: dict[str, np.ndarray], alpha: float = ALPHA) -> pd.DataFrame:
     """Two-sided Mann–Whitney U of each algorithm against the best, Holm-corrected.
 
     The p-value is exact: Mann–Whitney's table without ties, every split of the
-    pooled runs with them (``_mwu_method``); only samples too large for either
-    get the normal approximation with tie and continuity corrections.
+    pooled runs counted with them (``exact_mann_whitney``, up to ``EXACT_LIMIT``
+    pooled runs); only larger samples get the normal approximation with tie and
+    continuity corrections.
 
     Args:
         losses: Final losses ``[n_i]`` per algorithm (lower is better).
@@ -198,10 +241,7 @@ def pairwise_vs_best(losses: dict[str, np.ndarray], alpha: float = ALPHA) -> pd.
         elif len(v) < 2 or best is None or len(clean[best]) < 2:
             row["verdict"] = "too few runs"
         else:
-            res = stats.mannwhitneyu(
-                v, clean[best], alternative="two-sided", method=_mwu_method(v, clean[best])
-            )
-            row.update(u=float(res.statistic), p=float(res.pvalue))
+            row.update(zip(("u", "p"), _mann_whitney(v, clean[best]), strict=True))
         rows.append(row)
     table = pd.DataFrame(rows, columns=["algo", "vs", "u", "p", "p_holm", "a12", "verdict"])
     tested = table["p"].notna()
@@ -240,7 +280,8 @@ class Friedman:
         p: Its p-value (NaN when not run).
         blocks: Number of complete blocks used.
         cd: Nemenyi critical difference at ``alpha``.
-        nemenyi: Pairwise Nemenyi p-values (algorithms × algorithms).
+        nemenyi: Pairwise Nemenyi p-values (algorithms × algorithms); ``None`` unless
+            Friedman's test rejects.
         note: What was done, or why not.
 
     """
@@ -287,6 +328,9 @@ def friedman(matrix: pd.DataFrame, alpha: float = ALPHA) -> Friedman:
     res = stats.friedmanchisquare(*[complete[c].to_numpy() for c in complete.columns])
     q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
     cd = float(q * math.sqrt(k * (k + 1) / (6 * n)))
+    if res.pvalue >= alpha:  # Demšar: the post-hoc only follows a rejected Friedman test
+        note += "; no Nemenyi post-hoc: Friedman's test does not reject"
+        return Friedman(ranks, float(res.statistic), float(res.pvalue), n, cd, None, note)
     nemenyi = sp.posthoc_nemenyi_friedman(complete.to_numpy())
     nemenyi.index = nemenyi.columns = list(complete.columns)
     return Friedman(ranks, float(res.statistic), float(res.pvalue), n, cd, nemenyi, note)

@@ -135,14 +135,18 @@ def _median(values: pd.Series) -> float:
 
 
 def rank_blocks(runs: pd.DataFrame) -> pd.DataFrame:
-    """Blocks × algorithms matrix of losses for Friedman's test across problems.
+    """Problems × algorithms matrix of median losses for Friedman's test across problems.
 
-    A block is one problem and one seed: replicate ``i`` of every algorithm on a
-    problem (all algorithms of a problem share the seeds and the budget). A run
-    that did not finish leaves its block incomplete.
+    A block is one problem (Demšar 2006: one value per data set), and its value
+    for an algorithm is the median loss of that algorithm's finished runs there.
+    Blocks of one problem and one seed would count each problem as many times
+    as it has seeds, so the test and the critical difference would speak for
+    runs of these problems rather than for problems. An algorithm without a
+    finished run on a problem leaves that block incomplete.
     """
     sign = np.where(runs["sense"] == "max", -1.0, 1.0)
     frame = runs.assign(loss=runs["final"].to_numpy(dtype=np.float64) * sign)
-    matrix = frame.pivot_table(index=["problem", "seed"], columns="algo", values="loss")
-    blocks = pd.MultiIndex.from_frame(runs[["problem", "seed"]].drop_duplicates())
-    return matrix.reindex(index=blocks, columns=list(dict.fromkeys(runs["algo"])))
+    frame = frame[(frame["status"] == "finished") & np.isfinite(frame["loss"])]
+    matrix = frame.pivot_table(index="problem", columns="algo", values="loss", aggfunc="median")
+    problems = list(dict.fromkeys(runs["problem"]))
+    return matrix.reindex(index=problems, columns=list(dict.fromkeys(runs["algo"])))
