@@ -9,13 +9,12 @@ contract:
 - pyribs maximises, so the objective is ``-loss``, floored at ``-1e150`` so
   that pyribs' sums and squares stay finite when the evaluator stands the
   largest float in for a NaN fitness;
-- a row is **invalid** when the evaluator replaced it (see ``bench.evaluator``):
-  its measures are NaN, or its objective is at the floor (the evaluator's
-  largest-float stand-in, on a problem that declares no worst fitness). On a
-  problem without measures that declares a worst fitness a replaced row cannot
-  be told apart and counts as a genuine worst score, a bounded value. pyribs
-  takes every row of an emitter's batch, so invalid rows are told to it with
-  their (worst) objective and measures of 0 in place of NaN;
+- a row is **invalid** when the evaluator replaced it (see ``bench.evaluator``),
+  as ``tell(..., valid)`` says; a caller that does not say (``valid=None``) is
+  read from the values: measures that are NaN, or an objective at the floor
+  (the evaluator's largest-float stand-in, on a problem that declares no worst
+  fitness). pyribs takes every row of an emitter's batch, so invalid rows are
+  told to it with their (worst) objective and measures of 0 in place of NaN;
 - the first ``ask()`` returns an initial random population of ``initial``
   genomes from the prior, whose valid rows go straight into the archive; the
   emitters take over from the second ``ask()``. A first population without a
@@ -73,7 +72,11 @@ def fallback_measure_space(space: SearchSpace) -> MeasureSpace:
 
 
 def valid_rows(loss: np.ndarray, measures: np.ndarray | None) -> np.ndarray:
-    """Which evaluations the evaluator left as they were (see the module docstring).
+    """Which evaluations the evaluator left as they were, read from the values.
+
+    For callers of ``tell()`` that do not pass ``valid`` (see the module
+    docstring): a replaced row of a problem without measures that declares a
+    worst fitness cannot be told apart, and counts as a genuine worst score.
 
     Args:
         loss: ``[n]`` losses from ``tell()``.
@@ -251,7 +254,9 @@ class QualityDiversity(Algorithm):
         return self.scheduler.ask()
 
     def _tell(self, genomes: np.ndarray, loss: np.ndarray, measures: np.ndarray | None) -> None:
-        valid = valid_rows(loss, None if self.own_measures else measures)
+        valid = self.told_valid
+        if valid is None:
+            valid = valid_rows(loss, None if self.own_measures else measures)
         measures = self.measures_of(genomes, measures)
         objective = np.maximum(-loss, OBJECTIVE_FLOOR)
         if self.scheduler is not None:

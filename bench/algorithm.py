@@ -49,6 +49,7 @@ class Algorithm(abc.ABC):
         )
         self.rng = np.random.default_rng(self.seed)
         self._pending: np.ndarray | None = None
+        self.told_valid: np.ndarray | None = None  # [n] of the last tell(), None if not given
 
     @property
     @abc.abstractmethod
@@ -104,12 +105,22 @@ class Algorithm(abc.ABC):
         self._pending = genomes
         return genomes
 
-    def tell(self, loss: np.ndarray, measures: np.ndarray | None = None) -> None:
+    def tell(
+        self,
+        loss: np.ndarray,
+        measures: np.ndarray | None = None,
+        valid: np.ndarray | None = None,
+    ) -> None:
         """Report the losses of the genomes from the last ``ask()``.
 
         Args:
             loss: Array ``[n]``, finite, lower is better.
             measures: Array ``[n, M]`` of behaviour descriptors, or ``None``.
+            valid: Array ``[n]`` of booleans, ``False`` where the evaluation was
+                invalid and the evaluator stood the problem's worst fitness in
+                (``bench.evaluator``), or ``None`` when the caller does not say.
+                ``_tell`` finds it in ``self.told_valid``; most algorithms need
+                not look, since the stand-in loss is finite and never the best.
 
         """
         if self._pending is None:
@@ -120,6 +131,10 @@ class Algorithm(abc.ABC):
         if measures is not None:
             measures = np.asarray(measures, dtype=np.float64)
             check_batch_shape(measures, (n, None), f"{type(self).__name__}.tell() measures")
+        if valid is not None:
+            valid = np.asarray(valid, dtype=bool)
+            check_batch_shape(valid, (n,), f"{type(self).__name__}.tell() valid")
+        self.told_valid = valid
         genomes, self._pending = self._pending, None
         self._tell(genomes, loss, measures)
 

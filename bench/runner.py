@@ -119,7 +119,7 @@ def search(
             result = evaluator(genomes[: evaluator.remaining])
             if not last:
                 t = time.perf_counter()
-                algo.tell(result.loss, result.measures)
+                algo.tell(result.loss, result.measures, result.valid)
                 algo_seconds += time.perf_counter() - t
             evaluator.curve[-1]["algo_seconds"] = algo_seconds
             bar.update(len(result.fitness))

@@ -150,6 +150,28 @@ def test_cma_mae_threshold_leaves_out_the_rows_the_evaluator_replaced(problem, e
     assert ev.used == 1000
 
 
+class _WorstNaNRows(_NaNRows):
+    """_NaNRows with a declared worst fitness and no measures: the stand-in looks genuine."""
+
+    worst_fitness = 1000.0
+
+
+def test_the_evaluators_valid_mask_reaches_the_algorithm():
+    """A replaced row that the values cannot tell apart is left out because tell() is told."""
+    problem = _WorstNaNRows(8, rows=[0])
+    assert problem.worst == 1000.0 and problem.measure_space is None
+    algo = CmaMae(problem.search_space, 3, emitters=2, batch=8)
+    ev = BudgetEvaluator(problem, 1000)
+    genomes = algo.ask()
+    result = ev(genomes)
+    assert result.loss[0] == 1000.0 and not result.valid[0] and result.valid[1:].all()
+    algo.tell(result.loss, result.measures, result.valid)
+    finite_loss = np.sum((genomes[1:] - 0.5) ** 2, axis=1)
+    assert algo.scheduler.archive.threshold_min == pytest.approx(-finite_loss.max())
+    search(algo, ev)  # the runner passes the mask on every tell()
+    assert ev.used == 1000 and algo.told_valid is not None
+
+
 def test_a_first_population_without_a_valid_row_is_drawn_again():
     problem = _NaNRows(8, rows=None)
     algo = CmaMae(problem.search_space, 4, emitters=2, batch=8)
