@@ -78,7 +78,9 @@ class PymooCMAES(PymooAlgorithm):
     ``pop_size`` (pymoo 0.6.2 passes it on to ``cma`` as ``popsize``), or by
     ``cma``'s, ``popsize``, not both. Unless given, ``x0`` is the prior mean and
     ``sigma`` (a fraction of the box width, pymoo normalises) is
-    ``1 / (2 bound_k)``, so the first search distribution is the prior itself.
+    ``1 / (2 bound_k)``, so the first search distribution is the prior itself
+    (in a problem's tighter box: its centre if the mean lies outside, and one
+    prior std as a fraction of it, at most ``cma``'s cap).
     """
 
     pymoo_class = CMAES
@@ -107,10 +109,30 @@ class PymooCMAES(PymooAlgorithm):
         given = self.given_popsize()
         return int(given[1]) if given else 4 + int(3 * np.log(self.space.dim))
 
+    def prior_box(self) -> bool:
+        """Whether pymoo's box is the prior's own (``2 bound_k`` stds), not a tighter one."""
+        mean, half = self.space.prior.mean, self.bound_k * self.space.prior.std
+        return self.box == (mean - half, mean + half)
+
     @property
     def default_sigma(self) -> float:
-        """One prior std as a fraction of pymoo's normalised box (``2 bound_k`` stds wide)."""
-        return 0.5 / self.bound_k
+        """One prior std as a fraction of pymoo's normalised box, at most ``cma``'s cap.
+
+        In the prior's own box (``2 bound_k`` stds wide) that is ``0.5 / bound_k``;
+        in a problem's tighter box one prior std may be wider than ``cma`` samples
+        (``sigma_cap``), and the cap is taken instead.
+        """
+        if self.prior_box():
+            return 0.5 / self.bound_k
+        sigma = self.space.prior.std / (self.box[1] - self.box[0])
+        cap = self.sigma_cap()
+        return sigma if cap is None else min(sigma, cap)
+
+    def start_point(self) -> np.ndarray:
+        """``x0 [D]``: the prior mean, or the box's centre where a problem's box leaves it out."""
+        low, high = self.box
+        mean = self.space.prior.mean
+        return np.full(self.space.dim, mean if low <= mean <= high else (low + high) / 2)
 
     def default_options(self, given: Iterable[str] = ()) -> dict[str, Any]:
         """As the adapter's, with the ``sigma`` this class passes instead of pymoo's 0.1."""
@@ -138,8 +160,8 @@ class PymooCMAES(PymooAlgorithm):
         return float(fraction) * width
 
     def constructor_options(self) -> dict[str, Any]:
-        """``x0`` at the prior mean and ``sigma`` of one prior std, then the user's options."""
-        x0 = np.full(self.space.dim, self.space.prior.mean)
+        """``x0`` (``start_point``) and ``sigma`` of one prior std, then the user's options."""
+        x0 = self.start_point()
         sigma = self.options.get("sigma", self.default_sigma)
         if not (isinstance(sigma, int | float) and not isinstance(sigma, bool) and sigma > 0):
             raise ValueError(f"sigma must be a positive fraction of the box width, got {sigma!r}")

@@ -5,7 +5,10 @@ An algorithm proposes genomes with ``ask()`` and learns their losses with
 maximisation problems), declares the most genomes one ``ask()`` returns
 (``batch_size``), draws every random number from the ``SeedSequence`` it was
 given, and never counts evaluations: the runner's evaluator does, and ends the
-run when the budget is spent, possibly in the middle of a batch.
+run when the budget is spent, possibly in the middle of a batch. Where the
+problem declares ``bounds``, ``ask()`` clips every genome into them, so the
+problem sees only genomes in its box whatever the algorithm proposes (an
+algorithm that handles bounds itself, like pymoo's, never gets clipped).
 
 Subclasses implement ``_ask`` and ``_tell``; the public methods check the call
 order and the shapes.
@@ -90,7 +93,8 @@ class Algorithm(abc.ABC):
         """Propose genomes to evaluate.
 
         Returns:
-            Array ``[n, D]`` with ``1 <= n <= batch_size``.
+            Array ``[n, D]`` with ``1 <= n <= batch_size``, inside the space's
+            ``bounds`` where it has them (clipped; ``_tell`` gets these genomes).
 
         """
         if self._pending is not None:
@@ -102,6 +106,8 @@ class Algorithm(abc.ABC):
                 f"{type(self).__name__}.ask() returned {len(genomes)} genomes; "
                 f"declared batch_size is {self.batch_size}"
             )
+        if self.space.bounds is not None:
+            genomes = np.clip(genomes, *self.space.bounds)  # a copy: the algorithm keeps its own
         self._pending = genomes
         return genomes
 

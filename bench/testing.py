@@ -48,6 +48,23 @@ class ProbeSphere(Problem):
         return fitness
 
 
+class ProbeBox(ProbeSphere):
+    """``ProbeSphere`` in the box ``[0.6, 1]`` per gene, narrower than the prior: it counts
+    the genomes it was given outside the box (``outside``)."""
+
+    bounds = (0.6, 1.0)
+
+    def __init__(self, dim: int = 8):
+        super().__init__(dim)
+        self.outside = 0
+
+    def evaluate(self, genomes: np.ndarray) -> np.ndarray:
+        """As ``ProbeSphere``, counting rows with a gene outside ``bounds``."""
+        low, high = self.bounds
+        self.outside += int(np.any((genomes < low) | (genomes > high), axis=1).sum())
+        return super().evaluate(genomes)
+
+
 class ProbeMeasures(ProbeSphere):
     """``ProbeSphere`` with measures (the first and last gene); optionally NaN for every k-th row.
 
@@ -107,8 +124,8 @@ def check_algorithm(
     Checks: batch shape, the ask/tell order guard, exact budgets (a multiple of
     the batch size and not), same seed → same result bit for bit, different
     seeds → different results, NaN fitness survived, NaN measures next to a
-    finite fitness survived and counted as invalid evaluations, no global RNG
-    touched.
+    finite fitness survived and counted as invalid evaluations, no genome
+    outside a problem's bounds evaluated, no global RNG touched.
 
     Args:
         algo_cls: The algorithm class (``cls(space, seed, **params)``).
@@ -161,6 +178,12 @@ def check_algorithm(
     ev = run_once(algo_cls, nan_problem, budget, 3, params)
     assert ev.used == budget and ev.nonfinite > 0, "NaN fitness must be counted, run completed"
     assert np.isfinite(ev.best_fitness), "NaN must never become the best fitness"
+
+    box = ProbeBox(problem.dim)
+    ev = run_once(algo_cls, box, budget, 3, params)
+    assert ev.used == budget and box.outside == 0, (
+        f"{box.outside} genomes outside the problem's bounds {box.bounds} were evaluated"
+    )
 
     measured = ProbeMeasures(problem.dim, nan_every=3)
     ev = run_once(algo_cls, measured, budget, 3, params)
