@@ -49,8 +49,10 @@ class ProbeSphere(Problem):
 
 
 class ProbeBox(ProbeSphere):
-    """``ProbeSphere`` in the box ``[0.6, 1]`` per gene, narrower than the prior: it counts
-    the genomes it was given outside the box (``outside``)."""
+    """``ProbeSphere`` in the box ``[0.6, 1]`` per gene, narrower than the prior.
+
+    It counts the genomes it was given outside the box (``outside``).
+    """
 
     bounds = (0.6, 1.0)
 

@@ -139,6 +139,24 @@ def test_cli_writes_and_refuses(tmp_path, board, capsys):
     assert main(["leaderboard", str(board.campaign), "--alpha", "2"]) == 2
 
 
+def test_a_rebuild_replaces_the_whole_folder(tmp_path, board, capsys):
+    out = tmp_path / "lb"
+    argv = ["leaderboard", str(board.campaign), "--out", str(out)]
+    assert main(argv) == 0
+    stale = [out / "tables" / "pairwise-gone.csv", out / "figures" / "cd.png"]
+    for path in stale:  # a problem no longer in the campaign, a diagram no longer drawn
+        path.write_text("old")
+    assert main(argv) == 0
+    assert not any(p.exists() for p in stale) and (out / "index.html").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lb"], "no staging folder left"
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    assert main(["leaderboard", str(board.campaign), "--out", str(foreign)]) == 2
+    assert "holds files but no leaderboard" in capsys.readouterr().err
+    assert (foreign / "notes.txt").read_text() == "keep"
+
+
 def test_title_and_note_head_the_overview_and_the_markdown(tmp_path, board):
     default = (board.out / "index.html").read_text()
     assert f"<h1>Leaderboard: {board.campaign.name}</h1>" in default

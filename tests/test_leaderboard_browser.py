@@ -46,7 +46,8 @@ def test_every_page_loads_clean_with_tables_images_and_working_links(site):
             assert label in report.text, f"{page.name} lacks provenance '{label}'"
         assert page.parent == site.resolve()
     shown = {Path(src).name for report in reports.values() for src, _ in report.images}
-    assert {"cd.png", "winrate.png", "anytime-sphere.png", "ecdf-rastrigin.png"} <= shown
+    assert {"winrate.png", "anytime-sphere.png", "ecdf-rastrigin.png"} <= shown
+    assert "cd.png" not in shown  # 2 problems, 3 algorithms: Friedman's p is at least 0.135
     for f in files:
         assert f.is_file(), f"broken link to {f}"
         assert site.resolve() in f.parents

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from bench.leaderboard.provenance import gather
 from bench.leaderboard.runs import load_runs
 from bench.leaderboard.tables import ProblemResult, problem_result, rank_blocks
 from bench.leaderboard.target_images import TargetImage, target_images
+from bench.spec import SpecError
 
 
 @dataclass
@@ -217,17 +220,56 @@ def build_leaderboard(
 ) -> Leaderboard:
     """Compute the leaderboard of ``campaign`` and write every file into ``out``.
 
-    ``title`` and ``note`` head the overview and the Markdown version (see ``Leaderboard``).
+    The files are written into a new folder beside ``out`` that then takes its
+    place, so a rebuild leaves no file of an older build behind (a problem no
+    longer in the campaign, a critical-difference diagram no longer drawn) and
+    an interrupted build leaves the old leaderboard whole. ``title`` and
+    ``note`` head the overview and the Markdown version (see ``Leaderboard``).
+
+    Raises:
+        SpecError: ``out`` holds files but no leaderboard (no ``provenance.json``).
+
     """
     from bench.leaderboard.html_site import write_site
     from bench.leaderboard.markdown_page import write_markdown
 
-    board = compute(campaign, out, alpha)
-    board.title, board.note = title, note
-    board.out.mkdir(parents=True, exist_ok=True)
-    write_tables(board)
-    write_figures(board)
-    (board.out / "provenance.json").write_text(json.dumps(board.provenance, indent=2))
-    write_markdown(board)
-    write_site(board)
+    out = Path(out)
+    if out.is_dir() and any(out.iterdir()) and not (out / "provenance.json").is_file():
+        raise SpecError(
+            f"{out} holds files but no leaderboard (no provenance.json), and a build "
+            "replaces the whole folder: give a new or empty folder"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
+    try:
+        board = compute(campaign, staging, alpha)
+        board.title, board.note = title, note
+        write_tables(board)
+        write_figures(board)
+        (board.out / "provenance.json").write_text(json.dumps(board.provenance, indent=2))
+        write_markdown(board)
+        write_site(board)
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a leaderboard is not
+        _swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    board.out = out
     return board
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _swap_in(new: Path, out: Path) -> None:
+    """Put the folder ``new`` where ``out`` is, removing the old ``out`` after the swap."""
+    if not out.exists():
+        new.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+    old.rmdir()  # only its unique name is wanted
+    out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
