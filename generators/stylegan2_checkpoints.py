@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import _compat_pickle
 import argparse
+import hashlib
+import inspect
 import io
 import os
 import pickle
@@ -40,7 +42,6 @@ import numpy as np
 import torch
 from bench.generators.stylegan2 import StyleGAN2Generator, channels_at
 from bench.generators.stylegan2_layers import fir_kernel
-from bench.generators.zoo import sha256_file
 
 from bench.problem import exception_line
 
@@ -168,6 +169,27 @@ _ALLOWED = {
 }
 
 
+def _private_copy(obj: Any) -> Any:
+    """A stand-in for ``obj`` that a pickle may alter without touching ``obj`` itself.
+
+    pickle's BUILD opcode sets attributes on whatever object it is given, so
+    handing out torch's own ``_rebuild_tensor_v2`` would let a file set its
+    ``__defaults__`` for the rest of the process (and every later
+    ``torch.load``). Python functions therefore go out as a fresh wrapper and
+    Python classes as a fresh subclass, per request; built-in functions and
+    types cannot be altered and go out as they are.
+    """
+    if inspect.isfunction(obj):
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return obj(*args, **kwargs)
+
+        return wrapper
+    if isinstance(obj, type) and obj.__module__ == __name__:
+        return type(obj.__name__, (obj,), {"__module__": obj.__module__})
+    return obj
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that resolves only the globals a network snapshot needs (see module doc)."""
 
@@ -178,7 +200,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             module, name = _compat_pickle.NAME_MAPPING[(module, name)]
         module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         if (module, name) in _ALLOWED:
-            return _ALLOWED[(module, name)]
+            return _private_copy(_ALLOWED[(module, name)])
         if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
             return getattr(torch, name)
         if module.startswith(_STUB_PACKAGES):
@@ -210,7 +232,11 @@ def read_nvidia_pickle(path: str | Path, trust: bool = False) -> PersistentStub:
 
     """
     path = Path(path)
-    digest = sha256_file(path)
+    try:
+        raw = path.read_bytes()  # hashed and parsed from the same bytes
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc}") from exc
+    digest = hashlib.sha256(raw).hexdigest()
     if not (trust or digest in KNOWN_SHA256 or digest in trusted_hashes()):
         raise UntrustedCheckpointError(
             f"{path} is not a known official checkpoint (sha256 {digest}); nothing in it is "
@@ -219,8 +245,7 @@ def read_nvidia_pickle(path: str | Path, trust: bool = False) -> PersistentStub:
             "line), or pass trust=True in Python"
         )
     try:
-        with open(path, "rb") as f:
-            data = RestrictedUnpickler(f).load()
+        data = RestrictedUnpickler(io.BytesIO(raw)).load()
     except _READ_ERRORS as exc:
         raise CheckpointError(f"{path} is not a readable network snapshot: {exc}") from exc
     g = data.get("G_ema") if isinstance(data, dict) else None
@@ -249,17 +274,42 @@ def _generator_from_stub(g: PersistentStub, where: str) -> StyleGAN2Generator:
             act = options["activation"]
             raise CheckpointError(f"{where}: {part} activation {act!r} unsupported")
     G = StyleGAN2Generator(
-        z_dim=int(kw["z_dim"]),
-        w_dim=int(kw["w_dim"]),
-        img_resolution=int(kw["img_resolution"]),
-        img_channels=int(kw["img_channels"]),
-        channel_base=int(syn.get("channel_base", 32768)),
-        channel_max=int(syn.get("channel_max", 512)),
-        mapping_layers=int(mapk.get("num_layers", 8)),
+        z_dim=_size(kw.get("z_dim"), "z_dim", where, 1, MAX_WIDTH),
+        w_dim=_size(kw.get("w_dim"), "w_dim", where, 1, MAX_WIDTH),
+        img_resolution=_resolution(kw.get("img_resolution"), where),
+        img_channels=_size(kw.get("img_channels"), "img_channels", where, 1, 4),
+        channel_base=_size(syn.get("channel_base", 32768), "channel_base", where, 1, 2**20),
+        channel_max=_size(syn.get("channel_max", 512), "channel_max", where, 1, MAX_WIDTH),
+        mapping_layers=_size(mapk.get("num_layers", 8), "mapping num_layers", where, 1, 32),
         conv_clamp=syn.get("conv_clamp"),
     )
     _check_classes(G, g, where)
     return G
+
+
+MAX_WIDTH = 4096  # latent and channel widths beyond any published StyleGAN2 (512)
+MAX_RESOLUTION = 2048
+
+
+def _size(value: Any, name: str, where: str, low: int, high: int) -> int:
+    """``value`` as an integer in ``[low, high]``, or a ``CheckpointError`` naming it.
+
+    A snapshot's sizes build the network before any tensor is compared, so a
+    malformed one must fail here, not as a traceback or a huge allocation.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise CheckpointError(f"{where}: {name} is {value!r}, not an integer")
+    if not low <= int(value) <= high:
+        raise CheckpointError(f"{where}: {name} = {value} lies outside [{low}, {high}]")
+    return int(value)
+
+
+def _resolution(value: Any, where: str) -> int:
+    """The image resolution: a power of 2 from 4 to ``MAX_RESOLUTION``."""
+    res = _size(value, "img_resolution", where, 4, MAX_RESOLUTION)
+    if res & (res - 1):
+        raise CheckpointError(f"{where}: img_resolution {res} is not a power of 2")
+    return res
 
 
 def _check_classes(module: torch.nn.Module, stub: PersistentStub, where: str, path: str = "G"):

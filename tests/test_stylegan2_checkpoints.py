@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from bench.generators import stylegan2_checkpoints as checkpoints
 from bench.generators.stylegan2 import StyleGAN2Generator
 from bench.generators.stylegan2_checkpoints import (
     CheckpointError,
@@ -180,6 +181,66 @@ def test_pickle_with_a_foreign_global_is_refused_unrun(tmp_path):
     with pytest.raises(CheckpointError, match=r"posix.system|os.system"):
         load_stylegan2(path, trust=True)
     assert not marker.exists()
+
+
+def _build_on_global(module: str, name: str, attr: str, value: bytes) -> bytes:
+    """A pickle that sets ``module.name.attr`` (pickle's BUILD with slot state), then
+    returns ``{"G_ema": None}``; ``value`` is the pickled value's opcodes."""
+    def text(s: str) -> bytes:
+        return b"X" + len(s).to_bytes(4, "little") + s.encode()
+
+    return (
+        b"\x80\x02c" + f"{module}\n{name}\n".encode()
+        + b"N}" + text(attr) + value + b"s\x86b0"  # (None, {attr: value}) BUILD, POP
+        + b"}" + text("G_ema") + b"Ns."
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "attr", "value"),
+    [
+        # negate every tensor torch.load rebuilds afterwards, weights_only included
+        ("torch._utils", "_rebuild_tensor_v2", "__defaults__", b"}" + b"X\x03\x00\x00\x00neg"
+         + b"\x88s\x85"),
+        ("dnnlib.util", "EasyDict", "planted", b"\x88"),
+    ],
+)
+def test_a_pickle_cannot_alter_the_objects_it_is_given(tmp_path, module, name, attr, value):
+    path = tmp_path / "poison.pkl"
+    path.write_bytes(_build_on_global(module, name, attr, value))
+    rebuild = torch._utils._rebuild_tensor_v2
+    defaults = rebuild.__defaults__
+    with pytest.raises(CheckpointError, match="no G_ema"):
+        load_stylegan2(path, trust=True)
+    assert rebuild.__defaults__ == defaults
+    assert not hasattr(checkpoints._EasyDict, "planted")
+    torch.save({"w": torch.ones(3)}, tmp_path / "plain.pt")
+    assert torch.equal(torch.load(tmp_path / "plain.pt", weights_only=True)["w"], torch.ones(3))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"img_resolution": 10**6}, r"img_resolution = 1000000 lies outside \[4, 2048\]"),
+        ({"img_resolution": 48}, "img_resolution 48 is not a power of 2"),
+        ({"z_dim": "512"}, "z_dim is '512', not an integer"),
+    ],
+)
+def test_a_snapshot_with_malformed_sizes_is_refused_before_building(tmp_path, change, message):
+    G = small()
+    path = tmp_path / "g.pkl"
+    with nvidia_modules() as (fn, easy):
+        a = G.arch
+        kwargs = easy(
+            z_dim=a["z_dim"], c_dim=0, w_dim=a["w_dim"], img_resolution=a["img_resolution"],
+            img_channels=a["img_channels"],
+        )
+        kwargs.update(change)
+        path.write_bytes(pickle.dumps({"G_ema": Persisted(
+            fn, "Generator", {"_init_kwargs": kwargs, "_modules": OrderedDict()}, ""
+        )}))  # fmt: skip
+    with pytest.raises(CheckpointError, match=message):
+        load_stylegan2(path, trust=True)
 
 
 def test_pickle_without_g_ema_or_of_another_architecture(tmp_path):
