@@ -30,7 +30,8 @@ def resolve_device(name: str | torch.device) -> torch.device:
     """The device named ``name``, checked to exist on this machine.
 
     Args:
-        name: ``cpu``, ``cuda`` or ``cuda:N`` (``mps`` where PyTorch has it).
+        name: ``cpu``, ``cuda`` or ``cuda:N``. Apple's ``mps`` is refused: the
+            problems compute their distances in float64, which it lacks.
 
     Returns:
         The ``torch.device``.
@@ -53,7 +54,12 @@ def resolve_device(name: str | torch.device) -> torch.device:
         count = torch.cuda.device_count()
         if dev.index is not None and dev.index >= count:
             raise DeviceError(f"device {name!r}: this machine has {count} CUDA device(s)")
-    elif dev.type not in ("cpu", "mps"):
+    elif dev.type == "mps":
+        raise DeviceError(
+            f"device {name!r}: Apple's MPS has no float64, in which the problems compute "
+            "their distances; use --device cpu"
+        )
+    elif dev.type != "cpu":
         raise DeviceError(f"unsupported device {name!r}; valid: cpu, cuda, cuda:N")
     return dev
 

@@ -130,7 +130,7 @@ class SetDiversity(Problem):
     @staticmethod
     def _load_generator(name: str | Generator, weights: str | None, device: str) -> Generator:
         if isinstance(name, Generator):
-            return name.eval()
+            return name.to(device).eval()
         factory = registry("generators").load(name)
         kwargs = {"device": device}
         if weights is not None:

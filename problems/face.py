@@ -145,6 +145,7 @@ class FaceSimilarity(Problem):
         self.facenet_file = resolve_weights(facenet)
         self.facenet = FastFaceNet(load_facenet(self.facenet_file, device=device), channels_last)
         self.crop = self._crop_box(crop, calibration_samples)
+        self.manual_crop = crop is not None  # the stored measure axes belong to the calibrated box
         if chunk is None:
             self.chunk = auto_chunk(self.device, lambda n: self.embed_genomes(self._probe(n)))
         self.target_spec = target
@@ -287,9 +288,15 @@ class FaceSimilarity(Problem):
 
     @property
     def pca_filename(self) -> str:
-        """Name of the stored measure axes of this generator and FaceNet."""
+        """Name of the stored measure axes of this generator, FaceNet and crop box.
+
+        Axes are fitted on faces cut with the problem's crop box: those of the
+        calibrated box (the shipped ones) carry no box in their name, those of a
+        ``crop=`` given by hand carry it, so neither is read for the other.
+        """
         name = self.generator_name if isinstance(self.generator_name, str) else "custom"
-        return pca_filename(generator_id(name, self.generator), self.facenet_file)
+        box = self.crop.box if self.manual_crop else None
+        return pca_filename(generator_id(name, self.generator), self.facenet_file, box)
 
     @property
     def pca(self) -> FacePCA:
@@ -316,7 +323,7 @@ class FaceSimilarity(Problem):
             emb = torch.cat(
                 [
                     self._embed_images(self.generator.generate(c, self.chunk))
-                    for c in np.array_split(z, max(1, samples // self.chunk))
+                    for c in np.array_split(z, max(1, -(-samples // self.chunk)))
                 ]
             )
         return FacePCA.fit(emb.double().cpu().numpy(), seed)

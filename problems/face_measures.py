@@ -22,11 +22,22 @@ import torch
 RANGE_STD = 3.0  # archive range: ± this many standard deviations on each axis
 
 
-def pca_filename(gen_id: str, facenet_file: str | Path) -> str:
-    """Name of the stored axes of generator ``gen_id`` (``face_crop.generator_id``) and FaceNet."""
+def pca_filename(
+    gen_id: str, facenet_file: str | Path, crop: tuple[int, int, int, int] | None = None
+) -> str:
+    """Name of the stored axes of generator ``gen_id`` (``face_crop.generator_id``) and FaceNet.
+
+    Args:
+        gen_id: The generator's id.
+        facenet_file: The FaceNet weights.
+        crop: A crop box ``(x0, y0, x1, y1)`` given by hand, or ``None`` for the
+            generator's calibrated box.
+
+    """
     from bench.provenance import sha256_file
 
-    return f"{gen_id}-facenet-{sha256_file(facenet_file)[:12]}-pca.json"
+    box = "" if crop is None else "-crop-" + "-".join(str(int(v)) for v in crop)
+    return f"{gen_id}-facenet-{sha256_file(facenet_file)[:12]}{box}-pca.json"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,16 @@ def test_default_generator_ships_with_its_calibrations(face, tmp_path_factory):
     assert all((WEIGHTS_DIR / f).is_file() for f in card["files"])
 
 
+def test_a_hand_given_crop_has_measure_axes_of_its_own(face):
+    """Axes fitted on the calibrated box were read for any crop=, and a refit was cached under
+    the calibrated box's name, where every later default problem read it."""
+    shipped = face.pca
+    manual = registry("problems").load("face")(crop="16,20,48,56", measure_samples=24)
+    assert "-crop-16-20-48-56-pca.json" in manual.pca_filename
+    assert manual.pca.samples == 24 != shipped.samples  # fitted on its own faces
+    assert registry("problems").load("face")().pca == shipped
+
+
 def test_seed_target_is_found_exactly_and_random_faces_are_far(face):
     best = face.seed_genome(0)
     assert face.evaluate(best)[0] < 1e-4

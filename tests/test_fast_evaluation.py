@@ -44,6 +44,8 @@ def test_devices_resolve_or_fail_clearly():
     assert resolve_device("cpu") == torch.device("cpu")
     with pytest.raises(DeviceError, match="unknown device 'gpu0'; valid: cpu, cuda, cuda:N"):
         resolve_device("gpu0")
+    with pytest.raises(DeviceError, match="MPS has no float64"):  # accepted, then failed later
+        resolve_device("mps")
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError, match="CUDA is not available on this machine"):
             resolve_device("cuda:0")
