@@ -159,7 +159,11 @@ def _train(
         opt_g.load_state_dict(ckpt["opt_g"])
         opt_d.load_state_dict(ckpt["opt_d"])
         order_rng.bit_generator.state = ckpt["order_rng"]
-        torch.set_rng_state(ckpt["torch_rng"])
+        torch.set_rng_state(ckpt["torch_rng"].cpu())  # map_location put it on ``dev``
+        if dev.type == "cuda" and ckpt.get("cuda_rng") is not None:
+            # latents and dropout on the GPU draw from its generator, which
+            # manual_seed above reset to the start of epoch 1
+            torch.cuda.set_rng_state(ckpt["cuda_rng"].cpu(), dev)
         log = ckpt["log"]
         log["config"] = asdict(config)  # only the epoch target may change on resume
         start_epoch = ckpt["epoch"]
@@ -236,6 +240,7 @@ def _train(
                 "opt_d": opt_d.state_dict(),
                 "order_rng": order_rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
                 "log": log,
             },
             out / CHECKPOINT,
