@@ -187,10 +187,19 @@ def load_digits_like(name: str, root: Path, heldout: int = 2000) -> LabelledImag
 
 
 def _face_sources(folder: Path) -> Iterator[tuple[str, bytes]]:
-    """``(name, jpeg bytes)`` of every face photo in ``folder`` (tars and loose files), sorted."""
+    """``(name, jpeg bytes)`` of every face photo in ``folder`` (tars and loose files), sorted.
+
+    A photo is read once by its file name: a folder holding both the tar and the
+    photos extracted from it would otherwise put every face in twice, some on
+    both sides of the held-out split (UTKFace's names, age_gender_race_time, are
+    unique).
+    """
+    seen: set[str] = set()
     loose = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     for p in loose:
-        yield str(p.relative_to(folder)), p.read_bytes()
+        if p.name not in seen:
+            seen.add(p.name)
+            yield str(p.relative_to(folder)), p.read_bytes()
     for tar_path in sorted(folder.glob("*.tar*")):
         try:
             with tarfile.open(tar_path) as tar:
@@ -199,8 +208,10 @@ def _face_sources(folder: Path) -> Iterator[tuple[str, bytes]]:
                     key=lambda m: m.name,
                 )
                 for m in members:
-                    f = tar.extractfile(m)
+                    name = Path(m.name).name
+                    f = None if name in seen else tar.extractfile(m)
                     if f is not None:
+                        seen.add(name)
                         yield m.name, f.read()
         except tarfile.TarError as exc:
             raise DataError(f"{tar_path}: unreadable tar ({exc})") from exc

@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import tarfile
 
 import numpy as np
 import pytest
@@ -91,6 +92,23 @@ def test_faces_from_a_folder_skip_unreadable(tmp_path):
     assert faces.shape == (4, 16, 16, 3) and faces.dtype == np.uint8
     with pytest.raises(DataError, match="face photos not found"):
         load_faces(tmp_path / "elsewhere")
+
+
+def test_a_photo_in_the_tar_and_beside_it_is_read_once(tmp_path):
+    folder = tmp_path / "utkface"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    with tarfile.open(folder / "faces.tar", "w") as tar:
+        for i in range(3):
+            buf = io.BytesIO()
+            Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(buf, "JPEG")
+            info = tarfile.TarInfo(f"UTKFace/{i}_0_0_2017.jpg.chip.jpg")
+            info.size = len(buf.getvalue())
+            tar.addfile(info, io.BytesIO(buf.getvalue()))
+            if i < 2:  # two of the three also extracted
+                (folder / "UTKFace").mkdir(exist_ok=True)
+                (folder / "UTKFace" / f"{i}_0_0_2017.jpg.chip.jpg").write_bytes(buf.getvalue())
+    assert load_faces(tmp_path, resolution=8).shape == (3, 8, 8, 3)
 
 
 def test_real_utkface_tar(data_dir):
