@@ -267,6 +267,8 @@ def build_problem(spec: RunSpec) -> Problem:
         return cls(**params)
     except (TypeError, ValueError) as exc:
         raise SpecError(f"problem '{spec.problem}': {exc}") from exc
+    except MemoryError as exc:  # a size far beyond the machine, e.g. --set problem.dim=1e11
+        raise SpecError(f"problem '{spec.problem}' does not fit in memory: {exc}") from exc
 
 
 def build_algorithm(spec: RunSpec, problem: Problem) -> Algorithm:
@@ -281,6 +283,8 @@ def build_algorithm(spec: RunSpec, problem: Problem) -> Algorithm:
         return cls(problem.search_space, algo_seed, **params)
     except (TypeError, ValueError) as exc:
         raise SpecError(f"algorithm '{spec.algo}': {exc}") from exc
+    except MemoryError as exc:  # a size far beyond the machine, e.g. --set problem.dim=1e11
+        raise SpecError(f"algorithm '{spec.algo}' does not fit in memory: {exc}") from exc
 
 
 def check_spec(spec: RunSpec) -> None:

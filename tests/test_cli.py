@@ -367,6 +367,10 @@ MORE_BAD = {
         ["--algo", "random", "--budget", "100", "--out", ""],
         "--out needs a folder name, got an empty one",
     ),
+    "a problem too large for memory": (
+        ["--algo", "random", "--budget", "100", "--set", "problem.dim=100000000000"],
+        "problem 'sphere' does not fit in memory: Unable to allocate 745. GiB",
+    ),
 }
 
 
@@ -382,7 +386,8 @@ def test_bad_run_options_get_one_line_and_exit_2(tmp_path, capsys, monkeypatch, 
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
-    assert not list(tmp_path.iterdir())
+    # nothing written: at most the --out folder, checked writable before the problem is built
+    assert all(p.name == "o" and not any(p.iterdir()) for p in tmp_path.iterdir())
 
 
 def test_show_skips_damaged_records_with_one_line_each(bench_cmd, tmp_path):

@@ -38,3 +38,16 @@ def test_leaderboard_merges_old_absolute_names_with_new_ones():
         "/elsewhere/dcgan-mnist.pt": [digest],  # another machine's folder: left as recorded
         "generators/weights/dcgan-mnist.pt": [digest],
     }
+
+
+def test_cache_folder_follows_xdg_only_when_absolute(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from bench.cache import cache_dir
+
+    monkeypatch.delenv("LATENT_BENCH_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir("weights") == tmp_path / "xdg" / "latent-bench" / "weights"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # invalid by the XDG spec: ignored
+    assert cache_dir() == (Path.home() / ".cache" / "latent-bench").resolve()
