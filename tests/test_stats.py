@@ -274,3 +274,20 @@ def test_mann_whitney_with_ties_is_exact_for_few_runs(best, other):
     assert table.loc["b", "p"] == pytest.approx(_brute_force_mwu_p(other, best), abs=1e-12)
     if len(best) == 3:
         assert table.loc["b", "verdict"] == "not significant"  # at the default alpha 0.05
+
+
+@pytest.mark.parametrize(
+    ("problems", "algos", "message"),
+    [
+        (["p"], ["pymoo:ga", "pymoo_ga"], "algorithm 'pymoo:ga' and algorithm 'pymoo_ga' would"),
+        (["ranks"], ["a"], "the ranks table and problem 'ranks' would both write tables/ranks"),
+        (["x", "pairwise-x"], ["a"], "problem 'x' and problem 'pairwise-x' would both write"),
+    ],
+)
+def test_names_that_would_share_a_file_are_refused(problems, algos, message):
+    from bench.leaderboard.build import check_file_names
+    from bench.spec import SpecError
+
+    with pytest.raises(SpecError, match=message):
+        check_file_names(problems, algos)
+    check_file_names(["sphere", "diversity-mnist-rmse", "face"], ["pymoo:ga", "ga", "random"])

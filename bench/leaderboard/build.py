@@ -211,6 +211,31 @@ def _gallery(board: Leaderboard, result: ProblemResult, runs: pd.DataFrame) -> N
     board.gallery_runs[result.problem] = pictured
 
 
+TABLES = ("runs", "ranks", "winrate", "nemenyi")  # tables/ files not named after a problem
+
+
+def check_file_names(problems: list[str], algos: list[str]) -> None:
+    """Raise ``SpecError`` if two problems or algorithms would write one file.
+
+    Files are named by ``slug``: ``pymoo:ga`` and ``pymoo_ga`` share a gallery
+    image, and a problem called ``ranks`` or ``pairwise-x`` would overwrite the
+    rank table or the pairwise table of problem ``x``.
+    """
+    owners: dict[str, str] = {f"tables/{t}": f"the {t} table" for t in TABLES}
+    named = [
+        (f"problem {p!r}", f"tables/{pre}{slug(p)}")
+        for p in problems
+        for pre in ("", "pairwise-", "diversity-", "diversity-matrix-")
+    ] + [(f"algorithm {a!r}", f"images/*/{slug(a)}") for a in algos]
+    for owner, name in named:
+        other = owners.setdefault(name, owner)
+        if other != owner:
+            raise SpecError(
+                f"{other} and {owner} would both write {name}: rename one (file names "
+                "keep letters, digits, '-', '.' and '_', anything else becomes '_')"
+            )
+
+
 def build_leaderboard(
     campaign: Path,
     out: Path,
@@ -243,6 +268,8 @@ def build_leaderboard(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
     try:
         board = compute(campaign, staging, alpha)
+        runs = board.runs
+        check_file_names(list(dict.fromkeys(runs["problem"])), list(dict.fromkeys(runs["algo"])))
         board.title, board.note = title, note
         write_tables(board)
         write_figures(board)
