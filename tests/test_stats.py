@@ -291,3 +291,17 @@ def test_names_that_would_share_a_file_are_refused(problems, algos, message):
     with pytest.raises(SpecError, match=message):
         check_file_names(problems, algos)
     check_file_names(["sphere", "diversity-mnist-rmse", "face"], ["pymoo:ga", "ga", "random"])
+
+
+def test_a_problem_where_every_run_ties_names_no_best_algorithm():
+    result = problem_result(long_table({"a": [0.5, 0.5, 0.5], "b": [0.5, 0.5, 0.5]}))
+    assert result.tied and result.best == "a"  # the name sorts first; it won nothing
+    verdicts = result.table.set_index("algo")["verdict"].to_dict()
+    assert verdicts == {"a": "tied: every run the same", "b": "not significant"}
+    from bench.leaderboard.markdown_page import problem_notes
+
+    board = type("Board", (), {"alpha": 0.05})()
+    notes = " ".join(problem_notes(board, result))
+    assert "Best algorithm (lowest median loss): none, every finished run reached the same" in notes
+    assert notes.count("every run reached the same value") == 1  # the reason, once
+    assert not problem_result(long_table({"a": [0.5, 0.4], "b": [0.5, 0.5]})).tied

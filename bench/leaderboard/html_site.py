@@ -110,7 +110,7 @@ def index_page(board: Leaderboard) -> str:
             {
                 "problem": r.problem,
                 "sense": r.sense,
-                "best algo": r.best or "–",
+                "best algo": "– (all tied)" if r.tied else r.best or "–",
                 "omnibus": r.omnibus.verdict(board.alpha),
             }
             for r in board.problems
@@ -170,7 +170,8 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
     runs = board.runs[board.runs["problem"] == result.problem]
     unfinished = unfinished_runs(runs)
     body = [f"<p>{escape(' '.join(problem_notes(board, result)))}</p>"]
-    body.append(html_table(result.table, result.best, f"{result.problem}: one row per algorithm"))
+    highlight = None if result.tied else result.best
+    body.append(html_table(result.table, highlight, f"{result.problem}: one row per algorithm"))
     body.append(
         f'<p>Tables: <a href="tables/{escape(slug(result.problem))}.csv">CSV</a>, '
         f'<a href="tables/{escape(slug(result.problem))}.parquet">Parquet</a>, '

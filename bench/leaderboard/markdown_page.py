@@ -40,7 +40,10 @@ def unfinished_runs(runs: pd.DataFrame) -> list[str]:
 
 def problem_notes(board: Leaderboard, result: ProblemResult) -> list[str]:
     """Sentences under a problem's table: sense, best algorithm, omnibus test."""
-    best = result.best or "none (no finished runs)"
+    if result.tied:
+        best = "none, every finished run reached the same value"
+    else:
+        best = result.best or "none (no finished runs)"
     return [
         f"Objective: {result.sense}imise final fitness. Best algorithm (lowest median loss): "
         f"{best}.",

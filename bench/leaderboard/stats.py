@@ -224,7 +224,8 @@ def pairwise_vs_best(losses: dict[str, np.ndarray], alpha: float = ALPHA) -> pd.
     Returns:
         One row per algorithm: ``algo``, ``vs`` (the best), ``u``, ``p``,
         ``p_holm``, ``a12`` (chance a run of ``algo`` beats a run of the best)
-        and ``verdict``: ``"best"``, ``"worse"``/``"better"`` where the Holm
+        and ``verdict``: ``"best"`` (``"tied: every run the same"`` where every
+        run of every algorithm reached one value), ``"worse"``/``"better"`` where the Holm
         p-value is below ``alpha``, ``"not significant"`` otherwise, or
         ``"too few runs"``.
 
@@ -244,6 +245,9 @@ def pairwise_vs_best(losses: dict[str, np.ndarray], alpha: float = ALPHA) -> pd.
             row.update(zip(("u", "p"), _mann_whitney(v, clean[best]), strict=True))
         rows.append(row)
     table = pd.DataFrame(rows, columns=["algo", "vs", "u", "p", "p_holm", "a12", "verdict"])
+    pooled = np.concatenate([v for v in clean.values() if len(v)] or [np.empty(0)])
+    if sum(len(v) > 0 for v in clean.values()) >= 2 and np.ptp(pooled) == 0:
+        table.loc[table["verdict"] == "best", "verdict"] = "tied: every run the same"
     tested = table["p"].notna()
     if tested.any():
         reject, p_holm, _, _ = multipletests(table.loc[tested, "p"], alpha=alpha, method="holm")

@@ -48,6 +48,11 @@ class ProblemResult:
     extra: list[str]
     help: dict[str, str]
 
+    @property
+    def tied(self) -> bool:
+        """Every finished run of every algorithm reached the same value: no algorithm is best."""
+        return self.omnibus.test == "none" and self.omnibus.p == 1.0
+
 
 def _count(status: pd.Series, value: str) -> int:
     return int((status == value).sum())
