@@ -10,8 +10,11 @@ and refusing a second one in the same folder work as they do in one process.
 A worker that dies in the middle of a run (killed, preempted, out of memory)
 costs only that run: the scheduler gives it to another worker and the driver
 records it once, when it finishes there. A run that takes down more workers than
-Dask's ``distributed.scheduler.allowed-failures`` (3) allows is recorded as
-failed, ``KilledWorker`` as its error, and runs again with ``--retry-failed``.
+Dask's ``distributed.scheduler.allowed-failures`` (3) allows is run once more
+on its own at the end (Dask also counts the deaths against the runs queued on
+the same worker, which were innocent), and if it kills workers again it is
+recorded as failed, ``KilledWorker`` as its error, and runs again with
+``--retry-failed``.
 
 Every worker thread builds a problem once and reuses it for later runs with the
 same problem name and parameters (``ProblemCache``), so a generator and a judge
@@ -35,10 +38,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, KilledWorker, LocalCluster, as_completed
 
 from bench.campaign import DEVICE_ENV, RunMany, failed_record, run_or_fail
 from bench.problem import Problem
+from bench.provenance import file_signature
 from bench.runner import RunResult, execute
 from bench.spec import RunSpec, SpecError, build_problem, placed
 
@@ -50,6 +54,9 @@ class ProblemCache:
 
     Campaigns run problem by problem, so a small capacity holds the current
     problem (and the next, at the border) without keeping every network loaded.
+    A problem whose weight files changed since it was built (retrained,
+    replaced) is built again, so a run never records the hash of a file whose
+    network it did not use.
     """
 
     def __init__(self, capacity: int = 2) -> None:
@@ -57,19 +64,33 @@ class ProblemCache:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
         self.built = 0  # problems constructed so far
-        self._problems: OrderedDict[str, Problem] = OrderedDict()
+        self._problems: OrderedDict[str, tuple[Problem, list]] = OrderedDict()
 
     def get(self, spec: RunSpec) -> Problem:
         """The problem named by ``spec`` with its parameters, built on first use."""
         key = json.dumps([spec.problem, spec.problem_params], sort_keys=True, default=str)
-        problem = self._problems.pop(key, None)
+        problem, signatures = self._problems.pop(key, (None, None))
+        if problem is not None and _signatures(problem) != signatures:
+            problem = None  # a weight file changed under it
         if problem is None:
             problem = build_problem(spec)
+            signatures = _signatures(problem)
             self.built += 1
-        self._problems[key] = problem
+        self._problems[key] = (problem, signatures)
         while len(self._problems) > self.capacity:
             self._problems.popitem(last=False)
         return problem
+
+
+def _signatures(problem: Problem) -> list:
+    """``file_signature`` of each weight file of ``problem`` (``None`` for one that is gone)."""
+    out = []
+    for path in problem.weight_files():
+        try:
+            out.append(file_signature(path))
+        except OSError:
+            out.append(None)
+    return out
 
 
 _local = threading.local()  # one cache per worker thread: two runs never share a problem
@@ -123,15 +144,36 @@ def on_cluster(
         spec_of = {future.key: spec for future, spec in zip(futures, specs, strict=True)}
         finished = as_completed(futures)
         del futures  # as_completed holds each future until it is yielded, then lets it go
+        suspects = []
         for future in finished:
             spec = spec_of.pop(future.key)
             try:
                 result = future.result()
-            except Exception as exc:  # KilledWorker: the run itself kept killing its workers;
-                # anything else: it raised on every try (its problem cannot be built)
+            except KilledWorker:
+                suspects.append(spec)  # it, or a run queued beside it, kept killing workers
+                continue
+            except Exception as exc:  # it raised on every try (its problem cannot be built)
                 result = RunResult(failed_record(spec, exc), None, None, None)
-            future.release()
+            finally:
+                future.release()
             yield spec, result
+        for spec in suspects:
+            yield spec, _alone(spec)
+
+    def _alone(spec: RunSpec) -> RunResult:
+        """``spec`` run again with no other run of this campaign on the cluster.
+
+        Dask counts a worker's death against every task the worker held, the
+        runs queued behind the one that killed it included, so an innocent run
+        can reach ``allowed-failures`` too. Alone, only the guilty run fails again.
+        """
+        future = client.submit(task, spec, pure=False, retries=retries)
+        try:
+            return future.result()
+        except Exception as exc:
+            return RunResult(failed_record(spec, exc), None, None, None)
+        finally:
+            future.release()
 
     return run_many
 

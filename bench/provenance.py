@@ -133,7 +133,7 @@ def device_info(device: str = "cpu") -> dict:
 
 
 @functools.cache
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+def _sha256_cached(path: str, signature: tuple[int, ...]) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -141,10 +141,19 @@ def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 of a file, cached per (path, size, mtime)."""
+def file_signature(path: str | os.PathLike) -> tuple[int, ...]:
+    """What changes when a file is replaced or rewritten: inode, size, mtime and ctime.
+
+    The ctime matters: ``cp -p``, ``rsync -t`` and ``tar x`` restore the mtime of
+    a rewritten file, but nothing can set its ctime.
+    """
     st = os.stat(path)
-    return _sha256_cached(os.fspath(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """sha256 of a file, cached per path and ``file_signature``."""
+    return _sha256_cached(os.fspath(Path(path).resolve()), file_signature(path))
 
 
 def portable_path(path: str | os.PathLike) -> str:

@@ -7,12 +7,14 @@ costs seconds on a small machine); ``--workers`` starts one more of one worker.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from pathlib import Path
 
 import dask
 import numpy as np
 import pytest
+import torch
 from distributed import Client, LocalCluster
 from test_campaign import _plan, _unbuildable_plan
 
@@ -20,12 +22,14 @@ from bench.campaign import Plan, load_campaign, run_campaign
 from bench.cli import main
 from bench.distributed import ProblemCache, on_cluster, placed, run_on_worker, worker_problems
 from bench.problem import Problem
+from bench.provenance import sha256_file
 from bench.results import RECORD
 from bench.runner import RunResult, execute
 from bench.spec import RunSpec
 
 PLAN = _plan()  # the plan of the one-process campaign tests: 2 problems × 2 algorithms × 2 seeds
 VICTIM = ("rastrigin", "ga", 1)  # the run whose worker dies in the middle
+WEIGHTS = Path(__file__).resolve().parents[1] / "generators" / "weights"
 
 
 class _ExitsAtSecondBatch(Problem):
@@ -109,6 +113,31 @@ def test_a_run_that_keeps_killing_workers_is_recorded_as_failed(client, tmp_path
     assert "2 different workers" in row["error"], row["error"]
     again = run_campaign(plan, tmp_path, progress=False, run_many=on_cluster(client))
     assert (again.ran, again.skipped_failed) == (0, 1)  # kept, like any failed run
+
+
+def _seed_0_exits(spec: RunSpec) -> RunResult:
+    if spec.seed == 0:
+        os._exit(1)
+    return run_on_worker(spec)
+
+
+@pytest.mark.slow
+def test_runs_queued_beside_a_killer_are_not_recorded_as_killers(tmp_path):
+    """One worker holds two runs at a time; Dask counted each death against both."""
+    plan = Plan(problems=["sphere"], algorithms=["random"], seeds=[0, 1, 2], budget=100)
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as one_worker,
+    ):
+        summary = run_campaign(
+            plan, tmp_path, progress=False, run_many=on_cluster(one_worker, task=_seed_0_exits)
+        )
+    assert (summary.ran, summary.failed) == (3, 1)
+    status = load_campaign(tmp_path).set_index("seed")["status"].to_dict()
+    assert status == {0: "failed", 1: "finished", 2: "finished"}
 
 
 def test_a_problem_no_worker_can_build_fails_its_runs_not_the_campaign(client, tmp_path):
@@ -211,6 +240,34 @@ def test_problem_cache_reuses_and_evicts():
         reused = execute(spec, problem=cache.get(spec))
         assert reused.record["best_fitness"] == fresh.record["best_fitness"]
         assert reused.curve["best"].equals(fresh.curve["best"])
+
+
+def test_a_cached_problem_is_rebuilt_when_its_weights_change(tmp_path):
+    """A retrained weight file under a cached problem: the old network ran, the new hash
+    went into the record."""
+    weights = tmp_path / "g.pt"
+    saved = torch.load(WEIGHTS / "dcgan-mnist.pt", weights_only=True)
+    torch.save(saved, weights)  # written as below, so that the two files have one size
+    spec = RunSpec(
+        "diversity-mnist-rmse", "random", 20, 0, {"k": 4, "weights": str(weights)}, {"batch": 10}
+    )
+    cache = ProblemCache()
+    first = cache.get(spec)
+    assert cache.get(spec) is first and cache.built == 1
+    old_hash = sha256_file(weights)
+    stat = weights.stat()
+    state = saved.get("state_dict", saved)
+    for name in state:  # another network of the same shapes: a file of the same size
+        state[name] = -state[name] if state[name].is_floating_point() else state[name]
+    torch.save(saved, weights)
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as cp -p or rsync -t do
+    second = cache.get(spec)
+    assert second is not first and cache.built == 2
+    reused = execute(spec, problem=second)
+    assert reused.record["best_fitness"] == execute(spec).record["best_fitness"]
+    assert weights.stat().st_size == stat.st_size and weights.stat().st_mtime_ns == stat.st_mtime_ns
+    new_hash = hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert sha256_file(weights) == new_hash != old_hash  # the cached hash is not reused
 
 
 def test_worker_device_goes_to_problems_that_take_one_never_into_the_run_id():
