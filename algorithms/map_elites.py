@@ -235,13 +235,14 @@ class QualityDiversity(Algorithm):
     def measures_of(self, genomes: np.ndarray, measures: np.ndarray | None) -> np.ndarray:
         """The problem's measures, or the fallback grid's (the first genes) ``[n, M]``.
 
-        Non-finite measures (those of invalid rows) become 0, which pyribs accepts.
+        Non-finite measures (those of invalid rows) become 0, which pyribs accepts;
+        all are clipped into the measure space (``MeasureSpace.clip``).
         """
         if self.own_measures:
-            return genomes[:, : self.measure_space.dim]
+            return self.measure_space.clip(genomes[:, : self.measure_space.dim])
         if measures is None:
             raise ValueError(f"{type(self).__name__} needs the problem's measures in tell()")
-        return np.nan_to_num(measures, nan=0.0, posinf=0.0, neginf=0.0)
+        return self.measure_space.clip(np.nan_to_num(measures, nan=0.0, posinf=0.0, neginf=0.0))
 
     @property
     def archive(self) -> GridArchive | None:

@@ -120,7 +120,8 @@ class PassiveArchive:
         number = self._seen + 1 + np.arange(n, dtype=np.float64)  # 1-based evaluation number
         self._seen += n
         if ok.any():
-            self.archive.add(number[ok], -np.asarray(loss, dtype=np.float64)[ok], measures[ok])
+            objective = -np.asarray(loss, dtype=np.float64)[ok]
+            self.archive.add(number[ok], objective, self.measure_space.clip(measures[ok]))
         if self._checkpoints and self._seen >= self._checkpoints[0]:
             self._checkpoints = [c for c in self._checkpoints if c > self._seen]
             self.snapshots.append((self._seen, self.cells()))

@@ -110,7 +110,8 @@ class MeasureSpace:
 
     Attributes:
         names: One name per measure, e.g. ``("mean similarity", "max similarity")``.
-        ranges: ``(low, high)`` per measure; values outside are clipped by archives.
+        ranges: ``(low, high)`` per measure; values outside are clipped (``clip``) by
+            the suite's archives.
         bins: Default number of archive cells per measure.
 
     """
@@ -127,6 +128,16 @@ class MeasureSpace:
     def dim(self) -> int:
         """Number of measures."""
         return len(self.names)
+
+    def clip(self, measures: np.ndarray) -> np.ndarray:
+        """``measures [n, M]`` clipped into ``ranges``: an archive's edge cells take the rest.
+
+        Archives clip cell indices too, but only after turning a measure into an
+        integer: one far outside (3e8 on [0, 1]) overflowed into the cell at the
+        other edge.
+        """
+        low, high = np.asarray(self.ranges, dtype=np.float64).T
+        return np.clip(measures, low, high)
 
 
 @dataclass(frozen=True)

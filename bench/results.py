@@ -30,7 +30,7 @@ CURVE = "curve.parquet"
 BEST_GENOME = "best_genome.npy"
 BEST_IMAGES = "best.png"
 ARCHIVE = "archive.npz"
-_NUMBERED = re.compile(r"^(\d{5})-")
+_NUMBERED = re.compile(r"^(\d{5,})-")
 
 
 def _write_contents(

@@ -33,6 +33,15 @@ def test_qd_score_uses_the_fixed_offset_and_keeps_the_best_per_cell():
     assert sorted(archive.archive.data("solution").tolist()) == [2.0, 3.0, 4.0]
 
 
+def test_measures_far_outside_the_range_go_to_the_nearest_edge_cell():
+    """3e8 on [0, 1] overflowed pyribs' int32 cell index into the other edge."""
+    archive = PassiveArchive(GRID)
+    archive.add(np.array([0.1, 0.2, 0.3]), np.array([[3e8, 0.5], [-3e8, 0.5], [1.5, 0.5]]))
+    cells = sorted(map(tuple, archive.archive.int_to_grid_index(archive.archive.data("index"))))
+    assert cells == [(0, 5), (9, 5)]  # 1.5 and 3e8 share the high edge cell; -3e8 the low one
+    assert sorted(archive.archive.data("solution").tolist()) == [1.0, 2.0]
+
+
 def test_invalid_rows_are_counted_but_not_offered():
     archive = PassiveArchive(GRID)
     loss = np.array([0.1, 0.2, 0.3])

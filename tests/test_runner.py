@@ -332,3 +332,12 @@ def test_a_run_number_taken_during_the_rename_moves_to_the_next(tmp_path, monkey
         "00001-sphere-random-s0",
         "00002-sphere-random-s0",
     ]
+
+
+def test_run_numbers_go_on_past_99999(tmp_path):
+    """A six-digit number was not read back, so the next save retried it forever."""
+    from bench.results import save_run_numbered
+
+    (tmp_path / "99999-x").mkdir()
+    assert save_run_numbered(tmp_path, "x", record={}).name == "100000-x"
+    assert save_run_numbered(tmp_path, "x", record={}).name == "100001-x"
