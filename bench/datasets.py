@@ -167,6 +167,10 @@ def load_digits_like(name: str, root: Path, heldout: int = 2000) -> LabelledImag
     Returns:
         The split, images ``[N, 28, 28, 1]`` uint8.
 
+    Raises:
+        DataError: The test split is missing, or (with no train split) unlabelled or
+            no larger than ``heldout``.
+
     """
     try:
         xtr, ytr = load_idx_split(name, "train", root)
@@ -178,6 +182,11 @@ def load_digits_like(name: str, root: Path, heldout: int = 2000) -> LabelledImag
         return LabelledImages(xtr[..., None], ytr, xte[..., None], yte, desc)
     if yte is None:
         raise DataError(f"{name}: test labels are needed to split the test images")
+    if not 0 <= heldout < len(xte):
+        raise DataError(
+            f"{len(xte)} {name} test images and no train split under {Path(root) / name}: "
+            f"cannot hold out {heldout} and still train on some"
+        )
     cut = len(xte) - heldout
     desc = (
         f"{name}: no train split available; first {cut} images of the test split for "

@@ -32,9 +32,52 @@ from tqdm.auto import tqdm
 from bench.datasets import LabelledImages
 from bench.generator import to_uint8
 from bench.images import save_grid
+from bench.problem import exception_line
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.json"
+RESUME_KEYS = ("epoch", "G", "D", "opt_g", "opt_d", "order_rng", "torch_rng", "log")
+
+
+class CheckpointError(ValueError):
+    """A training folder's checkpoint cannot be read or resumed from; one-line message."""
+
+
+def unreadable_checkpoint(path: Path, detail: str) -> CheckpointError:
+    """The error for a damaged checkpoint: what is wrong and what to do, in one line."""
+    return CheckpointError(
+        f"{path} is not a readable training checkpoint ({detail}); delete it or use another --out"
+    )
+
+
+def read_checkpoint(path: Path, device: str | torch.device, keys: tuple[str, ...]) -> dict:
+    """Load a training checkpoint written by :func:`atomic_save` and check its entries.
+
+    Args:
+        path: The ``checkpoint.pt`` file.
+        device: Where its tensors go (``map_location``).
+        keys: Entries it must hold besides ``config`` (a dict).
+
+    Returns:
+        The checkpoint.
+
+    Raises:
+        CheckpointError: Not a PyTorch file (truncated, overwritten), not a dict, or
+            entries missing.
+
+    """
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # torch raises OSError, RuntimeError, UnpicklingError, ValueError...
+        raise unreadable_checkpoint(path, exception_line(exc)) from None
+    if not isinstance(ckpt, dict):
+        raise unreadable_checkpoint(path, f"it holds a {type(ckpt).__name__}, not a training state")
+    missing = [key for key in ("config", *keys) if key not in ckpt]
+    if missing:
+        raise unreadable_checkpoint(path, f"no {', '.join(missing)} in it")
+    if not isinstance(ckpt["config"], dict):
+        raise unreadable_checkpoint(path, "its config is not a dict")
+    return ckpt
 
 
 @dataclass(frozen=True)
@@ -70,8 +113,11 @@ class TrainConfig:
 def atomic_save(obj: object, path: Path) -> None:
     """``torch.save`` to a temporary name, then rename: a killed process leaves no half file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -104,17 +150,62 @@ def train(
         The log: config, data description, per-epoch losses and seconds, device.
 
     Raises:
-        ValueError: The folder holds a checkpoint of a different config.
+        ValueError: Images of the wrong shape, fewer images than one batch, or a
+            checkpoint of a different config.
+        CheckpointError: The folder's checkpoint is damaged (a ``ValueError``).
 
     """
     out = Path(out)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
     expected = (config.resolution, config.resolution, config.channels)
     if data.train.shape[1:] != expected:
         raise ValueError(f"training images are {data.train.shape[1:]}, config needs {expected}")
+    check_batch(config.batch, len(data.train))
+    (out / "samples").mkdir(parents=True, exist_ok=True)
     dev = torch.device(device)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         return _train(config, data, out, dev, progress, max_epochs_this_call, on_epoch)
+
+
+def check_batch(batch: int, images: int) -> None:
+    """Raise ``ValueError`` unless ``images`` training images fill at least one batch."""
+    if batch > images:
+        raise ValueError(f"a batch of {batch} exceeds the {images} training images")
+
+
+def _resume(
+    ckpt: dict, path: Path, state: dict, order_rng: np.random.Generator, dev: torch.device
+) -> tuple[int, dict]:
+    """Put a checked checkpoint's networks, optimisers and RNG states into place.
+
+    Args:
+        ckpt: From :func:`read_checkpoint`, config already compared.
+        path: Its file, for messages.
+        state: ``{"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}`` to load into.
+        order_rng: The data-order generator to restore.
+        dev: The training device.
+
+    Returns:
+        ``(epochs done, log so far)``.
+
+    Raises:
+        CheckpointError: An entry does not fit (damaged or edited file).
+
+    """
+    try:
+        for key, target in state.items():
+            target.load_state_dict(ckpt[key])
+        order_rng.bit_generator.state = ckpt["order_rng"]
+        torch.set_rng_state(ckpt["torch_rng"].cpu())  # map_location put it on ``dev``
+        if dev.type == "cuda" and ckpt.get("cuda_rng") is not None:
+            # latents and dropout on the GPU draw from its generator, which
+            # manual_seed above reset to the start of epoch 1
+            torch.cuda.set_rng_state(ckpt["cuda_rng"].cpu(), dev)
+        epoch, log = int(ckpt["epoch"]), ckpt["log"]
+        if not isinstance(log.get("epochs"), list):
+            raise TypeError("its log has no list of epochs")
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise unreadable_checkpoint(path, exception_line(exc)) from None
+    return epoch, log
 
 
 def _train(
@@ -148,25 +239,15 @@ def _train(
     start_epoch = 0
     ckpt_path = out / CHECKPOINT
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        ckpt = read_checkpoint(ckpt_path, dev, RESUME_KEYS)
         if {**ckpt["config"], "epochs": config.epochs} != asdict(config):
             raise ValueError(
                 f"{ckpt_path} was trained with {ckpt['config']}; this run asks for "
                 f"{asdict(config)}. Use another --out folder."
             )
-        G.load_state_dict(ckpt["G"])
-        D.load_state_dict(ckpt["D"])
-        opt_g.load_state_dict(ckpt["opt_g"])
-        opt_d.load_state_dict(ckpt["opt_d"])
-        order_rng.bit_generator.state = ckpt["order_rng"]
-        torch.set_rng_state(ckpt["torch_rng"].cpu())  # map_location put it on ``dev``
-        if dev.type == "cuda" and ckpt.get("cuda_rng") is not None:
-            # latents and dropout on the GPU draw from its generator, which
-            # manual_seed above reset to the start of epoch 1
-            torch.cuda.set_rng_state(ckpt["cuda_rng"].cpu(), dev)
-        log = ckpt["log"]
+        state = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}
+        start_epoch, log = _resume(ckpt, ckpt_path, state, order_rng, dev)
         log["config"] = asdict(config)  # only the epoch target may change on resume
-        start_epoch = ckpt["epoch"]
     x_all = _to_tensor(data.train)
     n = len(x_all)
     steps = n // config.batch

@@ -66,10 +66,18 @@ def cached_face_split(root: Path, resolution: int = 64, heldout: int = 2000) -> 
             return LabelledImages(f["train"], None, f["heldout"], None, str(f["description"]))
     data = load_face_split(root, resolution, heldout)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, train=data.train, heldout=data.heldout, description=data.description)
-    os.replace(tmp, path)
+    _atomic_savez(path, train=data.train, heldout=data.heldout, description=data.description)
     return data
+
+
+def _atomic_savez(path: Path, **arrays: object) -> None:
+    """``np.savez`` to a temporary name beside ``path``, then rename; no leftover on failure."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 PACK_FORMAT = "latent-bench face pack 1"
@@ -117,11 +125,14 @@ def write_face_pack(data: LabelledImages, path: Path, quality: int = 90) -> dict
         What the pack holds: counts, resolution, codec, PSNR, bytes, sha256.
 
     Raises:
-        ValueError: A quality outside 1–100.
+        ValueError: A quality outside 1–100, or ``path`` is a folder.
 
     """
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be within 1..100, got {quality}")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; name the pack file, e.g. {path / 'pack.npz'}")
     train_blob, train_sizes = _encode(data.train, quality)
     heldout_blob, heldout_sizes = _encode(data.heldout, quality)
     decoded = _decode(train_blob, train_sizes, data.train.shape[-1])
@@ -135,18 +146,15 @@ def write_face_pack(data: LabelledImages, path: Path, quality: int = 90) -> dict
         "train_psnr_db": round(psnr(data.train, decoded), 2),
         "source": data.description,
     }
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
-    np.savez(
-        tmp,
+    _atomic_savez(
+        path,
         train_blob=train_blob,
         train_sizes=train_sizes,
         heldout_blob=heldout_blob,
         heldout_sizes=heldout_sizes,
         info=json.dumps(info),
     )
-    os.replace(tmp, path)
     from bench.provenance import sha256_file
 
     return {**info, "bytes": path.stat().st_size, "sha256": sha256_file(path)}

@@ -10,22 +10,24 @@ measures the EMA generator and writes into the weights folder::
 
 Quality figures: MTCNN's face-detection rate on generated images
 (``bench.generators.quality.face_detection_rate``), and the Fréchet distance
-between FaceNet embeddings of generated faces and of held-out real faces, next to
-its floor (the same distance between as many real training faces and the held-out
-ones: what a perfect generator would score).
+between FaceNet embeddings of generated faces and of held-out real faces (twice
+as many as the samples, at most all of them), next to its floor (the same distance
+between as many real training faces as samples and those held-out ones: what a
+perfect generator would score). Like the DCGAN export, it is all or nothing and
+refuses data other than the training data (``bench.generators.export``).
 """
 
 from __future__ import annotations
 
 import json
 import platform
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from bench.generators.export import check_training_data, stage_reporter, staged_export
 from bench.generators.quality import face_detection_rate, frechet_distance, generated_samples
 from bench.generators.stylegan2_checkpoints import load_stylegan2
 from bench.generators.stylegan2_training import export_generator
@@ -36,6 +38,7 @@ from bench.generator import Generator, to_uint8
 from bench.images import save_grid
 
 FACENET_SIZE = 160
+
 
 def deviations(config: dict) -> list[str]:
     """How a training run departs from StyleGAN2 config-f, for the model card."""
@@ -86,6 +89,14 @@ def _real(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float()
 
 
+HELDOUT_PER_SAMPLE = 2  # held-out faces per generated one: 2,000 at the default 1,000 samples
+
+
+def heldout_faces(n: int, data: LabelledImages) -> int:
+    """Held-out faces the Fréchet distance of ``n`` samples compares with (at most all)."""
+    return min(len(data.heldout), HELDOUT_PER_SAMPLE * n)
+
+
 def facenet_frechet(
     generator: Generator,
     data: LabelledImages,
@@ -93,21 +104,25 @@ def facenet_frechet(
     n: int = 1000,
     seed: int = 0,
 ) -> dict:
-    """Fréchet distance of FaceNet embeddings: ``n`` generated vs the held-out faces.
+    """Fréchet distance of FaceNet embeddings: ``n`` generated vs held-out faces.
+
+    The held-out side is the first ``heldout_faces(n, data)`` held-out faces (all
+    2,000 at the default ``n``), so a small ``n`` makes a quick measurement.
 
     Returns:
-        ``samples``, ``seed``, ``heldout``, ``distance`` and ``floor`` (``n`` real
-        training faces vs the held-out ones).
+        ``samples``, ``seed``, ``heldout`` (faces compared with), ``distance`` and
+        ``floor`` (``n`` real training faces vs the same held-out ones).
 
     """
+    held = data.heldout[: heldout_faces(n, data)]
     fake = (generated_samples(generator, n, seed).clamp(-1, 1) + 1) * 127.5
     e_fake = facenet_embeddings(fake, facenet)
-    e_held = facenet_embeddings(_real(data.heldout), facenet)
+    e_held = facenet_embeddings(_real(held), facenet)
     e_train = facenet_embeddings(_real(data.train[:n]), facenet)
     return {
         "samples": n,
         "seed": seed,
-        "heldout": len(data.heldout),
+        "heldout": len(held),
         "distance": frechet_distance(e_fake, e_held),
         "floor": frechet_distance(e_train, e_held),
     }
@@ -129,6 +144,8 @@ def export_stylegan2(
 
     The measurements take minutes on a CPU (about 17 for 1,000 samples at 64 px on
     2 cores, MTCNN twice and 4,000 FaceNet embeddings); ``progress`` hears of each.
+    Nothing in ``out`` changes until every measurement is done
+    (``bench.generators.export.staged_export``).
 
     Args:
         name: Generator name, e.g. ``"stylegan2-utkface64"``.
@@ -145,57 +162,55 @@ def export_stylegan2(
     Returns:
         The model card.
 
+    Raises:
+        ExportError: ``data`` is not the data the checkpoint was trained on.
+        WeightsError: No FaceNet weights (before anything is measured).
+
     """
-    t0 = time.perf_counter()
-
-    def stage(message: str) -> None:
-        if progress is not None:
-            progress(f"{time.perf_counter() - t0:6.0f} s  {message}")
-
     from bench.problems.face_calibration import face_problem_card
     from bench.problems.facenet_weights import load_facenet
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    weights = out / f"{name}.pt"
-    training = export_generator(Path(train_dir), weights)
-    G = load_stylegan2(weights, device=device)  # measure what ships: the float16 weights
-    grid = torch.from_numpy(
-        np.random.default_rng(np.random.SeedSequence(seed)).normal(size=(64, G.z_dim))
-    )
-    save_grid(to_uint8(G.generate(grid)), out / f"{name}.png", ncol=8)
-    stage(f"MTCNN face rate on {samples} samples")
-    rate = face_detection_rate(G.cpu(), n=samples, seed=seed)
-    stage(
-        f"FaceNet Fréchet distance: {samples} samples, {len(data.heldout)} held-out and "
-        f"{min(samples, len(data.train))} training faces"
-    )
-    frechet = facenet_frechet(
-        G.to(device), data, load_facenet(facenet, device=device), samples, seed
-    )
-    quality = {  # the same figures as the face DCGAN's card
-        **rate,
-        "facenet_frechet": {"weights": facenet, **frechet},
-    }
-    stage(f"face problem: crop box (MTCNN) and measure axes (FaceNet) on {samples} samples")
-    card = {
-        "name": name,
-        "architecture": "StyleGAN2 (config-f family, this suite's own implementation)",
-        "arch": G.arch,
-        "num_ws": G.num_ws,
-        "data": data.description,
-        "training": training,
-        "weights": {
-            "file": weights.name,
-            "sha256": sha256_file(weights),
-            "dtype": "float16",
-            "bytes": weights.stat().st_size,
-        },
-        "quality": quality,
-        "face_problem": face_problem_card(name, G.cpu(), out, samples, facenet),
-        "deviations_from_paper": deviations(training["config"]) + list(notes or []),
-        "measured_on": platform.platform(),
-    }
-    (out / f"{name}.json").write_text(json.dumps(card, indent=2))
+    stage = stage_reporter(progress)
+    with staged_export(Path(out), name) as folder:
+        weights = folder / f"{name}.pt"
+        training = export_generator(Path(train_dir), weights)
+        check_training_data(training["data"], data)
+        facenet_model = load_facenet(facenet, device=device)  # fail now, not after minutes
+        G = load_stylegan2(weights, device=device)  # measure what ships: the float16 weights
+        grid = torch.from_numpy(
+            np.random.default_rng(np.random.SeedSequence(seed)).normal(size=(64, G.z_dim))
+        )
+        save_grid(to_uint8(G.generate(grid)), folder / f"{name}.png", ncol=8)
+        stage(f"MTCNN face rate on {samples} samples")
+        rate = face_detection_rate(G.cpu(), n=samples, seed=seed)
+        stage(
+            f"FaceNet Fréchet distance: {samples} samples, {heldout_faces(samples, data)} "
+            f"held-out and {min(samples, len(data.train))} training faces"
+        )
+        frechet = facenet_frechet(G.to(device), data, facenet_model, samples, seed)
+        quality = {  # the same figures as the face DCGAN's card
+            **rate,
+            "facenet_frechet": {"weights": facenet, **frechet},
+        }
+        stage(f"face problem: crop box (MTCNN) and measure axes (FaceNet) on {samples} samples")
+        card = {
+            "name": name,
+            "architecture": "StyleGAN2 (config-f family, this suite's own implementation)",
+            "arch": G.arch,
+            "num_ws": G.num_ws,
+            "data": data.description,
+            "training": training,
+            "weights": {
+                "file": weights.name,
+                "sha256": sha256_file(weights),
+                "dtype": "float16",
+                "bytes": weights.stat().st_size,
+            },
+            "quality": quality,
+            "face_problem": face_problem_card(name, G.cpu(), folder, samples, facenet),
+            "deviations_from_paper": deviations(training["config"]) + list(notes or []),
+            "measured_on": platform.platform(),
+        }
+        (folder / f"{name}.json").write_text(json.dumps(card, indent=2))
     stage(f"wrote {weights.name}, {name}.json and {name}.png")
     return card

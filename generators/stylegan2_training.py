@@ -37,16 +37,25 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench.generators.dcgan_training import atomic_save
+from bench.generators.dcgan_training import (
+    atomic_save,
+    check_batch,
+    read_checkpoint,
+    unreadable_checkpoint,
+)
 from bench.generators.stylegan2 import StyleGAN2Generator
 from bench.generators.stylegan2_discriminator import Discriminator
 
 from bench.datasets import LabelledImages
 from bench.generator import to_uint8
 from bench.images import save_grid
+from bench.problem import exception_line
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.json"
+RESUME_KEYS = tuple(
+    "G D G_ema opt_g opt_d gen order_rng mix_rng perm flips cursor step train_seconds log".split()
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,11 @@ class StyleGAN2TrainConfig:
     mirror: bool = True
     tick_kimg: float = 20.0
     seed: int = 0
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of the whole run: enough to show ``kimg`` thousand images."""
+        return int(np.ceil(self.kimg * 1000 / self.batch))
 
     @property
     def gamma(self) -> float:
@@ -142,14 +156,17 @@ def train(
         The log: config, data, device, ticks (losses, images seen, seconds).
 
     Raises:
-        ValueError: Images of the wrong shape, or a checkpoint of another config.
+        ValueError: Images of the wrong shape, fewer images than one batch, or a
+            checkpoint of another config.
+        CheckpointError: The folder's checkpoint is damaged (a ``ValueError``).
 
     """
     out = Path(out)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
     expected = (config.resolution, config.resolution, config.channels)
     if data.train.shape[1:] != expected:
         raise ValueError(f"training images are {data.train.shape[1:]}, config needs {expected}")
+    check_batch(config.batch, len(data.train))
+    (out / "samples").mkdir(parents=True, exist_ok=True)
     dev = torch.device(device)
     with _seeded(config.seed, dev):
         return _Trainer(config, data, out, dev).run(max_seconds, max_steps, progress)
@@ -219,28 +236,40 @@ class _Trainer:
         self.flips_dev = torch.from_numpy(self.flips).to(self.dev)
 
     def _resume(self, path: Path) -> None:
-        ckpt = torch.load(path, map_location=self.dev, weights_only=False)
+        ckpt = read_checkpoint(path, self.dev, ())
         if ckpt.get("ema_only"):
             raise ValueError(
                 f"{path} holds only the EMA generator (written by --ema-only); training cannot "
                 "go on from it. Export it, or resume from the full checkpoint"
             )
+        missing = [key for key in RESUME_KEYS if key not in ckpt]
+        if missing:
+            raise unreadable_checkpoint(path, f"no {', '.join(missing)} in it")
         changeable = {"kimg": self.config.kimg, "tick_kimg": self.config.tick_kimg}
         if {**ckpt["config"], **changeable} != asdict(self.config):
             raise ValueError(
                 f"{path} was trained with {ckpt['config']}; this run asks for "
                 f"{asdict(self.config)}. Use another --out folder."
             )
+        try:
+            self._restore(ckpt)
+        except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise unreadable_checkpoint(path, exception_line(exc)) from None
+        self.log["config"] = asdict(self.config)
+
+    def _restore(self, ckpt: dict) -> None:
+        """Networks, optimisers, RNG states, data order and log of a checked checkpoint."""
         for key in ("G", "D", "G_ema", "opt_g", "opt_d"):
             getattr(self, key).load_state_dict(ckpt[key])
         self.gen.set_state(ckpt["gen"].cpu())
         self.order_rng.bit_generator.state = ckpt["order_rng"]
         self.mix_rng.bit_generator.state = ckpt["mix_rng"]
-        self.perm, self.flips, self.cursor = ckpt["perm"], ckpt["flips"], ckpt["cursor"]
+        self.perm, self.flips, self.cursor = ckpt["perm"], ckpt["flips"], int(ckpt["cursor"])
         self._epoch_on_device()
-        self.step, self.train_seconds = ckpt["step"], ckpt["train_seconds"]
+        self.step, self.train_seconds = int(ckpt["step"]), float(ckpt["train_seconds"])
+        if not isinstance(ckpt["log"].get("ticks"), list):
+            raise TypeError("its log has no list of ticks")
         self.log = ckpt["log"]
-        self.log["config"] = asdict(self.config)
 
     def _checkpoint(self) -> None:
         state = {key: getattr(self, key).state_dict() for key in ("G", "D", "G_ema")}
@@ -344,7 +373,7 @@ class _Trainer:
 
     def run(self, max_seconds: float | None, max_steps: int | None, progress: bool) -> dict:
         c = self.config
-        total_steps = int(np.ceil(c.kimg * 1000 / c.batch))
+        total_steps = c.total_steps
         tick_steps = max(1, round(c.tick_kimg * 1000 / c.batch))
         t_call = time.perf_counter()
         sums: dict[str, list[torch.Tensor]] = {}

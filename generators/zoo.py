@@ -28,7 +28,12 @@ __all__ = ["load_dcgan", "model_card", "sha256_file", "shipped_path"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
-DATASETS = {"dcgan-mnist": "mnist", "dcgan-fashion": "fashion-mnist", "dcgan-faces": "utkface"}
+DATASETS = {  # what each shipped generator was trained on
+    "dcgan-mnist": "mnist",
+    "dcgan-fashion": "fashion-mnist",
+    "dcgan-faces": "utkface",
+    "stylegan2-utkface64": "utkface",
+}
 
 
 def shipped_path(name: str) -> Path:

@@ -66,19 +66,42 @@ class Verification:
 
 
 def read_pairs(folder: Path) -> PairSet:
-    """Read ``folder/master.csv``; raise ``ValueError`` naming what is wrong."""
+    """Read ``folder/master.csv``; raise ``ValueError`` naming what is wrong.
+
+    Args:
+        folder: Holds ``master.csv`` and the photos it names.
+
+    Returns:
+        The pairs; ``Decision`` is ``Yes`` or ``No`` in any case.
+
+    Raises:
+        ValueError: No such file, columns missing, or a row with an empty photo name
+            or a ``Decision`` other than Yes or No (the message names its line).
+
+    """
     path = Path(folder) / PAIRS_FILE
     if not path.is_file():
         raise ValueError(f"{folder} has no {PAIRS_FILE} (columns file_x, file_y, Decision)")
     with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows or not {"file_x", "file_y", "Decision"} <= set(rows[0]):
+        reader = csv.DictReader(fh)
+        rows = [(reader.line_num, row) for row in reader]
+    if not rows or not {"file_x", "file_y", "Decision"} <= set(rows[0][1]):
         raise ValueError(f"{path}: expected columns file_x, file_y, Decision")
-    names = sorted({r["file_x"] for r in rows} | {r["file_y"] for r in rows})
+    same = np.array([_decision(path, line, row) for line, row in rows], dtype=bool)
+    names = sorted({r["file_x"] for _, r in rows} | {r["file_y"] for _, r in rows})
     index = {n: i for i, n in enumerate(names)}
-    pairs = np.array([[index[r["file_x"]], index[r["file_y"]]] for r in rows], dtype=np.int64)
-    same = np.array([r["Decision"].strip().lower() == "yes" for r in rows])
+    pairs = np.array([[index[r["file_x"]], index[r["file_y"]]] for _, r in rows], dtype=np.int64)
     return PairSet(tuple(Path(folder) / n for n in names), pairs, same)
+
+
+def _decision(path: Path, line: int, row: dict[str, str | None]) -> bool:
+    """Whether a ``master.csv`` row is a same-person pair; ``ValueError`` for a bad row."""
+    if not row.get("file_x") or not row.get("file_y"):
+        raise ValueError(f"{path} line {line}: file_x and file_y must both name a photo")
+    decision = (row.get("Decision") or "").strip()
+    if decision.lower() not in ("yes", "no"):
+        raise ValueError(f"{path} line {line}: Decision must be Yes or No, got {decision!r}")
+    return decision.lower() == "yes"
 
 
 def align_all(files: tuple[Path, ...], aligner: FaceAligner) -> torch.Tensor:

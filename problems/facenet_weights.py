@@ -167,7 +167,7 @@ def _load_state(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict):
         raise WeightsError(f"{path} does not hold a state dict")
     # facenet-pytorch's release files carry a classifier; the judge does not use it.
-    return {k: v for k, v in state.items() if not k.startswith("logits.")}
+    return {k: v for k, v in state.items() if not str(k).startswith("logits.")}
 
 
 def _torch_hub_file(source: str) -> Path:
@@ -241,8 +241,49 @@ def load_facenet(
     """
     path = resolve_weights(source, allow_download)
     model = InceptionResnetV1(pretrained=None, classify=False)
+    state = _load_state(path)
+    mismatch = state_mismatch(state, model.state_dict())
+    if mismatch:
+        raise WeightsError(f"{path} is not an InceptionResnetV1 state dict: {mismatch}")
     try:
-        model.load_state_dict(_load_state(path), strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise WeightsError(f"{path} is not an InceptionResnetV1 state dict: {exc}") from exc
+        raise WeightsError(
+            f"{path} is not an InceptionResnetV1 state dict: {exception_line(exc)}"
+        ) from None
     return model.eval().requires_grad_(False).to(device)
+
+
+def state_mismatch(state: dict[str, object], expected: dict[str, torch.Tensor]) -> str:
+    """How ``state`` differs from ``expected`` in keys and shapes, in one line ("" if it fits).
+
+    ``load_state_dict`` lists every key in its error (tens of kilobytes for a file of
+    another network); this gives counts and at most three example keys of each kind.
+
+    Args:
+        state: The loaded state dict.
+        expected: The model's own ``state_dict()``.
+
+    Returns:
+        E.g. ``"490 of its 490 keys missing (conv2d_1a.conv.weight, ...); 1 unexpected (x)"``.
+
+    """
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    reshaped = [
+        k
+        for k in expected
+        if k in state
+        and not (isinstance(state[k], torch.Tensor) and state[k].shape == expected[k].shape)
+    ]
+    kinds = (
+        (missing, f"of its {len(expected)} keys missing"),
+        (unexpected, "unexpected"),
+        (reshaped, "of another shape"),
+    )
+    parts = []
+    for keys, what in kinds:
+        if keys:
+            more = ", ..." if len(keys) > 3 else ""
+            parts.append(f"{len(keys)} {what} ({', '.join(map(str, keys[:3]))}{more})")
+    return "; ".join(parts)

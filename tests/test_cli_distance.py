@@ -31,3 +31,27 @@ def test_bad_input_exits_2_with_one_line(bench_cmd, data_dir, tmp_path, cached_w
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0
     assert "bad.jpg: not an image" in res.stderr and "Traceback" not in res.stderr
+
+
+def _photo(path):
+    """A small readable photo (no face needed: the checks below come first)."""
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(path)
+    return str(path)
+
+
+def test_a_folder_or_another_network_is_a_one_line_error(tmp_path, capsys):
+    import torch
+
+    from bench.cli import main
+
+    photo = _photo(tmp_path / "a.jpg")
+    assert main(["distance", photo, str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"bench: error: {tmp_path} is a folder; give a photo file\n"
+    other = tmp_path / "other.pt"
+    torch.save({"x": torch.zeros(1)}, other)
+    assert main(["distance", photo, _photo(tmp_path / "b.jpg"), "--weights", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) < 400, err
+    assert "not an InceptionResnetV1 state dict: 714 of its 714 keys missing" in err

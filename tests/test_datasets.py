@@ -128,3 +128,21 @@ def test_face_split_is_seeded_not_by_name(tmp_path):
     assert levels != list(range(20, 30))  # not simply the last names
     again = load_face_split(tmp_path, resolution=8, heldout=10)
     assert np.array_equal(split.heldout, again.heldout)
+
+
+def test_a_test_split_too_small_to_hold_out_from_is_refused(tmp_path):
+    """With only a test split of 2,000 images or fewer, nothing would be left to train on."""
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for n in (1500, 2000, 2010):
+        images = np.zeros((n, 28, 28), dtype=np.uint8)
+        (folder / "t10k-images-idx3-ubyte").write_bytes(_idx_bytes(images))
+        (folder / "t10k-labels-idx1-ubyte").write_bytes(_idx_bytes(np.arange(n) % 10))
+        if n <= 2000:
+            with pytest.raises(DataError, match=f"{n} mnist test images.*cannot hold out 2000"):
+                load_digits_like("mnist", tmp_path)
+    split = load_digits_like("mnist", tmp_path)  # 2,010: ten to train on
+    assert (len(split.train), len(split.heldout)) == (10, 2000)
+    assert "first 10 images of the test split" in split.description
+    with pytest.raises(DataError, match="cannot hold out -1"):
+        load_digits_like("mnist", tmp_path, heldout=-1)

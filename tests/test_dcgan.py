@@ -94,3 +94,136 @@ def test_training_learns_something(tmp_path):
     inside = out[:, 0, 8:20, 8:20].mean()
     outside = out[:, 0, :6, :].mean()
     assert inside > outside + 0.3, (inside, outside)
+
+
+def test_a_damaged_checkpoint_is_a_one_line_error(tmp_path):
+    """Truncated, overwritten or foreign checkpoints: say what it is and what to do."""
+    from bench.generators.dcgan_training import CHECKPOINT
+
+    cfg = TrainConfig("t", 28, 1, epochs=1, batch=8)
+    data = _tiny_data(8)
+    train(cfg, data, tmp_path / "good", progress=False)
+    whole = (tmp_path / "good" / CHECKPOINT).read_bytes()
+    contents = {
+        "truncated": whole[: len(whole) // 2],
+        "garbage": b"garbage\n",
+        "junk": b"junk\n",
+        "foreign": None,  # a PyTorch file, but not a training checkpoint
+    }
+    for name, blob in contents.items():
+        (tmp_path / name).mkdir()
+        if blob is None:
+            torch.save({"config": {}, "weights": torch.zeros(2)}, tmp_path / name / CHECKPOINT)
+        else:
+            (tmp_path / name / CHECKPOINT).write_bytes(blob)
+        with pytest.raises(ValueError) as info:  # a CheckpointError, which the CLI shows
+            train(cfg, data, tmp_path / name, progress=False)
+        message = str(info.value)
+        assert "\n" not in message, name
+        assert message.startswith(f"{tmp_path / name / CHECKPOINT} is not a readable training")
+        assert message.endswith("delete it or use another --out"), message
+
+
+def test_a_batch_larger_than_the_data_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="a batch of 20 exceeds the 16 training images"):
+        train(TrainConfig("t", 28, 1, epochs=1, batch=20), _tiny_data(16), tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def _mnist_test_split(root, n):
+    """A data folder whose MNIST has only a test split of ``n`` random images."""
+    import gzip
+
+    rng = np.random.default_rng(0)
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    arrays = {
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": (np.arange(n) % 10).astype(np.uint8),
+    }
+    for stem, arr in arrays.items():
+        header = bytes([0, 0, 8, arr.ndim]) + b"".join(n.to_bytes(4, "big") for n in arr.shape)
+        (folder / f"{stem}.gz").write_bytes(gzip.compress(header + arr.tobytes()))
+    return root
+
+
+def _train_argv(tmp_path, images=2010):
+    """``bench train-generator dcgan-mnist`` on a test split leaving ``images - 2000`` to train."""
+    data = str(_mnist_test_split(tmp_path / "data", images))
+    return ["train-generator", "dcgan-mnist", "--data-dir", data, "--no-progress", "--out"]
+
+
+def test_cli_refuses_a_batch_larger_than_the_data(tmp_path, capsys):
+    from bench.cli import main
+
+    assert main([*_train_argv(tmp_path), str(tmp_path / "a"), "--batch", "100000"]) == 2
+    err = capsys.readouterr().err
+    assert err == "bench: error: --batch 100000 exceeds the 10 training images\n"
+    assert not (tmp_path / "a" / "checkpoint.pt").exists()
+
+
+def test_cli_refuses_stylegan2_options_and_an_empty_out(tmp_path, capsys):
+    from bench.cli import main
+
+    base = [*_train_argv(tmp_path), str(tmp_path / "b"), "--batch", "5"]
+    assert main([*base, "--kimg", "3", "--pack", "p.npz"]) == 2
+    assert "dcgan-mnist does not take --kimg, --pack (stylegan2 only)" in capsys.readouterr().err
+    assert main([*base, "--dataset", "utkface"]) == 2
+    assert "does not take --dataset" in capsys.readouterr().err
+    assert main([*_train_argv(tmp_path / "x"), "", "--batch", "5"]) == 2
+    assert "--out needs a folder name" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+def test_cli_damaged_checkpoint_is_one_line(tmp_path, capsys):
+    from bench.cli import main
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "checkpoint.pt").write_text("garbage\n")
+    assert main([*_train_argv(tmp_path), str(tmp_path / "c"), "--batch", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "c/checkpoint.pt is not a readable training checkpoint" in err
+
+
+def test_cli_resumed_with_fewer_epochs_says_it_is_trained_that_far(tmp_path, capsys):
+    from bench.cli import main
+
+    base = [*_train_argv(tmp_path), str(tmp_path / "run"), "--batch", "5"]
+    assert main([*base, "--epochs", "2"]) == 0
+    assert "trained    dcgan-mnist: 2/2 epochs" in capsys.readouterr().out
+    assert main([*base, "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "already trained for 2 epochs" in out and "more than --epochs 1" in out
+    assert "2/1" not in out
+
+
+def test_cli_help_states_the_real_defaults(capsys):
+    from bench.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train-generator", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert "dcgan-mnist 30, dcgan-fashion 4, dcgan-faces 5" in text
+    assert "dcgan-faces: a power of 2 from 32; stylegan2: a power of 2 from 8" in text
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train-generator", "dcgan-mnist"], "re-run the same command to resume from the last"),
+        (["calibrate-crop", "dcgan-faces"], "bench: interrupted; no crop box was stored"),
+        (["pack-dataset", "utkface"], "bench: interrupted; no pack was written"),
+    ],
+)
+def test_ctrl_c_says_what_happens_to_the_work(argv, message, monkeypatch, capsys):
+    import bench.cli
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench.cli, "_trainable", interrupt)  # train-generator's first step
+    monkeypatch.setattr(bench.cli, "registry", interrupt)  # calibrate-crop's first step
+    monkeypatch.setattr(bench.cli, "_power_of_two_resolution", interrupt)  # pack-dataset's
+    assert bench.cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert message in err and "finished runs" not in err

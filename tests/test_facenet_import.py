@@ -133,3 +133,20 @@ def test_cli_import_writes_weights_and_sidecar(bench_cmd, tmp_path, monkeypatch,
     assert f"sha256 {sha256_file(out)}" in res.stdout
     # The import is deterministic: the same bytes as the session's own import.
     assert sha256_file(out) == sha256_file(facenet_cache / "weights" / "facenet-casia.pt")
+
+
+def test_a_file_of_another_network_is_refused_in_one_short_line(tmp_path):
+    """load_state_dict would list all 714 keys (about 30 KB); the message gives counts."""
+    other = tmp_path / "other.pt"
+    torch.save({"x": torch.zeros(1), "y": torch.zeros(1)}, other)
+    with pytest.raises(WeightsError) as info:
+        load_facenet(other)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400, message
+    assert "not an InceptionResnetV1 state dict: 714 of its 714 keys missing" in message
+    assert "conv2d_1a.conv.weight" in message and "2 unexpected (x, y)" in message
+    state = InceptionResnetV1(pretrained=None, classify=False).state_dict()
+    state["last_linear.weight"] = torch.zeros(3, 3)
+    torch.save(state, other)
+    with pytest.raises(WeightsError, match=r"1 of another shape \(last_linear.weight\)$"):
+        load_facenet(other)

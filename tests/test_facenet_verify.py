@@ -76,3 +76,36 @@ def test_cli_verify_without_pairs_file_is_a_usage_error(bench_cmd, tmp_path, fac
     res = bench_cmd("weights", "verify", "facenet-casia", "--data-dir", str(tmp_path))
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "master.csv" in res.stderr
+
+
+def test_a_decision_other_than_yes_or_no_is_refused(tmp_path, capsys):
+    from bench.problems.facenet_verify import read_pairs
+
+    from bench.cli import main
+
+    (tmp_path / "master.csv").write_text(
+        "file_x,file_y,Decision\na.jpg,b.jpg, yes \na.jpg,c.jpg,NO\nb.jpg,c.jpg,Maybe\n"
+    )
+    with pytest.raises(ValueError, match="line 4: Decision must be Yes or No, got 'Maybe'"):
+        read_pairs(tmp_path)
+    (tmp_path / "master.csv").write_text("file_x,file_y,Decision\na.jpg,b.jpg, yes \nc.jpg,,No\n")
+    with pytest.raises(ValueError, match="line 3: file_x and file_y must both name a photo"):
+        read_pairs(tmp_path)
+    (tmp_path / "master.csv").write_text("file_x,file_y,Decision\na,b,Yes\nb,c,no\n")
+    assert read_pairs(tmp_path).same.tolist() == [True, False]
+    (tmp_path / "master.csv").write_text("file_x,file_y,Decision\na.jpg,b.jpg,Maybe\n")
+    assert main(["weights", "verify", "facenet-casia", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Decision must be Yes or No, got 'Maybe'" in err
+
+
+def test_cli_verify_says_when_a_class_has_no_pairs(small_pairs, facenet_cache, monkeypatch,
+                                                   capsys):
+    from bench.cli import main
+
+    monkeypatch.setenv("LATENT_BENCH_CACHE", str(facenet_cache))
+    (small_pairs / "master.csv").write_text("file_x,file_y,Decision\nimg5.jpg,img12.jpg,No\n")
+    assert main(["weights", "verify", "facenet-casia", "--data-dir", str(small_pairs)]) == 0
+    out = capsys.readouterr().out
+    assert "same       none: master.csv has no same-person pair" in out
+    assert "different  mean" in out and "nan" not in out

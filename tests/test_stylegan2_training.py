@@ -265,6 +265,10 @@ def test_face_pack_round_trip_and_errors(tmp_path):
         read_face_pack(tmp_path / "other.npz")
     with pytest.raises(ValueError, match="quality"):
         write_face_pack(data, tmp_path / "x.npz", quality=0)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match="is a folder; name the pack file"):
+        write_face_pack(data, tmp_path / "folder")
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]  # no half-written pack
 
 
 def test_cli_packs_photos_and_trains_on_the_pack(tmp_path, monkeypatch, capsys):
@@ -279,6 +283,15 @@ def test_cli_packs_photos_and_trains_on_the_pack(tmp_path, monkeypatch, capsys):
         Image.fromarray(image).save(photos / f"{20 + i}_0_0_2017.jpg")
     pack = tmp_path / "pack.npz"
     base = ["pack-dataset", "utkface", "--data-dir", str(tmp_path / "data")]
+    (tmp_path / "folder" / "existing").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "folder")
+    small = [*base, "--resolution", "16", "--heldout", "2"]
+    assert main([*small, "--out", "existing"]) == 2  # a folder, not a file
+    err = capsys.readouterr().err
+    assert "existing is a folder; name the pack file, e.g. existing/utkface-16.npz" in err
+    assert main([*small, "--out", ""]) == 2
+    assert "--out needs a file name" in capsys.readouterr().err
+    assert list(tmp_path.glob("**/*.npz")) == [] and list(tmp_path.glob("runs")) == []
     assert main([*base, "--resolution", "16", "--heldout", "2", "--out", str(pack)]) == 0
     assert "7 + 2 held-out faces at 16 px" in capsys.readouterr().out
     assert main([*base, "--heldout", "10", "--out", str(pack)]) == 2
@@ -290,9 +303,12 @@ def test_cli_packs_photos_and_trains_on_the_pack(tmp_path, monkeypatch, capsys):
     assert main([*argv, "--resolution", "16", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "WebP quality 90" in out and "0.004/0.004 kimg" in out
+    assert "the full run" in out and "again" not in out  # nothing is left to go on with
     assert (tmp_path / "run" / CHECKPOINT).is_file()
     assert main([*argv, "--resolution", "32", "--out", str(tmp_path / "r32")]) == 2
-    assert "training images are (16, 16, 3)" in capsys.readouterr().err
+    assert "holds 16x16 faces, not 32x32: add --resolution 16" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "r64")]) == 2  # 64 by default
+    assert "add --resolution 16" in capsys.readouterr().err
     assert main([*argv, "--pack", str(tmp_path / "none.npz")]) == 2
     assert "no face pack at" in capsys.readouterr().err
 
@@ -349,3 +365,55 @@ def test_throughput_probe_times_steps_and_leaves_nothing_behind(tmp_path, monkey
     assert got["images_per_second"] == pytest.approx(3 * TINY.batch / got["seconds"])
     assert list(tmp_path.iterdir()) == []  # the scratch folder is gone, nothing else written
     assert torch.equal(torch.random.get_rng_state(), before)  # global RNG untouched
+
+
+def test_a_damaged_checkpoint_or_too_large_a_batch_is_a_one_line_error(tmp_path):
+    for name, blob in (("junk", b"junk\n"), ("garbage", b"garbage\n")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / CHECKPOINT).write_bytes(blob)
+        with pytest.raises(ValueError) as info:  # a CheckpointError, which the CLI shows
+            train(TINY, faces(), tmp_path / name, max_steps=1, progress=False)
+        assert "\n" not in str(info.value)
+        assert str(info.value).endswith("delete it or use another --out")
+    train(TINY, faces(), tmp_path / "run", max_steps=1, progress=False)
+    ckpt = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)
+    del ckpt["opt_d"]
+    torch.save(ckpt, tmp_path / "run" / CHECKPOINT)
+    with pytest.raises(ValueError, match=r"not a readable training checkpoint \(no opt_d in it\)"):
+        train(TINY, faces(), tmp_path / "run", max_steps=1, progress=False)
+    with pytest.raises(ValueError, match="a batch of 32 exceeds the 24 training images"):
+        train(StyleGAN2TrainConfig(**{**TINY.__dict__, "batch": 32}), faces(), tmp_path / "x")
+
+
+def test_cli_says_when_the_run_is_done_or_went_past_kimg(tmp_path, capsys, monkeypatch):
+    import functools
+
+    from bench.generators import stylegan2_training
+    from bench.generators.stylegan2_data import write_face_pack
+
+    from bench.cli import main
+
+    sizes = ("z_dim", "mapping_layers", "channel_base", "channel_max")
+    small = {k: getattr(TINY, k) for k in sizes}
+    tiny_config = functools.partial(StyleGAN2TrainConfig, **small)  # seconds, not minutes
+    monkeypatch.setattr(stylegan2_training, "StyleGAN2TrainConfig", tiny_config)
+    write_face_pack(smooth_faces(), tmp_path / "pack.npz")
+    argv = ["train-generator", "stylegan2", "--pack", str(tmp_path / "pack.npz"), "--resolution",
+            "16", "--batch", "4", "--out", str(tmp_path / "run"), "--no-progress"]
+    assert main([*argv, "--kimg", "0.008", "--max-minutes", "0.00001"]) == 0  # one step of two
+    assert "0.004/0.008 kimg" in capsys.readouterr().out
+    assert main([*argv, "--kimg", "0.004"]) == 0
+    out = capsys.readouterr().out
+    assert "the full run" in out and "again" not in out
+    assert main([*argv, "--kimg", "0.008"]) == 0
+    assert "0.008/0.008 kimg" in capsys.readouterr().out
+    assert main([*argv, "--kimg", "0.004"]) == 0
+    out = capsys.readouterr().out
+    assert "already trained to 0.008 kimg" in out and "past --kimg 0.004; nothing to do" in out
+    assert main([*argv, "--kimg", "0.008", "--batch", "10"]) == 2
+    assert "--batch 10 exceeds the 9 training images" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / CHECKPOINT).write_text("junk\n")
+    assert main([*argv[:-2], str(tmp_path / "bad"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a readable training checkpoint" in err
