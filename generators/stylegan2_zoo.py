@@ -84,7 +84,7 @@ def stylegan2_ffhq(
 
 
 def stylegan2_utkface64(weights: str | None = None, device: str = "cpu") -> StyleGAN2Generator:
-    """StyleGAN2 trained here on UTKFace faces (64×64 RGB, z 512, 10 ws), from its shipped file.
+    """StyleGAN2 trained here on UTKFace (64×64 RGB, z 512, 10 ws), once exported to weights/.
 
     Raises:
         MissingWeightsError: Not trained and exported yet (the message says how).
