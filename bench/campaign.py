@@ -46,6 +46,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from bench.atomic_file import write_atomically
 from bench.provenance import SCHEMA_VERSION, provenance, utc_now
 from bench.registry import registry
 from bench.results import flat_row, load_run_folders, read_record, remove_stale_temporaries
@@ -351,9 +352,8 @@ class CampaignLock:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, sort_keys=True)
+    write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def _check_plan(folder: Path, plan: Plan, force: bool) -> None:

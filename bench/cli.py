@@ -683,8 +683,7 @@ def _write_stylegan2_ema(train_dir: Path, target: Path) -> int:
     _check_writable(target.parent)
     try:
         size = write_ema_only(train_dir, target)
-    except (OSError, KeyError) as exc:
-        target.with_name(f".{target.name}.tmp-{os.getpid()}").unlink(missing_ok=True)
+    except (OSError, KeyError) as exc:  # atomic_save has removed its temporary file
         raise SpecError(
             f"cannot copy the EMA generator of {train_dir} to {target}: {exception_line(exc)}"
         ) from None

@@ -17,7 +17,6 @@ data order uses a NumPy generator whose state is checkpointed.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -29,6 +28,7 @@ from bench.generators.dcgan import DCGANDiscriminator, DCGANGenerator
 from torch import nn
 from tqdm.auto import tqdm
 
+from bench.atomic_file import write_atomically
 from bench.datasets import LabelledImages
 from bench.generator import to_uint8
 from bench.images import save_grid
@@ -112,12 +112,7 @@ class TrainConfig:
 
 def atomic_save(obj: object, path: Path) -> None:
     """``torch.save`` to a temporary name, then rename: a killed process leaves no half file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _to_tensor(images: np.ndarray) -> torch.Tensor:

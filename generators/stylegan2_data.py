@@ -21,12 +21,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from bench.atomic_file import write_atomically
 from bench.cache import cache_dir
 from bench.datasets import LabelledImages, load_face_split
 
@@ -72,12 +72,7 @@ def cached_face_split(root: Path, resolution: int = 64, heldout: int = 2000) -> 
 
 def _atomic_savez(path: Path, **arrays: object) -> None:
     """``np.savez`` to a temporary name beside ``path``, then rename; no leftover on failure."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
 PACK_FORMAT = "latent-bench face pack 1"

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from facenet_pytorch import InceptionResnetV1
 
+from bench.atomic_file import write_atomically
 from bench.cache import cache_dir
 from bench.problem import MissingWeightsError, exception_line
 from bench.provenance import sha256_file, utc_now
@@ -116,9 +117,7 @@ def import_casia(graph: Path | None = None, out: Path | None = None) -> ImportRe
     except GraphImportError as exc:
         raise WeightsError(f"cannot import {graph}: {exc}") from exc
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, out)
+    write_atomically(out, lambda tmp: torch.save(state, tmp))
     sha = sha256_file(out)
     source_sha = sha256_file(graph)
     sidecar = out.with_suffix(".json")
