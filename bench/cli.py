@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -266,12 +267,18 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if args.workers is None and args.scheduler is None:
         summary = run_campaign(plan, out, run_fn=_local_run_fn(args.device), **options)
     else:
-        from bench.distributed import cluster_client, on_cluster  # Dask only when asked for
+        from bench.distributed import ClusterLostError, cluster_client, on_cluster  # Dask only
 
         with cluster_client(args.scheduler, args.workers) as client:
             workers = len(client.scheduler_info().get("workers", {}))
             print(f"cluster    {client.scheduler.address} with {workers} worker(s) now")
-            summary = run_campaign(plan, out, run_many=on_cluster(client), **options)
+            try:
+                summary = run_campaign(plan, out, run_many=on_cluster(client), **options)
+            except ClusterLostError as exc:
+                # closing the client cancels its reconnect loop, which Dask logs as a traceback
+                logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+                print(f"bench: error: {exc}", file=sys.stderr)
+                return 1  # not a usage error: the same command is right once the cluster is back
     print(
         f"campaign   {out}: {summary.total} runs planned; ran {summary.ran} "
         f"({summary.failed} failed), skipped {summary.skipped_finished} finished and "

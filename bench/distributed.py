@@ -14,7 +14,8 @@ Dask's ``distributed.scheduler.allowed-failures`` (3) allows is run once more
 on its own at the end (Dask also counts the deaths against the runs queued on
 the same worker, which were innocent), and if it kills workers again it is
 recorded as failed, ``KilledWorker`` as its error, and runs again with
-``--retry-failed``.
+``--retry-failed``. A driver that loses the scheduler stops the campaign
+(``ClusterLostError``); the runs saved before stay, and the same command resumes.
 
 Every worker thread builds a problem once and reuses it for later runs with the
 same problem name and parameters (``ProblemCache``), so a generator and a judge
@@ -36,6 +37,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 
 from distributed import Client, KilledWorker, LocalCluster, as_completed
@@ -47,6 +49,23 @@ from bench.runner import RunResult, execute
 from bench.spec import RunSpec, SpecError, build_problem, placed
 
 RETRIES = 2  # extra tries of a run whose task raised (a worker that died is the scheduler's)
+
+
+class ClusterLostError(RuntimeError):
+    """The connection to the scheduler is gone; the runs saved before stay saved.
+
+    Dask cancels every pending future when its client loses the scheduler. The
+    campaign stops instead of recording those runs as failed, which a resume
+    would then skip.
+    """
+
+
+def _lost(exc: CancelledError) -> ClusterLostError:
+    reason = getattr(exc, "reason", None) or "its futures were cancelled"
+    return ClusterLostError(
+        f"lost the Dask scheduler ({reason}); the runs finished before are saved. "
+        "Start the scheduler and workers again and rerun the same command to resume"
+    )
 
 
 class ProblemCache:
@@ -152,6 +171,8 @@ def on_cluster(
             except KilledWorker:
                 suspects.append(spec)  # it, or a run queued beside it, kept killing workers
                 continue
+            except CancelledError as exc:  # never ours: the client lost the scheduler
+                raise _lost(exc) from None
             except Exception as exc:  # it raised on every try (its problem cannot be built)
                 result = RunResult(failed_record(spec, exc), None, None, None)
             finally:
@@ -170,6 +191,8 @@ def on_cluster(
         future = client.submit(task, spec, pure=False, retries=retries)
         try:
             return future.result()
+        except CancelledError as exc:
+            raise _lost(exc) from None
         except Exception as exc:
             return RunResult(failed_record(spec, exc), None, None, None)
         finally:

@@ -283,10 +283,16 @@ def _training_summary(ckpt: dict) -> dict:
     }
 
 
+def _time_on(device: str | None) -> str:
+    """What bounded the epochs: ``"CPU time"``, ``"GPU time"`` (``cuda:N``), or plain time."""
+    kind = str(device or "").split(":")[0]
+    return {"cpu": "CPU time", "cuda": "GPU time"}.get(kind, "training time")
+
+
 def _deviations(name: str, ckpt: dict, data: LabelledImages, recorded: str | None) -> list[str]:
     out = [
         f"{ckpt['epoch']} epochs instead of the study's {PAPER_EPOCHS.get(name, '?')} "
-        f"(CPU time; {len(data.train)} training images)",
+        f"({_time_on(ckpt['log'].get('device'))}; {len(data.train)} training images)",
         "weights initialised with PyTorch defaults (the study used Keras defaults)",
         "discriminator outputs a logit; the sigmoid is inside BCEWithLogits (same loss)",
     ]

@@ -251,11 +251,29 @@ class _Trainer:
                 f"{path} was trained with {ckpt['config']}; this run asks for "
                 f"{asdict(self.config)}. Use another --out folder."
             )
+        self._check_same_data(path, ckpt)
         try:
             self._restore(ckpt)
         except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise unreadable_checkpoint(path, exception_line(exc)) from None
         self.log["config"] = asdict(self.config)
+
+    def _check_same_data(self, path: Path, ckpt: dict) -> None:
+        """Refuse to resume on other images than the checkpoint's epoch order indexes.
+
+        The photos and a pack of them (``bench pack-dataset``, whose description
+        adds ``"; packed: ..."``) are the same data.
+        """
+        recorded = ckpt.get("log", {}).get("data") if isinstance(ckpt.get("log"), dict) else None
+        given = self.log["data"]
+        same = recorded is None or _unpacked(recorded) == _unpacked(given)
+        n = len(ckpt["perm"]) if hasattr(ckpt["perm"], "__len__") else None
+        if not same or n != len(self.images):
+            raise ValueError(
+                f"{path} was trained on \"{recorded}\" ({n} images), but this run has "
+                f"\"{given}\" ({len(self.images)} images): resume with the same data, "
+                "or use another --out folder"
+            )
 
     def _restore(self, ckpt: dict) -> None:
         """Networks, optimisers, RNG states, data order and log of a checked checkpoint."""
@@ -522,3 +540,8 @@ def export_generator(folder: Path, path: Path) -> dict:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save({"arch": G.arch, "state_dict": state, "training": summary}, path)
     return summary
+
+
+def _unpacked(description: str) -> str:
+    """A data description without the ``"; packed: ..."`` a face pack adds to its photos'."""
+    return description.split("; packed: ", 1)[0]

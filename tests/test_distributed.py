@@ -9,6 +9,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dask
@@ -280,3 +286,57 @@ def test_worker_device_goes_to_problems_that_take_one_never_into_the_run_id():
     assert placed(digits, None) == (digits, "cpu")
     own = RunSpec("diversity-mnist-rmse", "random", 100, 0, {"device": "cpu"})
     assert placed(own, "cuda") == (own, "cpu")  # the plan's own device wins
+
+
+def _start(args: list[str], **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", *args, "--no-dashboard"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **kwargs,
+    )
+
+
+@contextmanager
+def _cluster_of_processes(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A scheduler and one worker, each a process of its own, so the scheduler can be killed."""
+    info = folder / f"scheduler-{time.monotonic_ns()}.json"
+    scheduler = _start(["distributed.cli.dask_scheduler", "--port", "0", "--scheduler-file", info])
+    worker = _start(["distributed.cli.dask_worker", "--scheduler-file", info, "--nthreads", "1"])
+    try:
+        with Client(scheduler_file=str(info), timeout=60) as probe:
+            probe.wait_for_workers(1, timeout=60)
+            address = probe.scheduler.address
+        yield address, scheduler
+    finally:
+        for process in (worker, scheduler):
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+def test_a_lost_scheduler_stops_the_campaign_and_records_no_pending_run(tmp_path, capsys):
+    """Dask cancels the pending futures; they were recorded as failed, which resume skips."""
+    out = tmp_path / "c"
+    args = ["campaign", "--problems", "sphere", "--algos", "random", "--seeds", "6"]
+    args += ["--budget", "20000", "--out", str(out), "--no-progress"]
+
+    def kill_after_first_record(scheduler: subprocess.Popen) -> None:
+        while not list((out / "runs").glob(f"*/{RECORD}")):
+            time.sleep(0.05)
+        scheduler.kill()
+
+    with _cluster_of_processes(tmp_path) as (address, scheduler):
+        killer = threading.Thread(target=kill_after_first_record, args=(scheduler,), daemon=True)
+        killer.start()
+        assert main([*args, "--scheduler", address]) == 1
+        killer.join(timeout=5)
+    err = capsys.readouterr().err
+    assert "bench: error: lost the Dask scheduler" in err and "rerun the same command" in err, err
+    status = load_campaign(out)["status"]
+    done = int((status == "finished").sum())
+    assert 1 <= done < 6 and set(status) == {"finished", "pending"}, status  # none failed
+    with _cluster_of_processes(tmp_path) as (address, _):  # back: the same command resumes
+        assert main([*args, "--scheduler", address]) == 0
+    assert f"ran {6 - done} (0 failed), skipped {done} finished" in capsys.readouterr().out
+    assert set(load_campaign(out)["status"]) == {"finished"}

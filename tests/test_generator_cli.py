@@ -372,6 +372,12 @@ def test_face_dcgan_export_measures_the_samples_asked_for(tmp_path, monkeypatch)
                         progress=lines.append)
     assert embedded == [8, 16, 8] and asked == {"face_rate": 8, "face_problem": 8}
     assert card["quality"]["facenet_frechet"]["heldout"] == 16
+    assert "(CPU time; 8 training images)" in card["deviations_from_paper"][0]  # it ran here
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    ckpt["log"]["device"] = "cuda:1"  # the same folder had it trained on a GPU
+    torch.save(ckpt, tmp_path / "run" / "checkpoint.pt")
+    card = export_dcgan("dcgan-faces", tmp_path / "run", data, tmp_path / "gpu", samples=8)
+    assert "(GPU time; 8 training images)" in card["deviations_from_paper"][0]
     assert [line.split(" s  ", 1)[1] for line in lines] == [
         "MTCNN face rate on 8 samples",
         "FaceNet Fréchet distance: 8 samples, 16 held-out and 8 training faces",

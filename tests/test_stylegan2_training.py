@@ -417,3 +417,19 @@ def test_cli_says_when_the_run_is_done_or_went_past_kimg(tmp_path, capsys, monke
     assert main([*argv[:-2], str(tmp_path / "bad"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a readable training checkpoint" in err
+
+
+def test_resuming_on_other_data_is_refused(tmp_path):
+    """It used to fail steps later with an IndexError (the epoch order indexes the old data)."""
+    train(TINY, faces(n=24), tmp_path, max_steps=1, progress=False)
+    with pytest.raises(ValueError, match=r"\(24 images\), but this run has .* \(16 images\)"):
+        train(TINY, faces(n=16), tmp_path, max_steps=3, progress=False)
+    other = faces(n=24, seed=1)
+    other = LabelledImages(other.train, None, other.heldout, None, "24 other images")
+    with pytest.raises(ValueError, match="resume with the same data"):
+        train(TINY, other, tmp_path, max_steps=3, progress=False)
+    packed = faces(n=24)  # a pack of the same photos: its description adds "; packed: ..."
+    packed = LabelledImages(
+        packed.train, None, packed.heldout, None, f"{packed.description}; packed: q90"
+    )
+    train(TINY, packed, tmp_path, max_steps=2, progress=False)
