@@ -217,13 +217,14 @@ def test_cli_help_states_the_real_defaults(capsys):
 )
 def test_ctrl_c_says_what_happens_to_the_work(argv, message, monkeypatch, capsys):
     import bench.cli
+    from bench.commands import face, generators
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bench.cli, "_trainable", interrupt)  # train-generator's first step
-    monkeypatch.setattr(bench.cli, "registry", interrupt)  # calibrate-crop's first step
-    monkeypatch.setattr(bench.cli, "_power_of_two_resolution", interrupt)  # pack-dataset's
+    monkeypatch.setattr(generators, "_trainable", interrupt)  # train-generator's first step
+    monkeypatch.setattr(face, "registry", interrupt)  # calibrate-crop's first step
+    monkeypatch.setattr(generators, "_power_of_two_resolution", interrupt)  # pack-dataset's
     assert bench.cli.main(argv) == 130
     err = capsys.readouterr().err
     assert message in err and "finished runs" not in err

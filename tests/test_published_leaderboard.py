@@ -15,7 +15,7 @@ import pytest
 from headless_browser import Browser, crawl, find_chromium
 
 from bench.campaign import load_plan
-from bench.cli import PLANS_DIR
+from bench.commands.search import PLANS_DIR
 from bench.leaderboard.formatting import slug
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,0 +1,441 @@
+"""Searches and their results: ``list``, ``run``, ``campaign``, ``show``, ``leaderboard``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from bench.campaign import (
+    Plan,
+    failed_record,
+    load_campaign,
+    load_plan,
+    resolve_names,
+    resolve_seeds,
+    run_campaign,
+)
+from bench.commands.common import (
+    USAGE_ERRORS,
+    check_device,
+    check_writable,
+    count_arg,
+    int_arg,
+    out_folder,
+    seed_arg,
+)
+from bench.registry import GROUPS, RegistryError, registry
+from bench.results import (
+    RECORD,
+    RecordError,
+    load_record,
+    problem_sense,
+    read_record,
+    save_run_numbered,
+)
+from bench.runner import RunResult, execute
+from bench.spec import RunSpec, SpecError, build_problem, parse_sets, placed, route_params
+
+PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print every registered name with its one-line description."""
+    kinds = [args.kind] if args.kind else list(GROUPS)
+    for kind in kinds:
+        reg = registry(kind)
+        print(f"{kind}:")
+        if not len(reg):
+            print("  (none registered)")
+        width = max((len(n) for n in reg.names()), default=0)
+        for name in reg.names():
+            entry = reg.entry(name)
+            try:
+                line = entry.description
+                presets = getattr(entry.load(), "presets", None) if kind == "algorithms" else None
+                if presets:
+                    line += f" [presets: {', '.join(sorted(presets))}]"
+            except RegistryError as exc:
+                line = f"(broken: {exc})"
+            print(f"  {name:<{width}}  {line}")
+    return 0
+
+
+def _default_budget(problem: str, algo: str, preset: str | None) -> int:
+    presets = getattr(registry("algorithms").load(algo), "presets", {})
+    if preset and "budget" in presets.get(preset, {}):
+        return int(presets[preset]["budget"])
+    return int(getattr(registry("problems").load(problem), "default_budget", 10_000))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one search and print a short summary."""
+    problem_cls = registry("problems").load(args.problem)
+    algo_cls = registry("algorithms").load(args.algo)
+    problem_params, algo_params = route_params(parse_sets(args.set), problem_cls, algo_cls)
+    device = _device_param(args.problem, problem_cls, args.device, problem_params)
+    budget = (
+        args.budget
+        if args.budget is not None
+        else _default_budget(args.problem, args.algo, args.preset)
+    )
+    spec = RunSpec(
+        args.problem, args.algo, budget, args.seed, problem_params, algo_params, args.preset
+    )
+    out = out_folder(args.out)
+    check_writable(out)
+    try:
+        result = execute(spec, progress=not args.no_progress, device=device)
+    except USAGE_ERRORS:
+        raise
+    except Exception as exc:  # the problem or algorithm could not be built: a failed run
+        result = RunResult(failed_record(spec, exc, device), None, None, None)
+    folder = save_run_numbered(
+        out,
+        f"{spec.problem}-{spec.algo}-s{spec.seed}".replace(":", "_"),
+        record=result.record,
+        curve=result.curve,
+        best_genome=result.best_genome,
+        images=result.images,
+        archive=result.archive,
+    )
+    _print_record(result.record, folder)
+    return 0 if result.record["status"] == "finished" else 1
+
+
+def _device_param(name: str, problem_cls: type, device: str | None, params: dict) -> str:
+    """Put ``--device`` into the problem's parameters; return the device the run uses."""
+    import inspect
+
+    if device is None:
+        return str(params.get("device", "cpu"))
+    check_device(device)
+    if "device" in inspect.signature(problem_cls).parameters:
+        params["device"] = device
+    elif device != "cpu":
+        raise SpecError(f"problem '{name}' runs on the CPU only; drop --device {device}")
+    return device
+
+
+def _print_record(record: dict, folder: Path) -> None:
+    """A run's summary; a record from ``load_record``, whose other fields may be missing."""
+    spec = record["spec"]
+    print(f"run        {folder}")
+    print(
+        f"spec       {spec['problem']} × {spec['algo']}  seed {spec.get('seed')}  "
+        f"budget {spec.get('budget')}"
+        + (f"  preset {spec['preset']}" if spec.get("preset") else "")
+    )
+    print(f"status     {record.get('status')}")
+    error = record.get("error")
+    if isinstance(error, dict):
+        print(f"error      {error.get('type')}: {error.get('message')}")
+    elif error:
+        print(f"error      {error}")
+    best = record.get("best_fitness")
+    if isinstance(best, int | float) and not isinstance(best, bool):
+        problem = record.get("problem")
+        sense = problem.get("sense", "min") if isinstance(problem, dict) else "min"
+        print(f"best       {best:.6g} ({sense}imise)")
+    wall, ev, al = (
+        _number(record.get(k)) for k in ("wall_seconds", "eval_seconds", "algo_seconds")
+    )
+    evaluations = record.get("evaluations", 0)
+    print(f"evals      {evaluations}  non-finite {record.get('nonfinite', 0)}")
+    if wall:
+        print(
+            f"time       {wall:.2f} s wall, {ev / wall:.0%} evaluating, {al / wall:.0%} in the "
+            f"algorithm, {_number(evaluations) / wall:.1f} evals/s"
+        )
+
+
+def _number(value: object) -> float:
+    """``value`` where it is a number, else 0 (a record's field may be null or damaged)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _plan_path(name: str) -> Path:
+    """A plan file, or the embedded plan of that name (``bench/plans/NAME.toml``)."""
+    path = Path(name)
+    embedded = PLANS_DIR / f"{name}.toml"
+    if not path.exists() and path.suffix != ".toml" and embedded.is_file():
+        return embedded
+    return path
+
+
+def cmd_campaign(args: argparse.Namespace) -> int:
+    """Run problems × algorithms × seeds with one budget, resumably."""
+    if args.plan:
+        if args.problems or args.algos or args.budget is not None:
+            raise SpecError("--plan already names problems, algorithms and budget; drop the others")
+        path = _plan_path(args.plan)
+        if not path.is_file():
+            embedded = ", ".join(sorted(p.stem for p in PLANS_DIR.glob("*.toml")))
+            raise SpecError(f"no plan file {args.plan}; the embedded plans are: {embedded}")
+        plan = load_plan(path)
+        if args.seeds is not None:
+            plan.seeds = resolve_seeds(args.seeds)
+    else:
+        if not args.problems or not args.algos or args.budget is None:
+            raise SpecError("campaign needs --plan FILE, or --problems, --algos and --budget")
+        plan = Plan(
+            problems=resolve_names("problems", args.problems),
+            algorithms=resolve_names("algorithms", args.algos),
+            seeds=resolve_seeds(args.seeds if args.seeds is not None else 5),
+            budget=args.budget,
+        )
+    out = out_folder(args.out)
+    check_writable(out)
+    options = {
+        "force": args.force,
+        "retry_failed": args.retry_failed,
+        "progress": not args.no_progress,
+    }
+    if args.device is not None:
+        check_device(args.device)
+        if args.scheduler is not None:
+            raise SpecError(
+                "--device applies to this machine; on a cluster set LATENT_BENCH_DEVICE "
+                "in each worker's environment"
+            )
+        os.environ["LATENT_BENCH_DEVICE"] = args.device  # local Dask workers inherit it
+    if args.workers is None and args.scheduler is None:
+        summary = run_campaign(plan, out, run_fn=_local_run_fn(args.device), **options)
+    else:
+        from bench.distributed import ClusterLostError, cluster_client, on_cluster  # Dask only
+
+        with cluster_client(args.scheduler, args.workers) as client:
+            workers = len(client.scheduler_info().get("workers", {}))
+            print(f"cluster    {client.scheduler.address} with {workers} worker(s) now")
+            try:
+                summary = run_campaign(plan, out, run_many=on_cluster(client), **options)
+            except ClusterLostError as exc:
+                # closing the client cancels its reconnect loop, which Dask logs as a traceback
+                logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+                print(f"bench: error: {exc}", file=sys.stderr)
+                return 1  # not a usage error: the same command is right once the cluster is back
+    print(
+        f"campaign   {out}: {summary.total} runs planned; ran {summary.ran} "
+        f"({summary.failed} failed), skipped {summary.skipped_finished} finished and "
+        f"{summary.skipped_failed} failed"
+    )
+    _print_campaign(out)
+    return 0 if summary.failed == 0 and summary.skipped_failed == 0 else 1  # all finished?
+
+
+def _local_run_fn(device: str | None):
+    """Run specs in this process, problems that take a ``device`` placed on ``device``."""
+    if device is None:
+        return None
+
+    def run(spec: RunSpec) -> RunResult:
+        build_spec, used = placed(spec, device)
+        return execute(spec, device=used, problem=build_problem(build_spec))
+
+    return run
+
+
+def _print_campaign(folder: Path) -> None:
+    """One line per problem × algorithm: run counts, then figures of the finished runs only.
+
+    Best is in the problem's sense; a failed run's partial best is not a result.
+    Evaluations per second is the median, as on the leaderboard.
+    """
+    df = load_campaign(folder)
+    keys = [df["problem"], df["algo"]]
+    status = df["status"].groupby(keys, sort=False)
+    table = pd.DataFrame(
+        {
+            "runs": status.size(),
+            "finished": status.agg(lambda s: int((s == "finished").sum())),
+            "failed": status.agg(lambda s: int((s == "failed").sum())),
+            "pending": status.agg(lambda s: int((s == "pending").sum())),
+        }
+    )
+    done = df["status"] == "finished"
+    fitness = pd.to_numeric(df["best_fitness"].where(done), errors="coerce")
+    fitness = fitness.groupby(keys, sort=False)
+    maximise = [problem_sense(df, problem) == "max" for problem, _ in table.index]
+    table["best"] = fitness.max().where(maximise, fitness.min())
+    table["median"] = fitness.median()
+    table["mean"] = fitness.mean()
+    rate = pd.to_numeric(df["evals_per_second"].where(done), errors="coerce")
+    table["evals_per_s"] = rate.groupby(keys, sort=False).median()
+    table.index.names = ["problem", "algo"]
+    print(table.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
+    failed = df[df["status"] == "failed"]
+    if len(failed):
+        print(f"\nerrors of the {len(failed)} failed run(s) (`bench campaign ... --retry-failed`):")
+        pairs = zip(failed["error_type"], failed["error"], strict=True)
+        messages = [_error_line(kind, message) for kind, message in pairs]
+        keys = ["problem", "algo", "message"]
+        counts = failed.assign(message=messages).groupby(keys, sort=False).size()
+        for (problem, algo, message), count in counts.items():
+            runs = f"{count} run{'s' if count > 1 else ''}"
+            print(f"  {problem} × {algo} ({runs}): {message}")
+
+
+def _error_line(kind: object, message: object) -> str:
+    """A failed run's error in one line: the message, after its type unless a usage error's."""
+    text = str(message).strip().split("\n")[0] if isinstance(message, str) else ""
+    kind = kind if isinstance(kind, str) and kind else None
+    if kind is None or kind in {cls.__name__ for cls in USAGE_ERRORS}:
+        return text or "(no message)"
+    return f"{kind}: {text}" if text else kind
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Summarise a run folder, a folder of run folders, or a campaign folder.
+
+    Unreadable or malformed run records in a folder of runs or a campaign are
+    skipped with a warning; a single run folder whose record is unusable is an error.
+    """
+    folder = Path(args.dir)
+    if (folder / "campaign.json").exists():
+        _print_campaign(folder)
+    elif (folder / RECORD).exists():
+        try:
+            record = load_record(folder)
+        except RecordError as exc:
+            raise SpecError(str(exc)) from None
+        _print_record(record, folder)
+    elif folder.is_dir() and any((p / RECORD).exists() for p in folder.iterdir()):
+        subs = sorted(p for p in folder.iterdir() if (p / RECORD).exists())
+        records = [(sub, read_record(sub)) for sub in subs]  # warns about each unusable one
+        usable = [(sub, record) for sub, record in records if record is not None]
+        if not usable:
+            raise SpecError(f"{folder}: none of its {len(subs)} run record(s) is usable")
+        for sub, record in usable:
+            _print_record(record, sub)
+            print()
+    else:
+        raise SpecError(f"{folder} is neither a run folder nor a campaign folder")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """Write the leaderboard (HTML, Markdown, tables, figures) of a campaign folder."""
+    from bench.leaderboard import build_leaderboard
+
+    folder = Path(args.campaign)
+    if not (folder / "campaign.json").is_file():
+        raise SpecError(
+            f"{folder} is not a campaign folder (no campaign.json); run `bench campaign` first"
+        )
+    if not 0 < args.alpha < 1:
+        raise SpecError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    out = Path(args.out) if args.out else folder / "leaderboard"
+    check_writable(out)
+    board = build_leaderboard(folder, out, alpha=args.alpha, title=args.title, note=args.note)
+    counts = board.runs["status"].value_counts()
+    print(
+        f"leaderboard {out}: {len(board.problems)} problems, {len(board.runs)} planned runs ("
+        + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + ")"
+    )
+    print(f"open       {out / 'index.html'}  (Markdown: {out / 'README.md'})")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """The subcommands of searches and their results."""
+    p = sub.add_parser("list", help="list registered problems, algorithms, generators")
+    p.add_argument("kind", nargs="?", choices=list(GROUPS), help="only this registry")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "run",
+        help="run one search",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  bench run --problem sphere --algo ga --preset quick\n"
+        "  bench run --problem rastrigin --algo random --budget 5000 --set problem.dim=64",
+    )
+    p.add_argument("--problem", required=True, help="registered problem name")
+    p.add_argument("--algo", required=True, help="registered algorithm name")
+    p.add_argument(
+        "--budget",
+        type=count_arg,
+        help="fitness evaluations (default: the preset's or the problem's)",
+    )
+    p.add_argument("--seed", type=seed_arg, default=0, help="run seed (default 0)")
+    p.add_argument("--preset", help="algorithm preset, e.g. paper or quick")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="problem or algorithm parameter; prefix problem. or algo. if ambiguous",
+    )
+    p.add_argument("--out", default="runs", help="parent folder of numbered run folders")
+    p.add_argument("--device", help="where the problem's networks run: cpu, cuda or cuda:N")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "campaign",
+        help="run problems × algorithms × seeds with equal budgets (resumable)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Re-run the same command to resume after Ctrl-C or kill -9.\n"
+        "examples:\n  bench campaign --problems all --algos all --seeds 5 --budget 2000 --out c1\n"
+        "  bench campaign --plan plan.toml --out c2\n"
+        "  bench campaign --plan plan.toml --out c3 --workers 4\n"
+        "  bench campaign --plan plan.toml --out c4 --scheduler tcp://HOST:8786",
+    )
+    p.add_argument("--problems", nargs="+", help="problem names or 'all'")
+    p.add_argument("--algos", nargs="+", help="algorithm names or 'all'")
+    p.add_argument("--seeds", type=count_arg, help="number of seeds 0..N-1 (default 5)")
+    p.add_argument("--budget", type=count_arg, help="evaluations per run, the same for all")
+    p.add_argument(
+        "--plan",
+        help="TOML plan file instead of the options above, or an embedded plan: "
+        + ", ".join(sorted(p.stem for p in PLANS_DIR.glob("*.toml"))),
+    )
+    p.add_argument("--out", required=True, help="campaign folder")
+    p.add_argument("--force", action="store_true", help="accept a folder whose plan changed")
+    p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--device", help="cpu, cuda or cuda:N for problems with networks (not the run ids)"
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int_arg,
+        metavar="N",
+        help="run on N local worker processes (a Dask LocalCluster, one thread each)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a running Dask cluster, e.g. tcp://HOST:8786 (see README)",
+    )
+    p.set_defaults(
+        func=cmd_campaign,
+        interrupted="; finished runs are kept, re-run the same command to resume",
+    )
+
+    p = sub.add_parser("show", help="summarise a run or a campaign folder")
+    p.add_argument("dir", help="run folder, folder of runs, or campaign folder")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "leaderboard",
+        help="statistics, figures and a static site from a campaign folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  bench leaderboard runs/c1              # writes runs/c1/leaderboard\n"
+        "  bench leaderboard runs/c1 --out site/c1",
+    )
+    p.add_argument("campaign", help="campaign folder (from bench campaign)")
+    p.add_argument("--out", help="leaderboard folder (default: CAMPAIGN/leaderboard)")
+    p.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level of every test (0.05)"
+    )
+    p.add_argument("--title", help="heading of the overview (default: 'Leaderboard: CAMPAIGN')")
+    p.add_argument(
+        "--note", help="a paragraph under the heading: what was run, where, at which budgets"
+    )
+    p.set_defaults(func=cmd_leaderboard)
