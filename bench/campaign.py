@@ -47,7 +47,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from bench.atomic_file import write_atomically
-from bench.provenance import SCHEMA_VERSION, provenance, utc_now
+from bench.provenance import SCHEMA_VERSION, provenance, registered_sources, utc_now
 from bench.registry import registry
 from bench.results import flat_row, load_run_folders, read_record, remove_stale_temporaries
 from bench.runner import RunResult, error_info, execute
@@ -530,9 +530,10 @@ def _failed_run_provenance(spec: RunSpec, device: str | None) -> dict[str, Any]:
         except Exception:  # an unknown problem, say: the run failed for that already
             device = "cpu"
     try:
-        return provenance(device=device)
+        prov = provenance(device=device)
     except Exception:  # a device this machine lacks: the machine is still worth recording
-        return provenance()
+        prov = provenance()
+    return {**prov, "registered": registered_sources(spec.problem, spec.algo)}
 
 
 def read_plan(folder: Path) -> Plan:

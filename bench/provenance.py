@@ -189,6 +189,30 @@ def blas_info() -> list[dict]:
     return sorted(libs, key=lambda lib: (str(lib["internal_api"]), str(lib["version"])))
 
 
+def registered_sources(problem: str, algo: str) -> dict[str, dict[str, str] | None]:
+    """The entry point and distribution behind a run's problem and algorithm.
+
+    A plugin's version is what says which code ran: the suite's own commit does
+    not cover it. A name the registry does not know maps to ``None``.
+
+    Returns:
+        ``{"problem": {"name", "target", "source"}, "algorithm": {...}}``, where
+        ``source`` is the distribution and its version, e.g. ``"myplug 0.2.0"``.
+
+    """
+    from bench.registry import RegistryError, registry
+
+    out: dict[str, dict[str, str] | None] = {}
+    for kind, key, name in (("problems", "problem", problem), ("algorithms", "algorithm", algo)):
+        try:
+            entry = registry(kind).entry(name)
+        except RegistryError:
+            out[key] = None
+            continue
+        out[key] = {"name": entry.name, "target": entry.target, "source": entry.source}
+    return out
+
+
 def provenance(weight_files: Iterable[str | os.PathLike] = (), device: str = "cpu") -> dict:
     """Everything a record needs to say where it came from."""
     return {

@@ -9,6 +9,7 @@ only usage errors (``SpecError``) and interrupts propagate.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 from bench.algorithm import Algorithm
 from bench.evaluator import BudgetEvaluator
 from bench.problem import Problem
-from bench.provenance import SCHEMA_VERSION, provenance, utc_now
+from bench.provenance import SCHEMA_VERSION, provenance, registered_sources, utc_now
 from bench.results import save_run
 from bench.spec import (
     RunSpec,
@@ -74,7 +75,11 @@ def error_info(exc: BaseException) -> dict[str, str]:
 
 
 def _plain(value: Any) -> Any:
-    """``value`` with NumPy scalars and arrays turned into Python numbers and lists."""
+    """``value`` with NumPy scalars and arrays turned into Python numbers and lists.
+
+    Paths become strings; anything else JSON cannot hold is left for the record
+    writer, which writes it as its ``str``.
+    """
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
@@ -83,7 +88,20 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     return value
+
+
+def check_sense(problem: Problem) -> None:
+    """Raise ``ValueError`` unless ``problem.sense`` is ``"min"`` or ``"max"``.
+
+    A misspelt sense (``"minimize"``) would otherwise be maximised without a word.
+    """
+    if problem.sense not in ("min", "max"):
+        raise ValueError(
+            f"{type(problem).__name__}.sense is {problem.sense!r}; it must be 'min' or 'max'"
+        )
 
 
 def search(
@@ -166,6 +184,7 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
         problem = build_problem(spec)
     else:
         check_spec(spec)
+    check_sense(problem)
     algo = build_algorithm(spec, problem)
     if spec.budget < algo.batch_size:
         raise SpecError(
@@ -182,7 +201,7 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
         "schema_version": SCHEMA_VERSION,
         "run_id": spec.run_id,
         "spec": spec.to_dict(),
-        "problem": {"sense": problem.sense, "dim": problem.dim, **problem.describe()},
+        "problem": {"sense": problem.sense, "dim": problem.dim, **_plain(problem.describe())},
         "algorithm": {
             "batch_size": algo.batch_size,
             "params": given,
@@ -228,7 +247,10 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
             "eval_seconds": evaluator.eval_seconds,
             "algo_seconds": algo_seconds,
             "evals_per_second": evaluator.used / wall if wall > 0 else None,
-            "provenance": provenance(problem.weight_files(), device),
+            "provenance": {
+                **provenance(problem.weight_files(), device),
+                "registered": registered_sources(spec.problem, spec.algo),
+            },
         }
     )
     if evaluator.archive is not None:  # passive archive: QD-score and coverage for every algorithm

@@ -148,7 +148,7 @@ def test_a_problem_that_cannot_be_built_fails_its_own_runs_only(tmp_path, capsys
     out = capsys.readouterr().out
     assert "ran 4 (2 failed)" in out
     assert "errors of the 2 failed run(s)" in out
-    assert out.count("diversity-mnist-rmse (2 runs): ") == 1
+    assert out.count("diversity-mnist-rmse × random (2 runs): ") == 1
     # fixed cause, --retry-failed: the two runs run again and finish
     if damage == "missing":
         weights.write_bytes((WEIGHTS / "dcgan-mnist.pt").read_bytes())

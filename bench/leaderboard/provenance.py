@@ -36,6 +36,17 @@ def _machine(record: dict[str, Any]) -> str:
     return text + (f", BLAS {' and '.join(blas)}" if blas else "")
 
 
+def _plugin_versions(prov: dict[str, Any]) -> dict[str, str]:
+    """Distribution → version of the plugins a run used (``provenance.registered``)."""
+    out = {}
+    for entry in (prov.get("registered") or {}).values():
+        source = (entry or {}).get("source") or ""
+        name, _, version = source.partition(" ")
+        if name and version and name not in ("latent-bench", "unknown"):
+            out[name] = version
+    return out
+
+
 def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Provenance of a leaderboard.
 
@@ -63,6 +74,8 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
         commits[commit + (" (uncommitted changes)" if prov.get("dirty") else "")] += 1
         for name, version in (prov.get("packages") or {}).items():
             packages.setdefault(name, Counter())[str(version)] += 1
+        for name, version in _plugin_versions(prov).items():
+            packages.setdefault(name, Counter())[version] += 1
         machines[_machine(record)] += 1
         for path, digest in (prov.get("weights") or {}).items():
             # records written before portable_path() named files by absolute path
