@@ -11,23 +11,66 @@ problem sees only genomes in its box whatever the algorithm proposes (an
 algorithm that handles bounds itself, like pymoo's, never gets clipped).
 
 Subclasses implement ``_ask`` and ``_tell``; the public methods check the call
-order and the shapes.
+order, the shapes and the values: ``ask()`` takes from ``_ask`` only a real
+(float or integer) array ``[n, D]`` of finite genes, ``1 <= n <= batch_size``,
+with ``batch_size`` a positive int. Anything else (strings, complex numbers,
+NaN or infinite genes, a float ``batch_size`` such as ``10.0``) is a bug of the
+algorithm and raises a one-line error naming it; the runner records the run as
+failed with that message.
 """
 
 from __future__ import annotations
 
 import abc
 import inspect
+import numbers
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.problem import SearchSpace, check_batch_shape
+from bench.problem import SearchSpace, check_batch_shape, exception_line
 
 
 class OrderError(RuntimeError):
     """``tell()`` was called without a pending ``ask()``, or ``ask()`` twice."""
+
+
+def checked_batch_size(algo: Algorithm) -> int:
+    """``algo.batch_size`` as an ``int``, or ``TypeError`` unless it is a positive int.
+
+    A float, even an integral one like ``10.0``, is refused: a batch size is a
+    count, and the runner, its records and ``bench.testing`` must all see one
+    value of one type.
+
+    Args:
+        algo: The algorithm.
+
+    Returns:
+        Its declared batch size.
+
+    Raises:
+        TypeError: ``batch_size`` is not a positive int (NumPy integers count as ints).
+
+    """
+    size = algo.batch_size
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        raise TypeError(
+            f"{type(algo).__name__}.batch_size must be a positive int, "
+            f"got {size!r} ({type(size).__name__})"
+        )
+    return int(size)
+
+
+def _describe(value: object) -> str:
+    """What ``value`` is, in a few words, for messages (``"None"``, ``"a str"``, ...)."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        kind = {"U": "strings", "S": "bytes", "c": "complex numbers", "b": "booleans"}
+        what = kind.get(value.dtype.kind, f"{value.dtype} values")
+        return f"an array of {what} of shape {list(value.shape)}"
+    return f"a {type(value).__name__}"
 
 
 class Algorithm(abc.ABC):
@@ -93,23 +136,66 @@ class Algorithm(abc.ABC):
         """Propose genomes to evaluate.
 
         Returns:
-            Array ``[n, D]`` with ``1 <= n <= batch_size``, inside the space's
-            ``bounds`` where it has them (clipped; ``_tell`` gets these genomes).
+            Float array ``[n, D]`` with ``1 <= n <= batch_size``, every gene
+            finite, inside the space's ``bounds`` where it has them (clipped;
+            ``_tell`` gets these genomes).
+
+        Raises:
+            OrderError: The last ``ask()`` has had no ``tell()``.
+            TypeError: ``_ask`` returned no real number array, or ``batch_size``
+                is no positive int.
+            ValueError: ``_ask`` returned the wrong shape, more genomes than
+                ``batch_size``, or NaN or infinite genes.
 
         """
+        name = type(self).__name__
         if self._pending is not None:
-            raise OrderError(f"{type(self).__name__}: ask() called twice without tell()")
-        genomes = np.asarray(self._ask(), dtype=np.float64)
-        check_batch_shape(genomes, (None, self.space.dim), f"{type(self).__name__}.ask()")
-        if not 1 <= len(genomes) <= self.batch_size:
+            raise OrderError(f"{name}: ask() called twice without tell()")
+        batch = checked_batch_size(self)
+        genomes = self._as_genomes(self._ask())
+        check_batch_shape(genomes, (None, self.space.dim), f"{name}.ask()")
+        if not 1 <= len(genomes) <= batch:
             raise ValueError(
-                f"{type(self).__name__}.ask() returned {len(genomes)} genomes; "
-                f"declared batch_size is {self.batch_size}"
+                f"{name}.ask() returned {len(genomes)} genomes; declared batch_size is {batch}"
+            )
+        bad = int((~np.isfinite(genomes).all(axis=1)).sum())
+        if bad:
+            raise ValueError(
+                f"{name}.ask() returned {bad} of {len(genomes)} genomes with NaN or infinite "
+                "genes; an algorithm must propose finite genomes"
             )
         if self.space.bounds is not None:
             genomes = np.clip(genomes, *self.space.bounds)  # a copy: the algorithm keeps its own
         self._pending = genomes
         return genomes
+
+    def _as_genomes(self, raw: object) -> np.ndarray:
+        """``raw`` from ``_ask`` as float64, or ``TypeError`` unless it holds real numbers.
+
+        Args:
+            raw: What ``_ask`` returned, meant to be an array ``[n, D]``.
+
+        Returns:
+            The same values as a float64 array (a shape not yet checked).
+
+        """
+        name, dim = type(self).__name__, self.space.dim
+        array: np.ndarray | None = None
+        try:
+            array = np.asarray(raw)
+            if array.dtype.kind == "O":  # Python objects: numbers are fine, complex ones not
+                array = np.asarray(array.tolist(), dtype=np.float64)
+        except (TypeError, ValueError, OverflowError) as exc:  # ragged lists, complex objects
+            got = f"{_describe(raw)} that is no array of numbers ({exception_line(exc)})"
+            array = None
+        else:
+            got = _describe(raw if raw is None else array)
+        if raw is None or array is None or array.dtype.kind not in "fiu":
+            raise TypeError(
+                f"{name}.ask(): _ask() must return a real float array [N, {dim}] "
+                f"(N genomes of {dim} genes), got {got}"
+            )
+        return array.astype(np.float64, copy=False)
 
     def tell(
         self,

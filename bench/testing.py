@@ -8,20 +8,26 @@ Call these from your own tests::
     def test_contract():
         check_algorithm(MyAlgorithm, params={"population": 20})
 
-Each check raises ``AssertionError`` with a message that says which promise of
-the contract was broken.
+Each check raises ``AssertionError``, and only that, with a message that says
+which promise of the contract was broken: an error the checked code raises on
+its own (a ``TypeError`` from a ``_tell`` of the wrong signature, a
+``ValueError`` from fitness of the wrong shape, an ``AttributeError`` from a
+problem without ``genome_shape``) becomes an ``AssertionError`` that names the
+promise and gives the error's type and first line.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from bench.algorithm import Algorithm, OrderError
-from bench.evaluator import BudgetEvaluator
+from bench.algorithm import Algorithm, OrderError, checked_batch_size
+from bench.evaluator import BudgetEvaluator, as_batch
 from bench.generator import Generator
-from bench.problem import MeasureSpace, Problem, check_batch_shape
+from bench.problem import MeasureSpace, Problem, check_batch_shape, exception_line
 from bench.runner import search
 
 
@@ -51,7 +57,8 @@ class ProbeSphere(Problem):
 class ProbeBox(ProbeSphere):
     """``ProbeSphere`` in the box ``[0.6, 1]`` per gene, narrower than the prior.
 
-    It counts the genomes it was given outside the box (``outside``).
+    It counts the genomes it was given outside the box or with a NaN gene
+    (``outside``): NaN compares false with both ends, yet is in no box.
     """
 
     bounds = (0.6, 1.0)
@@ -61,9 +68,10 @@ class ProbeBox(ProbeSphere):
         self.outside = 0
 
     def evaluate(self, genomes: np.ndarray) -> np.ndarray:
-        """As ``ProbeSphere``, counting rows with a gene outside ``bounds``."""
+        """As ``ProbeSphere``, counting rows with a gene outside ``bounds`` (or NaN)."""
         low, high = self.bounds
-        self.outside += int(np.any((genomes < low) | (genomes > high), axis=1).sum())
+        inside = (genomes >= low) & (genomes <= high)
+        self.outside += int((~inside.all(axis=1)).sum())
         return super().evaluate(genomes)
 
 
@@ -115,6 +123,24 @@ def run_once(
     return evaluator
 
 
+@contextlib.contextmanager
+def _requires(promise: str | None = None) -> Iterator[None]:
+    """Turn any error but ``AssertionError`` inside into an ``AssertionError``.
+
+    Args:
+        promise: What the contract requires of the step, put before the error's
+            own line; ``None`` when that line says it already.
+
+    """
+    try:
+        yield
+    except AssertionError:
+        raise
+    except Exception as exc:  # TypeError, ValueError, AttributeError, ...: one clear failure
+        line = exception_line(exc)
+        raise AssertionError(f"{promise}: {line}" if promise else line) from exc
+
+
 def check_algorithm(
     algo_cls: type[Algorithm],
     params: dict[str, Any] | None = None,
@@ -123,7 +149,9 @@ def check_algorithm(
 ) -> None:
     """Check the algorithm contract on a cheap problem.
 
-    Checks: batch shape, the ask/tell order guard, exact budgets (a multiple of
+    Checks: a positive int ``batch_size``, ``ask()`` returns a real array
+    ``[N, D]`` of finite genes, the ask/tell order guard, ``_tell(genomes, loss,
+    measures)`` accepts what ``tell()`` hands it, exact budgets (a multiple of
     the batch size and not), same seed → same result bit for bit, different
     seeds → different results, NaN fitness survived, NaN measures next to a
     finite fitness survived and counted as invalid evaluations, no genome
@@ -135,60 +163,84 @@ def check_algorithm(
         dim: Genome size of the probe problem.
         problem: Problem to use instead of the probe sphere.
 
+    Raises:
+        AssertionError: A promise was broken; any other error of the algorithm
+            becomes one, its message naming the promise and the error.
+
     """
     problem = problem or ProbeSphere(dim)
     params = params or {}
-    algo = algo_cls(problem.search_space, np.random.SeedSequence(0), **params)
-    batch = algo.batch_size
-    assert isinstance(batch, int) and batch >= 1, f"batch_size must be a positive int, got {batch}"
+    name = getattr(algo_cls, "__name__", repr(algo_cls))
+    with _requires(f"{name}(space, seed, **params) must build the algorithm"):
+        algo = algo_cls(problem.search_space, np.random.SeedSequence(0), **params)
+    with _requires():
+        batch = checked_batch_size(algo)
 
-    try:
-        algo.tell(np.zeros(1))
-    except OrderError:
-        pass
-    else:
-        raise AssertionError("tell() before ask() must raise OrderError")
-    genomes = algo.ask()
-    check_batch_shape(genomes, (None, problem.dim), "ask()")
+    with _requires("tell() before ask() must raise OrderError"):
+        try:
+            algo.tell(np.zeros(1))
+        except OrderError:
+            pass
+        else:
+            raise AssertionError("tell() before ask() must raise OrderError")
+    with _requires(f"ask() must return a real float array [N, {problem.dim}], 1 <= N <= {batch}"):
+        genomes = algo.ask()
+        check_batch_shape(genomes, (None, problem.dim), f"{name}.ask()")
     assert 1 <= len(genomes) <= batch, f"ask() returned {len(genomes)} genomes, batch is {batch}"
-    try:
-        algo.ask()
-    except OrderError:
-        pass
-    else:
-        raise AssertionError("ask() twice without tell() must raise OrderError")
-    algo.tell(problem.evaluate(genomes))
+    bad = int((~np.isfinite(genomes).all(axis=1)).sum())
+    assert not bad, f"ask() returned {bad} of {len(genomes)} genomes with NaN or infinite genes"
+    with _requires("ask() twice without tell() must raise OrderError"):
+        try:
+            algo.ask()
+        except OrderError:
+            pass
+        else:
+            raise AssertionError("ask() twice without tell() must raise OrderError")
+    with _requires(f"{type(problem).__name__}.evaluate() of the genomes ask() returned"):
+        loss = problem.loss(problem.evaluate(genomes))
+    with _requires(
+        "tell(loss [n]) must hand _tell(genomes [n, D], loss [n], measures [n, M] or None) "
+        "on to the algorithm"
+    ):
+        algo.tell(loss)
 
     np_state = np.random.get_state()[1].copy()  # noqa: NPY002 - checking it is untouched
     for budget in (batch, 3 * batch, 3 * batch + 1, 5 * batch - 1):
-        used = run_once(algo_cls, problem, budget, 1, params).used
+        with _requires(f"a run of budget {budget} must complete"):
+            used = run_once(algo_cls, problem, budget, 1, params).used
         assert used == budget, f"budget {budget}: {used} evaluations were spent"
     np_now = np.random.get_state()[1]  # noqa: NPY002
     assert np.array_equal(np_now, np_state), "the global NumPy RNG was used"
 
     budget = 4 * batch + 3
-    a = run_once(algo_cls, problem, budget, 7, params)
-    b = run_once(algo_cls, problem, budget, 7, params)
+    with _requires(f"a run of budget {budget} must complete"):
+        a = run_once(algo_cls, problem, budget, 7, params)
+        b = run_once(algo_cls, problem, budget, 7, params)
     assert a.best_fitness == b.best_fitness and np.array_equal(a.best_genome, b.best_genome), (
         "same seed gave different results"
     )
     assert [r["best"] for r in a.curve] == [r["best"] for r in b.curve], "same seed, other curve"
-    c = run_once(algo_cls, problem, budget, 8, params)
+    with _requires(f"a run of budget {budget} must complete"):
+        c = run_once(algo_cls, problem, budget, 8, params)
     assert not np.array_equal(a.best_genome, c.best_genome), "different seeds gave one result"
 
     nan_problem = ProbeSphere(problem.dim, nan_every=3)
-    ev = run_once(algo_cls, nan_problem, budget, 3, params)
+    with _requires("a run whose problem returns NaN fitness must complete"):
+        ev = run_once(algo_cls, nan_problem, budget, 3, params)
     assert ev.used == budget and ev.nonfinite > 0, "NaN fitness must be counted, run completed"
     assert np.isfinite(ev.best_fitness), "NaN must never become the best fitness"
 
     box = ProbeBox(problem.dim)
-    ev = run_once(algo_cls, box, budget, 3, params)
+    with _requires(f"a run on a problem with bounds {box.bounds} must complete"):
+        ev = run_once(algo_cls, box, budget, 3, params)
     assert ev.used == budget and box.outside == 0, (
-        f"{box.outside} genomes outside the problem's bounds {box.bounds} were evaluated"
+        f"{box.outside} genomes outside the problem's bounds {box.bounds} (or not finite) "
+        "were evaluated"
     )
 
     measured = ProbeMeasures(problem.dim, nan_every=3)
-    ev = run_once(algo_cls, measured, budget, 3, params)
+    with _requires("a NaN measure next to a finite fitness must not end the run"):
+        ev = run_once(algo_cls, measured, budget, 3, params)
     assert ev.used == budget, "a NaN measure next to a finite fitness must not end the run"
     assert ev.nonfinite == measured.nan_rows > 0, (
         f"{measured.nan_rows} evaluations had a NaN measure, {ev.nonfinite} were counted invalid"
@@ -203,32 +255,53 @@ def check_problem(problem: Problem, n: int = 4, seed: int = 0) -> None:
         n: Batch size to try.
         seed: Seed of the genomes tried.
 
+    Raises:
+        AssertionError: A promise was broken; any other error of the problem
+            becomes one, its message naming the promise and the error.
+
     """
-    assert problem.sense in ("min", "max"), f"sense must be 'min' or 'max', got {problem.sense!r}"
-    rng = np.random.default_rng(seed)
-    genomes = problem.prior.sample(rng, n, problem.dim)
-    fitness = np.asarray(problem.evaluate(genomes))
-    check_batch_shape(fitness, (n,), "evaluate()")
-    again = np.asarray(problem.evaluate(genomes))
+    name = type(problem).__name__
+    sense = getattr(problem, "sense", None)
+    assert sense in ("min", "max"), f"{name}.sense must be 'min' or 'max', got {sense!r}"
+    with _requires(f"{name} must set genome_shape, a tuple of positive ints"):
+        dim = problem.dim
+    assert dim >= 1, f"{name}.genome_shape {problem.genome_shape} holds no gene"
+    with _requires(f"{name}.prior.sample(rng, {n}, {dim}) must draw genomes [{n}, {dim}]"):
+        genomes = problem.prior.sample(np.random.default_rng(seed), n, dim)
+        check_batch_shape(genomes, (n, dim), f"{name}.prior.sample()")
+
+    def evaluate(batch: np.ndarray) -> np.ndarray:
+        """Fitness ``[N]`` of ``batch [N, D]``, or ``ValueError`` saying what came instead."""
+        return as_batch(problem.evaluate(batch), (len(batch),), f"{name}.evaluate() fitness")
+
+    with _requires():
+        fitness = evaluate(genomes)
+        again = evaluate(genomes)
     assert np.array_equal(fitness, again, equal_nan=True), "evaluate() is not deterministic"
-    halves = np.concatenate(
-        [problem.evaluate(genomes[: n // 2]), problem.evaluate(genomes[n // 2 :])]
-    )
+    with _requires():
+        halves = np.concatenate([evaluate(genomes[: n // 2]), evaluate(genomes[n // 2 :])])
     assert np.allclose(fitness, halves, rtol=1e-4, atol=1e-5, equal_nan=True), (
         "fitness depends on the batch a genome is evaluated in"
     )
     if problem.measure_space is not None:
-        fit2, measures = problem.evaluate_with_measures(genomes)
-        check_batch_shape(measures, (n, problem.measure_space.dim), "measures")
+        what = f"{name}.evaluate_with_measures()"
+        with _requires(f"{what} must return (fitness [{n}], measures [{n}, M])"):
+            fit2, measures = problem.evaluate_with_measures(genomes)
+        with _requires():
+            fit2 = as_batch(fit2, (n,), f"{what} fitness")
+            as_batch(measures, (n, problem.measure_space.dim), f"{what} measures")
         assert np.allclose(fit2, fitness, rtol=1e-4, atol=1e-5, equal_nan=True), (
             "evaluate_with_measures() disagrees with evaluate()"
         )
-    images = problem.render(genomes[:2])
+    with _requires(f"{name}.render(genomes [2, D]) must return None or 2 images"):
+        images = problem.render(genomes[:2])
+        count = None if images is None else len(images)
     if images is not None:
-        assert len(images) == 2, f"render() of 2 genomes returned {len(images)} images"
+        assert count == 2, f"render() of 2 genomes returned {count} images"
         for im in images:
-            assert im.dtype == np.uint8 and im.ndim == 3 and im.shape[2] in (1, 3), (
-                f"render() must return uint8 [H, W, 1|3] images, got {im.dtype} {im.shape}"
+            shape, dtype = np.shape(im), getattr(im, "dtype", type(im).__name__)
+            assert dtype == np.uint8 and len(shape) == 3 and shape[2] in (1, 3), (
+                f"render() must return uint8 [H, W, 1|3] images, got {dtype} {list(shape)}"
             )
 
 
@@ -245,14 +318,18 @@ def check_generator(generator: Generator, n: int = 3) -> None:
     for attr in ("z_dim", "img_resolution", "img_channels"):
         assert isinstance(getattr(generator, attr, None), int), f"{attr} must be an int"
     z = np.random.default_rng(0).normal(size=(n, generator.z_dim))
-    images = generator.generate(z, chunk=n)
+    with _requires(f"generate(z [{n}, z_dim], chunk={n}) must return images [N, C, H, W]"):
+        images = generator.generate(z, chunk=n)
     res, ch = generator.img_resolution, generator.img_channels
-    assert tuple(images.shape) == (n, ch, res, res), f"images have shape {tuple(images.shape)}"
+    shape = tuple(getattr(images, "shape", ()))
+    assert shape == (n, ch, res, res), f"images have shape {shape}, expected {(n, ch, res, res)}"
     assert images.min() >= -1 and images.max() <= 1, "images must lie in [-1, 1]"
-    chunked = generator.generate(z, chunk=1)
+    with _requires(f"generate(z [{n}, z_dim], chunk=1) must return images [N, C, H, W]"):
+        chunked = generator.generate(z, chunk=1)
     assert torch.allclose(images, chunked, atol=1e-5), "chunking changes the images"
     if generator.num_ws is not None:
-        ws = generator.mapping(torch.as_tensor(z, dtype=torch.float32, device=generator.device))
+        with _requires("mapping(z [N, z_dim]) must return ws [N, num_ws, w_dim]"):
+            ws = generator.mapping(torch.as_tensor(z, dtype=torch.float32, device=generator.device))
         assert tuple(ws.shape) == (n, generator.num_ws, generator.w_dim), (
             f"mapping() output {tuple(ws.shape)}, expected {(n, generator.num_ws, generator.w_dim)}"
         )
