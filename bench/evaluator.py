@@ -21,18 +21,68 @@ algorithm alike) is
   the best and the algorithm learns a finite loss;
 - given measures that are all NaN, the mark by which a quality-diversity
   algorithm tells it apart (``Evaluation.valid`` says the same);
-- not offered to the passive archive.
+- not offered to the passive archive;
+- never the best: ``best_fitness`` and ``best_genome`` are those of the best
+  valid evaluation, NaN and ``None`` (and the curve's ``best`` NaN) until there
+  is one, so a run without any valid evaluation has no best to report.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from bench.archive import PassiveArchive
 from bench.problem import Problem, check_batch_shape
+
+
+def _returned(value: Any) -> str:
+    """What a problem returned, in a few words (``"None"``, ``"a scalar (3.0)"``, ...)."""
+    if value is None:
+        return "None"
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of length {len(value)}"
+    shape = getattr(value, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return f"an array of shape {list(shape)}"
+    if isinstance(value, np.ndarray | np.generic):
+        value = value.item()  # 0-d: its number
+    if isinstance(value, int | float | complex):
+        return f"a scalar ({value!r})"
+    return f"a {type(value).__name__}"
+
+
+def as_batch(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """``value`` as a new float64 array of ``shape``, or ``ValueError`` saying what it was.
+
+    Args:
+        value: What the problem returned (fitness ``[n]`` or measures ``[n, M]``).
+        shape: The shape it must have.
+        what: Who returned what, for the message (``"Sphere.evaluate() fitness"``).
+
+    Returns:
+        A float64 copy of ``value`` (the evaluator writes into it).
+
+    Raises:
+        ValueError: ``value`` is ``None``, no numbers, or of another shape.
+
+    """
+    array = None
+    if value is not None:
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):  # strings, ragged lists, objects
+            array = None
+    if array is None or array.shape != shape:
+        expected = "[" + ", ".join(str(e) for e in shape) + "]"
+        numbers = "" if array is not None or value is None else " that is no array of numbers"
+        raise ValueError(
+            f"{what}: expected shape {expected} (one per genome), got {_returned(value)}{numbers}"
+        )
+    return array
 
 
 class BudgetExceeded(RuntimeError):
@@ -110,16 +160,25 @@ class BudgetEvaluator:
         n = len(genomes)
         if n > self.remaining:
             raise BudgetExceeded(f"{n} genomes offered but only {self.remaining} evaluations left")
+        name = type(self.problem).__name__
         start = time.perf_counter()
         if self.with_measures:
-            fitness, measures = self.problem.evaluate_with_measures(genomes)
-            measures = np.array(measures, dtype=np.float64)  # a copy: invalid rows get NaN
-            check_batch_shape(measures, (n, self.problem.measure_space.dim), "measures")
+            both = self.problem.evaluate_with_measures(genomes)
+            if not isinstance(both, tuple | list) or len(both) != 2:
+                raise ValueError(
+                    f"{name}.evaluate_with_measures(): expected a pair (fitness [{n}], "
+                    f"measures [{n}, M]), got {_returned(both)}"
+                )
+            fitness, measures = both
+            measures = as_batch(  # a copy: invalid rows get NaN
+                measures,
+                (n, self.problem.measure_space.dim),
+                f"{name}.evaluate_with_measures() measures",
+            )
         else:
             fitness, measures = self.problem.evaluate(genomes), None
         self.eval_seconds += time.perf_counter() - start
-        fitness = np.array(fitness, dtype=np.float64)
-        check_batch_shape(fitness, (n,), f"{type(self.problem).__name__}.evaluate() fitness")
+        fitness = as_batch(fitness, (n,), f"{name}.evaluate() fitness")
         bad = ~np.isfinite(fitness)
         if measures is not None:
             bad |= ~np.isfinite(measures).all(axis=1)
@@ -130,14 +189,17 @@ class BudgetEvaluator:
                 measures[bad] = np.nan
         self.used += n
         loss = self.problem.loss(fitness)
-        i = int(np.argmin(loss))
-        if self.best_genome is None or self.problem.is_better(fitness[i], self.best_fitness):
-            self.best_fitness = float(fitness[i])
-            self.best_genome = np.array(genomes[i], dtype=np.float64)
+        batch_best = float("nan")
+        if not bad.all():  # the best is a valid evaluation's, never a stand-in worst
+            i = int(np.flatnonzero(~bad)[np.argmin(loss[~bad])])
+            batch_best = float(fitness[i])
+            if self.best_genome is None or self.problem.is_better(batch_best, self.best_fitness):
+                self.best_fitness = batch_best
+                self.best_genome = np.array(genomes[i], dtype=np.float64)
         row = {
             "evaluations": self.used,
             "best": self.best_fitness,
-            "batch_best": float(fitness[i]),
+            "batch_best": batch_best,
             "batch_mean": float(fitness[~bad].mean()) if (~bad).any() else float("nan"),
             "eval_seconds": self.eval_seconds,
         }

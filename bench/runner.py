@@ -224,6 +224,14 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
         record["error"] = error_info(exc)
         algo_seconds = evaluator.curve[-1].get("algo_seconds", 0.0) if evaluator.curve else 0.0
     wall = time.perf_counter() - start
+    if record["status"] == "finished" and evaluator.used and evaluator.best_genome is None:
+        record["status"] = "failed"  # it ran, but has no result: nothing to rank or to show
+        record["error"] = {
+            "type": "NoValidEvaluation",
+            "message": f"none of the {evaluator.used} evaluations was valid: every fitness "
+            "(or measure) the problem returned was NaN or infinite",
+            "traceback": "",
+        }
     images = None
     if evaluator.best_genome is not None and record["status"] == "finished":
         try:
@@ -240,7 +248,8 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
     record.update(
         {
             "finished": utc_now(),
-            "best_fitness": evaluator.best_fitness if evaluator.used else None,
+            # None without a valid evaluation: the problem's stand-in worst is no result
+            "best_fitness": evaluator.best_fitness if evaluator.best_genome is not None else None,
             "evaluations": evaluator.used,
             "nonfinite": evaluator.nonfinite,
             "wall_seconds": wall,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,45 @@ def test_records_name_the_plugin_and_the_leaderboard_counts_its_versions(tmp_pat
     records = {"a": record("0.1.0"), "b": record("0.2.0"), "c": record("0.2.0")}
     packages = gather(runs, records)["packages"]
     assert packages["myplug"] == {"0.1.0": 1, "0.2.0": 2} and "latent-bench" not in packages
+
+
+def test_a_run_without_a_valid_evaluation_is_failed_with_no_best(tmp_path, monkeypatch):
+    """All NaN: it "finished" with best 1.79e308 (the stand-in worst); the board averaged it."""
+    import warnings
+
+    from bench.campaign import Plan, run_campaign
+    from bench.leaderboard import build_leaderboard
+
+    evaluate = analytic.Sphere.evaluate
+
+    def nan_when_told(self, genomes):
+        if os.environ.get("ALL_NAN") == "1":
+            return np.full(len(genomes), np.nan)
+        return evaluate(self, genomes)
+
+    monkeypatch.setattr(analytic.Sphere, "evaluate", nan_when_told)
+    plan = Plan(["sphere"], ["random", "ga"], [0, 1, 2], 100, {"sphere": {"dim": 4}},
+                {"random": {"batch": 10}, "ga": {"population": 10}})
+    random_params = {"random": plan.algo_params["random"]}
+    random_only = Plan(**{**plan.to_dict(), "algorithms": ["random"], "algo_params": random_params})
+    run_campaign(random_only, tmp_path / "c", progress=False)
+    monkeypatch.setenv("ALL_NAN", "1")
+    summary = run_campaign(plan, tmp_path / "c", progress=False, force=True)
+    assert (summary.ran, summary.failed) == (3, 3)
+    runs = sorted((tmp_path / "c" / "runs").iterdir())
+    records = {run: json.loads((run / RECORD).read_text()) for run in runs}
+    nan_runs = {run: r for run, r in records.items() if r["spec"]["algo"] == "ga"}
+    assert len(nan_runs) == 3
+    for run, record in nan_runs.items():
+        counts = (record["status"], record["evaluations"], record["nonfinite"])
+        assert counts == ("failed", 100, 100)
+        assert record["best_fitness"] is None and not (run / "best_genome.npy").exists()
+        assert record["error"]["type"] == "NoValidEvaluation"
+        assert "none of the 100 evaluations was valid" in record["error"]["message"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the mean of 1.8e308s overflowed
+        board = build_leaderboard(tmp_path / "c", tmp_path / "board")
+    (sphere,) = board.problems
+    table = sphere.table.set_index("algo")
+    assert (table.loc["ga", "failed"], table.loc["random", "finished"]) == (3, 3)
+    assert sphere.best == "random"

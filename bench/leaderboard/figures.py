@@ -75,6 +75,10 @@ def anytime_figure(runs: pd.DataFrame, path: Path) -> Path | None:
         values = np.stack([_best_so_far(c, grid) for c in cs])  # [runs, GRID_POINTS]
         with np.errstate(all="ignore"):
             started = ~np.isnan(values).all(axis=0)
+        if not started.any():  # no run of it ever had a valid evaluation: nothing to draw
+            ax.plot([], [], label=f"{algo} ({len(cs)} runs, no valid evaluation)")
+            continue
+        with np.errstate(all="ignore"):
             q1, med, q3 = np.nanpercentile(values[:, started], [25, 50, 75], axis=0)
         finite = values[np.isfinite(values)]
         low, high = min(low, finite.min(initial=math.inf)), max(high, finite.max(initial=-math.inf))
@@ -104,7 +108,9 @@ def fitness_targets(runs: pd.DataFrame) -> np.ndarray | None:
     """``TARGETS`` losses from the median first-batch loss down to the best final loss."""
     sense = str(runs["sense"].iloc[0])
     firsts = [to_loss(c["best"].iloc[:1], sense)[0] for cs in _curves(runs).values() for c in cs]
-    finals = to_loss(runs["final"].dropna(), sense)
+    firsts = [f for f in firsts if np.isfinite(f)]  # NaN: a first batch without a valid one
+    finals = to_loss(runs["final"], sense)
+    finals = finals[np.isfinite(finals)]  # inf: a run that never had a valid evaluation
     if not firsts or not len(finals):
         return None
     start, end = float(np.median(firsts)), float(finals.min())
