@@ -10,12 +10,22 @@ entry-point groups as third-party plugins (``bench.problems``,
 
 and ``bench list`` and ``bench run --algo my-algo`` find it. Two entries with the
 same name are an error that names both sources.
+
+An entry whose name is unsafe (see ``check_name``) or whose object is of the
+wrong kind (a problem entry must name a ``bench.problem.Problem`` subclass, an
+algorithm entry a ``bench.algorithm.Algorithm`` subclass, a generator entry a
+callable that returns a ``bench.generator.Generator``) stays listed but is
+broken: loading it raises ``RegistryError`` saying what it should be, and the
+other entries keep working.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import importlib
+import inspect
+import re
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -26,6 +36,11 @@ GROUPS = {
     "generators": "bench.generators",
 }
 SINGULAR = {"problems": "problem", "algorithms": "algorithm", "generators": "generator"}
+BASES = {"problems": "bench.problem:Problem", "algorithms": "bench.algorithm:Algorithm"}
+"""The class every entry of a kind must subclass (generators are factories: any callable)."""
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
+MAX_NAME_LENGTH = 100
 
 
 class RegistryError(ValueError):
@@ -48,6 +63,9 @@ class Entry:
         name: The registered name.
         target: ``"module:attribute"`` of the entry point.
         source: Distribution that declared it, e.g. ``"latent-bench 0.1.0"``.
+        kind: ``"problems"``, ``"algorithms"`` or ``"generators"``, set by
+            ``Registry``; with it, ``load`` checks the name and the kind of the
+            loaded object (``None``: no checks).
 
     """
 
@@ -56,17 +74,35 @@ class Entry:
     source: str
     _entry_point: Any = field(repr=False, default=None)
     _loaded: Any = field(repr=False, default=None)
+    kind: str | None = None
 
     def load(self) -> Any:
-        """Import and return the registered object."""
+        """Import and return the registered object.
+
+        Raises:
+            RegistryError: The entry's name is unsafe, its import fails, or it names
+                an object of the wrong kind for its group.
+
+        """
         if self._loaded is None:
+            where = f"({self.target}, from {self.source})"
+            if self.kind is not None:
+                problem = check_name(self.name)
+                if problem:
+                    raise RegistryError(
+                        f"unusable {SINGULAR[self.kind]} name {self.name!r} {where}: {problem}"
+                    )
             try:
-                self._loaded = self._entry_point.load()
+                obj = self._entry_point.load()
             except Exception as exc:  # a broken plugin must not look like our bug
                 raise RegistryError(
-                    f"cannot load '{self.name}' ({self.target}, from {self.source}): "
-                    f"{type(exc).__name__}: {exc}"
+                    f"cannot load '{self.name}' {where}: {type(exc).__name__}: {exc}"
                 ) from exc
+            if self.kind is not None:
+                problem = _wrong_kind(self.kind, obj)
+                if problem:
+                    raise RegistryError(f"cannot use '{self.name}' {where}: {problem}")
+            self._loaded = obj
         return self._loaded
 
     @property
@@ -89,6 +125,7 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
         for entry in entries:
+            entry.kind = kind
             if entry.name in self._entries:
                 first = self._entries[entry.name]
                 raise DuplicateNameError(
@@ -126,6 +163,67 @@ class Registry:
     def load(self, name: str) -> Any:
         """The object registered as ``name``."""
         return self.entry(name).load()
+
+
+def check_name(name: str) -> str | None:
+    """Why ``name`` cannot be a registered name, or ``None`` if it can.
+
+    A name becomes part of folder names and command lines, so it holds only ASCII
+    letters, digits and ``_ . : -``, starts with a letter, digit or ``_``, and is at
+    most ``MAX_NAME_LENGTH`` characters long (e.g. ``ga``, ``map-elites``,
+    ``pymoo:de``).
+    """
+    if not name:
+        return "a name cannot be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"a name is at most {MAX_NAME_LENGTH} characters, this one has {len(name)}"
+    if not NAME_PATTERN.fullmatch(name):
+        return (
+            "a name holds only letters, digits and _ . : - and starts with a letter, "
+            "digit or _ (no /, \\, spaces or leading dot); rename the entry point"
+        )
+    return None
+
+
+def _wrong_kind(kind: str, obj: Any) -> str | None:
+    """Why ``obj`` cannot be registered as a ``kind`` entry, or ``None`` if it can."""
+    what = SINGULAR[kind]
+    hint = " (write 'module:attribute', not a module)" if inspect.ismodule(obj) else ""
+    if kind not in BASES:
+        if callable(obj):
+            return None
+        return (
+            f"a {what} entry point must name a callable (a class or factory function "
+            f"returning a bench.generator.Generator), got {_describe(obj)}{hint}"
+        )
+    should = f"a {what} entry point must name a subclass of {BASES[kind].replace(':', '.')}"
+    if not isinstance(obj, type) or not issubclass(obj, _base(kind)):
+        for other in BASES:
+            if isinstance(obj, type) and issubclass(obj, _base(other)):
+                hint = f" (it is a{'n' * (other == 'algorithms')} {SINGULAR[other]}: "
+                hint += f"register it under '{GROUPS[other]}')"
+        return f"{should}, got {_describe(obj)}{hint}"
+    if inspect.isabstract(obj):
+        missing = ", ".join(sorted(getattr(obj, "__abstractmethods__", ())))
+        return f"{should} that implements every abstract method; {obj.__name__} lacks {missing}"
+    return None
+
+
+def _base(kind: str) -> type:
+    """The class of ``BASES[kind]``, imported on first use (it pulls NumPy)."""
+    module, _, attr = BASES[kind].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _describe(obj: Any) -> str:
+    """``module x.y``, ``class x.Y`` or ``int 3``: what an entry point named."""
+    if inspect.ismodule(obj):
+        return f"module {obj.__name__}"
+    if isinstance(obj, type):
+        return f"class {obj.__module__}.{obj.__qualname__}"
+    if callable(obj):
+        return f"function {getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"
+    return f"{type(obj).__name__} {obj!r:.60}"
 
 
 def unknown_name_message(what: str, name: str, valid: list[str]) -> str:

@@ -11,6 +11,8 @@ import hashlib
 import inspect
 import json
 import math
+import os
+import pathlib
 import typing
 from dataclasses import asdict, dataclass, field, replace
 from types import UnionType
@@ -51,8 +53,13 @@ class RunSpec:
     preset: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict of the spec."""
-        return asdict(self)
+        """Plain JSON-able dict of the spec.
+
+        Parameter values that JSON lacks become what a command line or a plan gives
+        for them (a tuple a list, a path its string), so a spec and its
+        ``from_dict(to_dict())`` copy have one run id and build the same objects.
+        """
+        return _json_plain(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -69,6 +76,17 @@ class RunSpec:
         """Independent seed sequences for the algorithm and the problem."""
         algo_seed, problem_seed = np.random.SeedSequence(self.seed).spawn(2)
         return algo_seed, problem_seed
+
+
+def _json_plain(value: Any) -> Any:
+    """``value`` with tuples as lists and paths as strings, in nested dicts and lists too."""
+    if isinstance(value, dict):
+        return {k: _json_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_plain(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
 
 
 def parse_value(text: str) -> Any:
@@ -124,30 +142,98 @@ def _parameters(target: Any, skip: tuple[str, ...]) -> tuple[dict[str, inspect.P
     return named, var_kw
 
 
-def _checkable_types(annotation: Any) -> tuple[tuple[type, ...], bool] | None:
-    """The classes a value of ``annotation`` may be, and whether ``None`` is allowed.
+class _Mismatch(Exception):
+    """A value is not of an annotated type (internal to ``_coerce``)."""
 
-    ``float | None`` and ``Optional[float]`` give ``((float,), True)``; ``str |
-    os.PathLike`` gives ``((str, os.PathLike), False)``; ``list[float]`` is checked as a
-    ``list``. Returns ``None`` for annotations that cannot be checked with
-    ``isinstance`` (``Any``, ``Literal[...]``, type variables, unevaluated strings).
+
+def _checkable(annotation: Any) -> bool:
+    """Whether ``_convert`` can check a value against ``annotation``.
+
+    Classes and generics of a class (``list[float]``, ``tuple[int, ...]``) can;
+    ``Any``, ``Literal[...]``, type variables and unevaluated strings cannot.
     """
+    if annotation is None or annotation is type(None):
+        return True
+    if typing.get_origin(annotation) in (Union, UnionType):
+        return all(_checkable(member) for member in typing.get_args(annotation))
+    return isinstance(annotation, type) or isinstance(typing.get_origin(annotation), type)
+
+
+def _type_name(annotation: Any) -> str:
+    """``float``, ``tuple[float, float]``, ``list``: an annotation as a message names it."""
     origin = typing.get_origin(annotation)
-    members = typing.get_args(annotation) if origin in (Union, UnionType) else (annotation,)
-    classes: list[type] = []
-    allows_none = False
-    for member in members:
-        if member is Any:
-            return None
-        if member is None or member is type(None):
-            allows_none = True
-        elif isinstance(member, type):
-            classes.append(member)
-        elif isinstance(typing.get_origin(member), type):  # list[float], dict[str, int], ...
-            classes.append(typing.get_origin(member))
-        else:
-            return None
-    return tuple(classes), allows_none
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        names = ["..." if a is Ellipsis else _type_name(a) for a in args]
+        return f"tuple[{', '.join(names)}]" if args else "tuple"
+    if origin in (Union, UnionType):
+        members = [m for m in typing.get_args(annotation) if m is not type(None)]
+        return " or ".join(_type_name(m) for m in members)
+    if isinstance(origin, type):  # list[float] is checked as a list
+        return origin.__name__
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _is_path_type(cls: type) -> bool:
+    """Whether ``cls`` is a path type a string converts to (``Path``, ``os.PathLike``)."""
+    return issubclass(cls, pathlib.PurePath) or (
+        issubclass(pathlib.Path, cls) and issubclass(cls, os.PathLike)
+    )
+
+
+def _convert(value: Any, annotation: Any) -> Any:
+    """``value`` as a value of ``annotation``, converted where JSON and TOML lack the type.
+
+    Unions try every member as the value stands first, then with a conversion: an
+    int for a ``float``, a list for a ``tuple[...]`` (length and items checked), a
+    non-empty string for a ``Path`` or ``os.PathLike``. So ``str | Path`` keeps a
+    string a string. Annotations ``_checkable`` rejects pass any value.
+
+    Raises:
+        _Mismatch: ``value`` is of none of the annotated types.
+
+    """
+    if not _checkable(annotation):
+        return value
+    is_union = typing.get_origin(annotation) in (Union, UnionType)
+    members = typing.get_args(annotation) if is_union else (annotation,)
+    if value is None and any(m is None or m is type(None) for m in members):
+        return value
+    for loose in (False, True):
+        for member in members:
+            if member is None or member is type(None):
+                continue
+            try:
+                return _convert_member(value, member, loose)
+            except _Mismatch:
+                pass
+    raise _Mismatch
+
+
+def _convert_member(value: Any, member: Any, loose: bool) -> Any:
+    """``value`` as a value of one class or generic ``member`` (see ``_convert``)."""
+    origin = typing.get_origin(member)
+    if origin is tuple or member is tuple:
+        if not isinstance(value, tuple | list) or (isinstance(value, list) and not loose):
+            raise _Mismatch
+        args = typing.get_args(member)
+        if not args:  # a bare tuple: any items
+            return tuple(value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            args = (args[0],) * len(value)
+        if len(value) != len(args):
+            raise _Mismatch
+        return tuple(_convert(item, arg) for item, arg in zip(value, args, strict=True))
+    cls = origin if isinstance(origin, type) else member  # list[float] is checked as a list
+    if _is_instance(value, cls):
+        return value
+    if not loose:
+        raise _Mismatch
+    if cls is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if _is_path_type(cls) and isinstance(value, str) and value:
+        return cls(value) if issubclass(cls, pathlib.PurePath) else pathlib.Path(value)
+    raise _Mismatch
 
 
 def _is_instance(value: Any, cls: type) -> bool:
@@ -161,11 +247,15 @@ def _is_instance(value: Any, cls: type) -> bool:
 
 
 def _coerce(owner: str, name: str, value: Any, param: inspect.Parameter | None) -> Any:
-    """Check ``value`` against the annotation of ``param`` and convert ints to floats.
+    """Check ``value`` against the annotation of ``param`` and convert it where needed.
 
+    JSON and TOML have no float that is an int, no tuple and no path, so an int
+    given for a ``float`` becomes a float, a list for a ``tuple[...]`` a tuple (a
+    fixed-length one checks length and items; ``tuple[int, ...]`` takes any
+    length) and a string for a ``Path`` or ``os.PathLike`` a ``pathlib.Path``.
     Unions are checked against their members (``float | None`` takes a float, an
-    int made a float, or ``None``); annotations ``_checkable_types`` cannot check
-    pass any value.
+    int made a float, or ``None``); annotations that cannot be checked with
+    ``isinstance`` (``Any``, ``Literal[...]``, unevaluated strings) pass any value.
 
     Raises:
         SpecError: ``value`` is of none of the annotated types.
@@ -173,18 +263,11 @@ def _coerce(owner: str, name: str, value: Any, param: inspect.Parameter | None) 
     """
     if param is None or param.annotation is inspect.Parameter.empty:
         return value
-    checkable = _checkable_types(param.annotation)
-    if checkable is None:
-        return value
-    classes, allows_none = checkable
-    if value is None and allows_none:
-        return value
-    if any(_is_instance(value, cls) for cls in classes):
-        return value
-    if float in classes and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    expected = " or ".join(cls.__name__ for cls in classes) or "None"
-    raise SpecError(f"{owner} parameter '{name}' expects {expected}, got {value!r}")
+    try:
+        return _convert(value, param.annotation)
+    except _Mismatch:
+        expected = _type_name(param.annotation) or "None"
+        raise SpecError(f"{owner} parameter '{name}' expects {expected}, got {value!r}") from None
 
 
 def route_params(

@@ -1,7 +1,11 @@
+import sys
 from types import SimpleNamespace
 
 import pytest
+from bench.algorithms.random_sampling import RandomSampling
 
+from bench.algorithm import Algorithm
+from bench.problem import Problem
 from bench.registry import (
     DuplicateNameError,
     Entry,
@@ -10,6 +14,7 @@ from bench.registry import (
     UnknownNameError,
     registry,
 )
+from bench.testing import ProbeSphere
 
 
 def _entry(name, target, source, obj=None):
@@ -52,3 +57,59 @@ def test_broken_plugin_reports_its_source():
     reg = Registry("algorithms", [_entry("broken", "broken.mod:X", "broken-plugin 1.0")])
     with pytest.raises(RegistryError, match=r"broken-plugin 1\.0.*ImportError"):
         reg.load("broken")
+
+
+def test_builtin_entries_are_of_their_kind():
+    for kind, base in (("problems", Problem), ("algorithms", Algorithm)):
+        for name in registry(kind).names():
+            obj = registry(kind).load(name)
+            assert isinstance(obj, type) and issubclass(obj, base), (kind, name)
+    assert all(callable(registry("generators").load(n)) for n in registry("generators").names())
+
+
+def test_entries_of_the_wrong_kind_say_what_they_should_be():
+    module = sys.modules[RandomSampling.__module__]
+
+    class Abstract(Algorithm):
+        """Lacks _ask and batch_size."""
+
+    cases = [
+        ("problems", RandomSampling, "subclass of bench.problem.Problem, got class "),
+        ("problems", RandomSampling, "it is an algorithm: register it under 'bench.algorithms'"),
+        ("algorithms", ProbeSphere, "subclass of bench.algorithm.Algorithm, got class "),
+        ("algorithms", ProbeSphere, "it is a problem: register it under 'bench.problems'"),
+        ("algorithms", module, "got module bench.algorithms.random_sampling (write 'module:"),
+        ("algorithms", len, "subclass of bench.algorithm.Algorithm, got function"),
+        ("algorithms", Abstract, "implements every abstract method; Abstract lacks _ask"),
+        ("problems", 3, "got int 3"),
+        ("generators", 3, "must name a callable"),
+        ("generators", module, "must name a callable"),
+    ]
+    for kind, obj, message in cases:
+        reg = Registry(kind, [_entry("wrong", "plug.mod:Thing", "plug 1.0", obj)])
+        assert reg.names() == ["wrong"]
+        with pytest.raises(RegistryError) as info:
+            reg.load("wrong")
+        text = str(info.value)
+        assert "'wrong' (plug.mod:Thing, from plug 1.0)" in text and message in text, text
+        assert "\n" not in text
+    good = Registry("generators", [_entry("ok", "plug.mod:make", "plug 1.0", ProbeSphere)])
+    assert good.load("ok") is ProbeSphere
+
+
+def test_unsafe_names_break_only_their_own_entry():
+    bad = ["es/v2", "a\\b", "two words", "tab\there", ".hidden", "-dash", "", "é", "x" * 101]
+    good = ["pymoo:de", "map-elites", "my_algo.v2", "ga", "_private", "x" * 100]
+    entries = [_entry(name, "plug.mod:Algo", "plug 1.0", RandomSampling) for name in bad + good]
+    reg = Registry("algorithms", entries)
+    assert set(reg.names()) == set(bad + good)
+    for name in good:
+        assert reg.load(name) is RandomSampling
+    for name in bad:
+        with pytest.raises(RegistryError) as info:
+            reg.load(name)
+        text = str(info.value)
+        assert text.startswith(f"unusable algorithm name {name!r} (plug.mod:Algo, from plug 1.0)")
+        assert "\n" not in text
+    with pytest.raises(RegistryError, match="no /"):
+        _ = reg.entry("es/v2").description
