@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,20 +11,27 @@ from pathlib import Path
 def write_atomically(path: Path, write: Callable[[Path], object], suffix: str = "") -> None:
     """Call ``write(tmp)`` for a temporary file beside ``path``, then rename it to ``path``.
 
-    The temporary file (``.NAME.tmp-PID`` plus ``suffix``, for writers such as
-    ``np.savez`` that add their own extension) is removed if ``write`` fails or
-    the process is interrupted, so neither a half file nor a leftover remains.
+    The temporary file has ``path``'s own name, inside a hidden folder beside it
+    (``.NAME.tmp-PID``), so a writer that stores the file's name in its bytes
+    writes the same bytes as it would at ``path`` itself: ``torch.save`` names its
+    zip archive after the file, and a FaceNet import saved under a temporary name
+    got another sha256, which keys the shipped face calibrations. The folder is
+    removed whether ``write`` succeeds, fails or is interrupted, so neither a
+    half file nor a leftover remains.
 
     Args:
         path: The file to write.
         write: Writes the whole content to the path it is given.
-        suffix: Ending the temporary name needs.
+        suffix: Ending the file name needs, for writers such as ``np.savez`` that
+            add their own extension to a name without it.
 
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{suffix}")
+    folder = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    name = path.name if path.name.endswith(suffix) else path.name + suffix
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        folder.mkdir(exist_ok=True)  # one left by a killed process of the same pid is reused
+        write(folder / name)
+        os.replace(folder / name, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -20,13 +20,24 @@ from bench.registry import registry
 
 @pytest.fixture(scope="module")
 def face(facenet_cache) -> FaceSimilarity:
-    return registry("problems").load("face")()
+    """The default problem with this session's FaceNet import and no calibration of this machine.
+
+    The cache is the session's own: a crop box or axes in this machine's cache (from
+    `bench calibrate-crop`, or a FaceNet imported by another version) would replace the
+    shipped ones.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LATENT_BENCH_CACHE", str(facenet_cache))
+        yield registry("problems").load("face")()
 
 
 def test_default_generator_ships_with_its_calibrations(face, tmp_path_factory):
     assert face.generator_name == "dcgan-faces" and face.describe()["space"] == "z"
     card = model_card("dcgan-faces")["face_problem"]
     assert list(face.crop.box) == card["crop_box"]  # the shipped box, not a new calibration
+    # the axes' file is named after the imported FaceNet's sha256: an import that writes
+    # other bytes (a torch archive named after a temporary file did) never finds it
+    assert face.pca_filename in card["files"], (face.pca_filename, card["files"])
     assert face.pca.explained == tuple(card["measure_axes_explained_variance"])
     assert all((WEIGHTS_DIR / f).is_file() for f in card["files"])
 
