@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from bench.leaderboard import stats
 from bench.leaderboard.tables import problem_result, rank_blocks
@@ -305,3 +306,29 @@ def test_a_problem_where_every_run_ties_names_no_best_algorithm():
     assert "Best algorithm (lowest median loss): none, every finished run reached the same" in notes
     assert notes.count("every run reached the same value") == 1  # the reason, once
     assert not problem_result(long_table({"a": [0.5, 0.4], "b": [0.5, 0.5]})).tied
+
+
+def test_small_cells_get_a_permutation_kruskal_p():
+    """3 runs against 3, fully separated: chi-square said p = 0.0495, "significant"."""
+    separated = stats.omnibus({"a": np.array([1.0, 2, 3]), "b": np.array([4.0, 5, 6])}, False)
+    assert separated.p == pytest.approx(0.1)  # 2 of the 20 splits are as extreme
+    assert separated.verdict().startswith(stats.NOT_SIGNIFICANT) and "exact" in separated.note
+    # with ties, the exact p is the share of all 4,200 splits whose H is at least the observed
+    cells = {"a": np.array([1.0, 1, 3]), "b": np.array([1.0, 5, 6]), "c": np.array([2.0, 2, 2, 2])}
+    pooled = np.concatenate(list(cells.values()))
+    observed = scipy_stats.kruskal(*cells.values()).statistic
+    extreme = total = 0
+    for a in itertools.combinations(range(10), 3):
+        rest = [i for i in range(10) if i not in a]
+        for b in itertools.combinations(rest, 3):
+            c = [i for i in rest if i not in b]
+            h = scipy_stats.kruskal(pooled[list(a)], pooled[list(b)], pooled[c]).statistic
+            extreme, total = extreme + (h >= observed - 1e-9), total + 1
+    assert stats.omnibus(cells, False).p == pytest.approx(extreme / total, abs=1e-12)
+    # too many splits to count: drawn from a fixed seed, so a rebuild says the same
+    seven = {name: np.arange(3.0) + 10 * i for i, name in enumerate("abcdefg")}
+    first, again = stats.omnibus(seven, False), stats.omnibus(seven, False)
+    assert first.p == again.p < 0.001 and "Monte Carlo" in first.note
+    # five runs a cell and more keep the chi-square p
+    five = {"a": np.arange(5.0), "b": 10 + np.arange(5.0)}
+    assert stats.omnibus(five, False).p == scipy_stats.kruskal(*five.values()).pvalue
