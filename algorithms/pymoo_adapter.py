@@ -106,11 +106,6 @@ def pymoo_defaults(pymoo_class: type) -> dict[str, Any]:
     return {k: v for k, v in defaults.items() if k not in RESERVED}
 
 
-def pymoo_options(pymoo_class: type) -> set[str]:
-    """Constructor keywords of ``pymoo_class`` (over its MRO) that ``--set`` may give."""
-    return set(pymoo_defaults(pymoo_class))
-
-
 def _is_plain(value: Any) -> bool:
     """A default worth recording (and valid JSON): a finite number, string, boolean or ``None``."""
     if isinstance(value, float):
@@ -166,7 +161,7 @@ class PymooAlgorithm(Algorithm):
         if termination not in ("none", "pymoo"):
             raise ValueError(f"termination must be 'none' or 'pymoo', got '{termination}'")
         defaults = pymoo_defaults(self.pymoo_class)
-        valid = (set(defaults) | self.extra_options) - RESERVED
+        valid = self.accepted_options() - {"batch", "bound_k", "termination"}
         unknown = sorted(set(options) - valid)
         if unknown:
             raise ValueError(
@@ -225,6 +220,16 @@ class PymooAlgorithm(Algorithm):
             if isinstance(value, int | np.integer) and not isinstance(value, bool) and value > 0:
                 sizes.append(int(value))
         return max(sizes) if sizes else None
+
+    @classmethod
+    def accepted_options(cls) -> set[str]:
+        """Every option name this adapter takes: its own and the pymoo class's keywords.
+
+        ``bench.spec.route_params`` reads it to route a bare ``--set`` key and to
+        reject one that neither the problem nor the algorithm takes, listing both.
+        """
+        own = {"batch", "bound_k", "termination"}
+        return own | ((set(pymoo_defaults(cls.pymoo_class)) | cls.extra_options) - RESERVED)
 
     def default_options(self, given: Iterable[str] = ()) -> dict[str, Any]:
         """The adapter's defaults, then the pymoo class's (numbers, strings, booleans)."""

@@ -284,6 +284,10 @@ def route_params(
     """
     p_named, p_var = _parameters(problem_cls, ())
     a_named, a_var = _parameters(algo_cls, ("space", "seed"))
+    listed = getattr(algo_cls, "accepted_options", None)  # what its **options take, if it says
+    if a_var and callable(listed):
+        a_named = {**{name: None for name in listed()}, **a_named}
+        a_var = False  # a key neither side lists is then a typo, named as one
     problem_params: dict[str, Any] = {}
     algo_params: dict[str, Any] = {}
     given_as: dict[tuple[str, str], str] = {}  # (side, parameter) -> the key that set it

@@ -191,3 +191,15 @@ def test_a_budget_below_the_cap_but_above_the_population_runs():
     result = execute(RunSpec("sphere", "pymoo:cmaes", budget=50))
     assert result.record["status"] == "finished" and result.record["evaluations"] == 50
     assert result.record["algorithm"]["batch_size"] == 22
+
+
+def test_a_set_key_neither_side_takes_lists_both_sides():
+    """pymoo adapters take **options: a typo of the problem's dim was listed against DE only."""
+    from bench.registry import registry
+    from bench.spec import SpecError, route_params
+
+    problem, algo = registry("problems").load("rastrigin"), registry("algorithms").load("pymoo:de")
+    listing = r"--set dimm: no such parameter\. Valid: .*\bdim\b.*pop_size"
+    with pytest.raises(SpecError, match=listing):
+        route_params({"dimm": 10}, problem, algo)
+    assert route_params({"dim": 4, "pop_size": 20}, problem, algo) == ({"dim": 4}, {"pop_size": 20})
