@@ -286,7 +286,8 @@ def route_params(
     a_named, a_var = _parameters(algo_cls, ("space", "seed"))
     listed = getattr(algo_cls, "accepted_options", None)  # what its **options take, if it says
     if a_var and callable(listed):
-        a_named = {**{name: None for name in listed()}, **a_named}
+        # seed and space still reach the algorithm's side, whose check says they are the run's
+        a_named = {**{name: None for name in (*listed(), "seed", "space")}, **a_named}
         a_var = False  # a key neither side lists is then a typo, named as one
     problem_params: dict[str, Any] = {}
     algo_params: dict[str, Any] = {}
