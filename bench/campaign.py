@@ -5,9 +5,12 @@ A campaign folder holds ``campaign.json`` (the plan), a ``.lock`` file and
 Re-running the same command skips finished runs (and failed ones unless asked),
 so a campaign stopped by Ctrl-C or ``kill -9`` finishes where it stopped. Two
 campaigns cannot write into one folder at once, and a folder whose plan changed
-is refused unless forced. Only this process writes records: the runs themselves
-may happen elsewhere (``run_many``; ``bench.distributed`` runs them on a Dask
-cluster).
+is refused unless forced. A run id hashes a file parameter's path, not the file:
+on resume every input file a finished run recorded (``provenance.weights``) is
+hashed again, and a folder whose runs were made with another version of a file
+is refused unless those runs are to be run again (``rerun_changed``). Only this
+process writes records: the runs themselves may happen elsewhere (``run_many``;
+``bench.distributed`` runs them on a Dask cluster).
 
 A plan file is TOML::
 
@@ -37,6 +40,7 @@ import json
 import math
 import os
 import tomllib
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -47,7 +51,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from bench.atomic_file import write_atomically
-from bench.provenance import SCHEMA_VERSION, provenance, registered_sources, utc_now
+from bench.provenance import (
+    SCHEMA_VERSION,
+    local_path,
+    provenance,
+    registered_sources,
+    sha256_file,
+    utc_now,
+)
 from bench.registry import registry
 from bench.results import flat_row, load_run_folders, read_record, remove_stale_temporaries
 from bench.runner import RunResult, error_info, execute
@@ -389,6 +400,94 @@ class CampaignSummary:
     skipped_finished: int = 0
     skipped_failed: int = 0
     failed: int = 0
+    rerun_changed: int = 0
+
+
+def _sha_prefix(digest: str) -> str:
+    return str(digest)[:12]
+
+
+def _changed_inputs(
+    finished: dict[str, dict[str, Any]],
+) -> tuple[dict[str, str], dict[tuple[str, str], list[str]], dict[str, list[str]]]:
+    """Compare the input files finished runs recorded with the files now at those paths.
+
+    Each distinct file is hashed once (``sha256_file``, cached per file signature).
+
+    Args:
+        finished: Records of finished runs, by run id.
+
+    Returns:
+        ``(current, changed, missing)``: the sha256 of every recorded file that
+        exists now, by recorded name; ``(name, recorded sha256)`` → ids of the runs
+        made with a version of the file that differs from the one there now; and
+        name → ids of the runs whose file is gone (it cannot be checked).
+
+    """
+    current: dict[str, str | None] = {}
+    changed: dict[tuple[str, str], list[str]] = {}
+    missing: dict[str, list[str]] = {}
+    for run_id, record in finished.items():
+        prov = record.get("provenance")
+        weights = prov.get("weights") if isinstance(prov, dict) else None
+        if not isinstance(weights, dict):  # records from before provenance: nothing to check
+            continue
+        for name, digest in weights.items():
+            if name not in current:
+                try:
+                    current[name] = sha256_file(local_path(name))
+                except OSError:  # gone, or unreadable: the runs cannot be checked
+                    current[name] = None
+            now = current[name]
+            if now is None:
+                missing.setdefault(name, []).append(run_id)
+            elif now != digest:
+                changed.setdefault((name, str(digest)), []).append(run_id)
+    return {k: v for k, v in current.items() if v is not None}, changed, missing
+
+
+def _check_inputs(
+    folder: Path, finished: dict[str, dict[str, Any]], rerun_changed: bool
+) -> set[str]:
+    """Refuse finished runs made with input files that have changed since, or pick them.
+
+    A recorded file that is gone only warns: it cannot be checked, and runs that
+    need it fail on their own (``--retry-failed`` once it is back), while the
+    command may run where the files live elsewhere (a cluster's workers) or under
+    another name (a rebuilt virtual environment).
+
+    Args:
+        folder: The campaign folder, for the message.
+        finished: Records of the finished runs resume would skip, by run id.
+        rerun_changed: Return the runs to run again instead of refusing.
+
+    Returns:
+        Ids of the finished runs whose input files changed (only with ``rerun_changed``).
+
+    Raises:
+        CampaignError: Some finished runs were made with other input files.
+
+    """
+    current, changed, missing = _changed_inputs(finished)
+    for name, ids in missing.items():
+        warnings.warn(
+            f"{len(ids)} finished run(s) in {folder} used {local_path(name)}, which is gone; "
+            "they are kept unchecked (runs that need it will fail until it is back)",
+            stacklevel=3,
+        )
+    stale = {run_id for ids in changed.values() for run_id in ids}
+    if not stale or rerun_changed:
+        return stale
+    files = "; ".join(
+        f"{local_path(name)} (sha256 {_sha_prefix(digest)}… in {len(ids)} run(s), "
+        f"now {_sha_prefix(current[name])}…)"
+        for (name, digest), ids in sorted(changed.items())
+    )
+    raise CampaignError(
+        f"{len(stale)} finished run(s) in {folder} were made with other input files: {files}; "
+        "restore the file(s), use another --out folder, or pass --rerun-changed to run "
+        "those runs again"
+    )
 
 
 def run_campaign(
@@ -399,8 +498,14 @@ def run_campaign(
     progress: bool = True,
     run_fn: Callable[[RunSpec], RunResult] | None = None,
     run_many: RunMany | None = None,
+    *,
+    rerun_changed: bool = False,
 ) -> CampaignSummary:
     """Run every spec of ``plan`` not yet finished in ``folder``.
+
+    Finished runs are skipped, once the input files they recorded
+    (``provenance.weights``: weights, calibrations, target photos) are checked
+    against the files now at the same paths.
 
     Args:
         plan: The matrix to run.
@@ -411,9 +516,17 @@ def run_campaign(
         run_fn: Runs one spec (default: ``execute`` in this process).
         run_many: Runs all pending specs at once instead, e.g. on a cluster
             (``bench.distributed.on_cluster``); exclusive with ``run_fn``.
+        rerun_changed: Run again the finished runs made with an input file that
+            has changed since (each keeps its record until the new one replaces it),
+            instead of refusing the folder.
 
     Returns:
         What was run and skipped.
+
+    Raises:
+        CampaignError: The folder is in use, holds another plan (without
+            ``force``), or finished runs were made with input files that have
+            changed since (without ``rerun_changed``).
 
     """
     if run_fn is not None and run_many is not None:
@@ -433,25 +546,31 @@ def run_campaign(
     summary = CampaignSummary(total=len(plan))
     with CampaignLock(folder):
         _check_plan(folder, plan, force)
+        remove_stale_temporaries(runs)
+        finished, todo = {}, []
+        for spec in plan.specs():
+            target = runs / spec.run_id
+            record = (read_record(target) or {}) if target.exists() else {}
+            status = record.get("status")
+            if status == "finished":
+                finished[spec.run_id] = record
+            elif status == "failed" and not retry_failed:
+                summary.skipped_failed += 1
+            else:
+                todo.append(spec.run_id)
+        # before campaign.json changes: a refused folder stays as it was
+        stale = _check_inputs(folder, finished, rerun_changed)
+        todo_ids = set(todo) | stale
+        pending = [spec for spec in plan.specs() if spec.run_id in todo_ids]  # in plan order
+        summary.rerun_changed = len(stale)
+        summary.skipped_finished = len(finished) - len(stale)
         _write_json_atomic(
             folder / CAMPAIGN_FILE,
             {"schema_version": SCHEMA_VERSION, "plan": plan.to_dict(), "updated": utc_now()},
         )
-        remove_stale_temporaries(runs)
         bar = tqdm(total=len(plan), unit="run", disable=not progress, dynamic_ncols=True)
         try:
-            pending = []
-            for spec in plan.specs():
-                target = runs / spec.run_id
-                status = (read_record(target) or {}).get("status") if target.exists() else None
-                if status == "finished" or (status == "failed" and not retry_failed):
-                    if status == "finished":
-                        summary.skipped_finished += 1
-                    else:
-                        summary.skipped_failed += 1
-                    bar.update()
-                    continue
-                pending.append(spec)
+            bar.update(len(plan) - len(pending))
             if run_many is None:
                 results = _in_process(pending, run_fn, bar.set_description)
             else:

@@ -178,6 +178,28 @@ def portable_path(path: str | os.PathLike) -> str:
     return os.fspath(resolved)
 
 
+def local_path(name: str) -> Path:
+    """Where a file a record names (``portable_path``) is on this machine: its inverse.
+
+    ``generators/weights/dcgan-mnist.pt`` is inside the suite's own tree,
+    ``<cache>/weights/facenet-casia.pt`` in the latent-bench cache (``cache_dir``),
+    and an absolute path (a file outside both, or a record written before
+    ``portable_path``) is taken as it is.
+
+    Args:
+        name: The name as recorded in ``provenance["weights"]``.
+
+    Returns:
+        The path, which may not exist.
+
+    """
+    cache_prefix = "<cache>/"
+    if name.startswith(cache_prefix):
+        return cache_dir() / name[len(cache_prefix) :]
+    path = Path(name)
+    return path if path.is_absolute() else SOURCE_ROOT / path
+
+
 def blas_info() -> list[dict]:
     """The BLAS libraries NumPy and SciPy loaded, with their CPU kernels and threads now.
 

@@ -35,8 +35,8 @@ def test_leaderboard_merges_old_absolute_names_with_new_ones():
                          "wall_seconds": [1.0] * 3})
     prov = gather(runs, {"a": old, "b": new, "c": elsewhere})
     assert prov["weights"] == {
-        "/elsewhere/dcgan-mnist.pt": [digest],  # another machine's folder: left as recorded
-        "generators/weights/dcgan-mnist.pt": [digest],
+        "/elsewhere/dcgan-mnist.pt": {digest: 1},  # another machine's folder: left as recorded
+        "generators/weights/dcgan-mnist.pt": {digest: 2},  # runs of it counted per sha256
     }
 
 

@@ -56,7 +56,9 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
 
     Returns:
         A JSON-able dict: ``commits``, ``packages`` and ``machines`` (each value →
-        number of runs), ``weights`` (path → sha256s seen), ``budgets`` (problem →
+        number of runs), ``weights`` (file → each sha256 seen → number of runs;
+        more than one sha256 means the runs used different versions of the file,
+        e.g. a target photo replaced between two sittings), ``budgets`` (problem →
         budget), ``seeds``, ``started``/``finished`` (first and last run),
         ``run_seconds`` (sum of run wall times) and ``generated`` (this leaderboard's
         commit, time and statistics packages).
@@ -65,7 +67,7 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
     commits: Counter[str] = Counter()
     packages: dict[str, Counter[str]] = {}
     machines: Counter[str] = Counter()
-    weights: dict[str, set[str]] = {}
+    weights: dict[str, Counter[str]] = {}
     for record in records.values():
         prov = record.get("provenance") or {}
         if not prov:
@@ -80,7 +82,7 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
         for path, digest in (prov.get("weights") or {}).items():
             # records written before portable_path() named files by absolute path
             name = portable_path(path) if Path(path).is_absolute() else path
-            weights.setdefault(name, set()).add(digest)
+            weights.setdefault(name, Counter())[str(digest)] += 1
     times = [r.get(k) for r in records.values() for k in ("started", "finished") if r.get(k)]
     budgets = runs.groupby("problem", sort=False)["budget"].max()
     here = git_state()
@@ -94,7 +96,7 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
         "commits": dict(commits),
         "packages": {k: dict(v) for k, v in sorted(packages.items())},
         "machines": dict(machines),
-        "weights": {k: sorted(v) for k, v in sorted(weights.items())},
+        "weights": {k: dict(sorted(v.items())) for k, v in sorted(weights.items())},
         "budgets": {str(k): int(v) for k, v in budgets.items()},
         "seeds": sorted(int(s) for s in runs["seed"].dropna().unique()),
         "started": min(times) if times else None,
@@ -109,6 +111,23 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
     }
 
 
+def _weight_text(name: str, hashes: dict[str, int] | list[str]) -> str:
+    """One file's sha256, or each of its sha256s with its runs when the runs differ.
+
+    Args:
+        name: The file as records name it (``portable_path``).
+        hashes: sha256 → number of runs (``gather``), or a list of sha256s, as
+            the ``provenance.json`` of older leaderboards holds them.
+
+    """
+    if not isinstance(hashes, dict):
+        return f"{name}: {', '.join(hashes)}"
+    if len(hashes) == 1:
+        return f"{name}: {next(iter(hashes))}"
+    each = ", ".join(f"{h} ({n} runs)" for h, n in hashes.items())
+    return f"{name}: {len(hashes)} different files, {each}"
+
+
 def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, text) pairs shown at the foot of every page."""
 
@@ -120,7 +139,7 @@ def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
     pkgs = ", ".join(
         f"{name} {'/'.join(versions)}" for name, versions in prov["packages"].items()
     )
-    weights = "; ".join(f"{p}: {', '.join(h)}" for p, h in prov["weights"].items())
+    weights = "; ".join(_weight_text(p, h) for p, h in prov["weights"].items())
     gen = prov["generated"]
     return [
         ("commit", counted(prov["commits"])),
