@@ -12,6 +12,7 @@ folder, removed by the next campaign).
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import os
 import re
@@ -31,6 +32,8 @@ BEST_GENOME = "best_genome.npy"
 BEST_IMAGES = "best.png"
 ARCHIVE = "archive.npz"
 _NUMBERED = re.compile(r"^(\d{5,})-")
+_ORPHAN = re.compile(r"(\d+)-[A-Za-z0-9_]+")  # PID-suffix of a temporary folder's name
+UNREADABLE = "UnreadableRecord"  # error type of a run whose record cannot be used
 
 
 def _write_contents(
@@ -129,6 +132,44 @@ def save_run_numbered(out: Path, stem: str, **contents: Any) -> Path:
             continue
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (someone else's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    except (OverflowError, ValueError):  # no process can have that id
+        return False
+    return True
+
+
+def remove_orphaned_folders(parent: Path, prefix: str) -> int:
+    """Delete folders ``PREFIX<pid>-<suffix>`` in ``parent`` whose process ``pid`` is gone.
+
+    A process that writes into a temporary folder named after its own id (with a
+    ``tempfile.mkdtemp`` suffix, ``prefix=f"{prefix}{os.getpid()}-"``) leaves it
+    behind when killed; this removes such leftovers and keeps those of processes
+    still running, which may be writing into them now.
+
+    Args:
+        parent: Folder that holds the temporary folders.
+        prefix: Their name up to the process id.
+
+    Returns:
+        How many folders were removed.
+
+    """
+    count = 0
+    for folder in Path(parent).glob(f"{glob.escape(prefix)}*"):
+        match = _ORPHAN.fullmatch(folder.name[len(prefix) :])
+        if match and folder.is_dir() and not pid_alive(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            count += 1
+    return count
+
+
 def remove_stale_temporaries(folder: Path) -> int:
     """Delete ``.tmp-*`` and ``.trash-*`` folders left by killed processes; return how many."""
     count = 0
@@ -175,12 +216,55 @@ def load_record(folder: Path) -> dict[str, Any]:
     return record
 
 
-def read_record(folder: Path) -> dict[str, Any] | None:
-    """The record of a run folder, or ``None`` (with a warning) if unreadable or malformed."""
+def read_record(folder: Path) -> dict[str, Any]:
+    """The record of a run folder; a failed run's stand-in (with a warning) if unusable.
+
+    A run folder whose ``record.json`` is unreadable or malformed holds a run that
+    cannot be trusted: it counts as failed, with error type ``UnreadableRecord``
+    and ``load_record``'s message (which names the file), so that campaigns skip
+    it unless asked to retry failed runs, and every summary counts it alike
+    (``unreadable_record``). Use ``load_record`` to refuse such a folder instead.
+    """
     try:
         return load_record(folder)
     except RecordError as exc:
-        warnings.warn(f"skipping {exc}", stacklevel=2)
+        warnings.warn(f"{exc}; counted as a failed run ({UNREADABLE})", stacklevel=2)
+        return unreadable_record(folder, exc)
+
+
+def unreadable_record(folder: Path, error: RecordError) -> dict[str, Any]:
+    """The failed run's record that stands in for the unusable record of ``folder``.
+
+    Its run id is the folder's name; its spec, where the folder is a run of a
+    campaign (``CAMPAIGN/runs/RUN_ID``), is the one the campaign's plan gives
+    that id, so the run keeps its place (problem, algorithm, seed) in tables.
+
+    Args:
+        folder: The run folder.
+        error: Why its record cannot be used.
+
+    """
+    folder = Path(folder)
+    return {
+        "run_id": folder.name,
+        "spec": _planned_spec(folder) or {},
+        "status": "failed",
+        "error": {"type": UNREADABLE, "message": str(error)},
+    }
+
+
+def _planned_spec(folder: Path) -> dict[str, Any] | None:
+    """The spec that the plan of the campaign holding run folder ``folder`` gives its id."""
+    from bench.campaign import CAMPAIGN_FILE, RUNS, CampaignError, read_plan  # imports this
+    from bench.spec import SpecError
+
+    campaign = folder.parent.parent
+    if folder.parent.name != RUNS or not (campaign / CAMPAIGN_FILE).is_file():
+        return None
+    try:
+        specs = read_plan(campaign).specs()
+        return next((s.to_dict() for s in specs if s.run_id == folder.name), None)
+    except (CampaignError, SpecError):  # a damaged plan: the run keeps no spec
         return None
 
 
@@ -264,12 +348,12 @@ def problem_sense(runs: pd.DataFrame, problem: str) -> str:
 
 
 def load_run_folders(folders: list[Path]) -> pd.DataFrame:
-    """Flat table of the given run folders (unreadable ones skipped with a warning)."""
-    rows = []
-    for folder in folders:
-        record = read_record(folder)
-        if record is not None:
-            rows.append(flat_row(record, folder))
+    """Flat table of the given run folders.
+
+    A folder whose record is unusable is a failed run (``UnreadableRecord``, with a
+    warning; see ``read_record``).
+    """
+    rows = [flat_row(read_record(folder), folder) for folder in folders]
     columns = list(flat_row({}).keys())
     columns += sorted({key for row in rows for key in row} - set(columns))  # report_* columns
     return pd.DataFrame(rows, columns=columns)

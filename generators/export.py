@@ -48,6 +48,7 @@ from bench.datasets import LabelledImages
 from bench.generator import to_uint8
 from bench.images import save_grid
 from bench.provenance import utc_now
+from bench.results import remove_orphaned_folders
 
 PAPER_EPOCHS = {"dcgan-mnist": 200, "dcgan-fashion": 800, "dcgan-faces": 1000}
 DIGIT_SAMPLES = 10_000  # generated samples measured by default (what the shipped cards used)
@@ -92,25 +93,6 @@ def stage_reporter(progress: Callable[[str], None] | None) -> Callable[[str], No
     return stage
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def _remove_stale_staging(out_dir: Path, name: str) -> None:
-    """Delete staging folders of exports of ``name`` whose process is gone (killed)."""
-    prefix = f".{name}.export-"
-    for folder in out_dir.glob(f"{prefix}*"):
-        pid = folder.name[len(prefix) :].split("-", 1)[0]
-        if folder.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 @contextlib.contextmanager
 def staged_export(out_dir: Path, name: str) -> Iterator[Path]:
     """A hidden folder in ``out_dir`` to write an export into, published all at once.
@@ -131,7 +113,7 @@ def staged_export(out_dir: Path, name: str) -> Iterator[Path]:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(out_dir, name)
+    remove_orphaned_folders(out_dir, f".{name}.export-")  # of killed exports
     folder = Path(tempfile.mkdtemp(prefix=f".{name}.export-{os.getpid()}-", dir=out_dir))
     try:
         yield folder

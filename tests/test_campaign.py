@@ -413,7 +413,8 @@ def test_a_run_that_cannot_start_keeps_its_provenance(tmp_path):
     assert prov["blas"] and prov["weights"] == {}
 
 
-def test_damaged_run_records_are_skipped_with_a_warning(tmp_path, capsys):
+def test_damaged_run_records_are_failed_runs_everywhere(tmp_path, capsys):
+    """show and load_campaign called them pending, the leaderboard failed, resume re-ran them."""
     plan = Plan(problems=["sphere"], algorithms=["random"], seeds=[0, 1], budget=400)
     run_campaign(plan, tmp_path, progress=False)
     first, second = sorted((tmp_path / "runs").iterdir())
@@ -423,15 +424,19 @@ def test_damaged_run_records_are_skipped_with_a_warning(tmp_path, capsys):
     (tmp_path / "runs" / "stray" / RECORD).write_text("{}")
     with pytest.warns(UserWarning, match="malformed run record") as caught:
         df = load_campaign(tmp_path)
-    assert len(caught) == 3 and list(df["status"]) == ["pending", "pending"]
+    assert len(caught) == 3 and list(df["status"]) == ["failed", "failed"]
+    assert set(df["error_type"]) == {"UnreadableRecord"}
     with pytest.warns(UserWarning, match="malformed run record"):
-        assert main(["show", str(tmp_path)]) == 0  # both runs are pending again
+        assert main(["show", str(tmp_path)]) == 0
     assert "sphere" in capsys.readouterr().out
-    # the campaign runs them again, and its closing summary gets through the stray one
+    # a plain resume keeps them, like any failed run; --retry-failed runs them again
     args = ["campaign", "--problems", "sphere", "--algos", "random", "--seeds", "2"]
     args += ["--budget", "400", "--out", str(tmp_path), "--no-progress"]
     with pytest.warns(UserWarning, match="malformed run record"):
-        assert main(args) == 0
+        assert main(args) == 1
+    assert "skipped 0 finished and 2 failed" in capsys.readouterr().out
+    with pytest.warns(UserWarning, match="malformed run record"):
+        assert main([*args, "--retry-failed"]) == 0
     assert "ran 2 (0 failed)" in capsys.readouterr().out
 
 

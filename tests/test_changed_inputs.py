@@ -91,9 +91,15 @@ def test_resume_refuses_runs_made_with_a_replaced_weight_file(tmp_path, capsys):
     assert _records(out) == records  # nothing ran, nothing was rewritten
     assert (out / CAMPAIGN_FILE).read_text() == plan_file
 
-    weights.write_bytes(original)  # the same content again (a new inode): resumes
+    assert main([*command, "--rerun-changed"]) == 0  # those two again, with the new file
+    out_text = capsys.readouterr().out
+    assert "ran 2 (0 failed), skipped 2 finished" in out_text
+    assert "; 2 of them had finished with inputs that changed" in out_text
     assert main(command) == 0
     assert "skipped 4 finished" in capsys.readouterr().out
+    weights.write_bytes(original)  # the first file again: those two are refused once more
+    assert main(command) == 2
+    capsys.readouterr()
 
 
 def test_rerun_changed_runs_again_only_the_runs_of_the_changed_file(tmp_path, hashed_input):

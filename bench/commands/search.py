@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +37,6 @@ from bench.results import (
     RecordError,
     load_record,
     problem_sense,
-    read_record,
     save_run_numbered,
 )
 from bench.runner import RunResult, execute
@@ -87,24 +89,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.problem, args.algo, budget, args.seed, problem_params, algo_params, args.preset
     )
     out = out_folder(args.out)
-    check_writable(out)
-    try:
-        result = execute(spec, progress=not args.no_progress, device=device)
-    except USAGE_ERRORS:
-        raise
-    except Exception as exc:  # the problem or algorithm could not be built: a failed run
-        result = RunResult(failed_record(spec, exc, device), None, None, None)
-    folder = save_run_numbered(
-        out,
-        f"{spec.problem}-{spec.algo}-s{spec.seed}".replace(":", "_"),
-        record=result.record,
-        curve=result.curve,
-        best_genome=result.best_genome,
-        images=result.images,
-        archive=result.archive,
-    )
+    with _writable_out(out):
+        try:
+            result = execute(spec, progress=not args.no_progress, device=device)
+        except USAGE_ERRORS:
+            raise
+        except Exception as exc:  # the problem or algorithm could not be built: a failed run
+            result = RunResult(failed_record(spec, exc, device), None, None, None)
+        folder = save_run_numbered(
+            out,
+            f"{spec.problem}-{spec.algo}-s{spec.seed}".replace(":", "_"),
+            record=result.record,
+            curve=result.curve,
+            best_genome=result.best_genome,
+            images=result.images,
+            archive=result.archive,
+        )
     _print_record(result.record, folder)
     return 0 if result.record["status"] == "finished" else 1
+
+
+@contextlib.contextmanager
+def _writable_out(out: Path) -> Iterator[None]:
+    """Make ``out`` (``check_writable``); on a usage error, remove what this made and left empty.
+
+    A command refused for a usage error (an unknown parameter, a model too large
+    for memory) leaves the disk as it found it, not an empty ``--out`` folder.
+    """
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]  # innermost first
+    try:
+        check_writable(out)
+        yield
+    except USAGE_ERRORS:
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or gone): it holds something, keep it and its parents
+                break
+        raise
 
 
 def _device_param(name: str, problem_cls: type, device: str | None, params: dict) -> str:
@@ -169,6 +191,11 @@ def _plan_path(name: str) -> Path:
 
 def cmd_campaign(args: argparse.Namespace) -> int:
     """Run problems × algorithms × seeds with one budget, resumably."""
+    if args.set:
+        raise SpecError(
+            "campaign takes no --set: give parameters in a plan file, in [problem.NAME] and "
+            "[algo.NAME] tables (see bench/plans/*.toml), and run it with --plan FILE"
+        )
     if args.plan:
         if args.problems or args.algos or args.budget is not None:
             raise SpecError("--plan already names problems, algorithms and budget; drop the others")
@@ -178,7 +205,11 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             raise SpecError(f"no plan file {args.plan}; the embedded plans are: {embedded}")
         plan = load_plan(path)
         if args.seeds is not None:
-            plan.seeds = resolve_seeds(args.seeds)
+            planned, plan.seeds = plan.seeds, resolve_seeds(args.seeds)
+            print(
+                f"seeds      {_listed(plan.seeds)} (--seeds {args.seeds}, instead of the "
+                f"plan's {_listed(planned)})"
+            )
     else:
         if not args.problems or not args.algos or args.budget is None:
             raise SpecError("campaign needs --plan FILE, or --problems, --algos and --budget")
@@ -189,10 +220,13 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             budget=args.budget,
         )
     out = out_folder(args.out)
-    check_writable(out)
+    plan.validate()  # every usage error before the --out folder is made
+    if args.workers is not None and args.workers < 1:
+        raise SpecError(f"the number of workers must be at least 1, got {args.workers}")
     options = {
         "force": args.force,
         "retry_failed": args.retry_failed,
+        "rerun_changed": args.rerun_changed,
         "progress": not args.no_progress,
     }
     if args.device is not None:
@@ -203,28 +237,36 @@ def cmd_campaign(args: argparse.Namespace) -> int:
                 "in each worker's environment"
             )
         os.environ["LATENT_BENCH_DEVICE"] = args.device  # local Dask workers inherit it
-    if args.workers is None and args.scheduler is None:
-        summary = run_campaign(plan, out, run_fn=_local_run_fn(args.device), **options)
-    else:
-        from bench.distributed import ClusterLostError, cluster_client, on_cluster  # Dask only
+    with _writable_out(out):  # an unreachable scheduler, say, leaves no empty folder
+        if args.workers is None and args.scheduler is None:
+            summary = run_campaign(plan, out, run_fn=_local_run_fn(args.device), **options)
+        else:
+            from bench.distributed import ClusterLostError, cluster_client, on_cluster  # Dask
 
-        with cluster_client(args.scheduler, args.workers) as client:
-            workers = len(client.scheduler_info().get("workers", {}))
-            print(f"cluster    {client.scheduler.address} with {workers} worker(s) now")
-            try:
-                summary = run_campaign(plan, out, run_many=on_cluster(client), **options)
-            except ClusterLostError as exc:
-                # closing the client cancels its reconnect loop, which Dask logs as a traceback
-                logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
-                print(f"bench: error: {exc}", file=sys.stderr)
-                return 1  # not a usage error: the same command is right once the cluster is back
+            with cluster_client(args.scheduler, args.workers) as client:
+                workers = len(client.scheduler_info().get("workers", {}))
+                print(f"cluster    {client.scheduler.address} with {workers} worker(s) now")
+                try:
+                    summary = run_campaign(plan, out, run_many=on_cluster(client), **options)
+                except ClusterLostError as exc:
+                    # closing the client cancels its reconnect loop, which Dask logs as a traceback
+                    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+                    print(f"bench: error: {exc}", file=sys.stderr)
+                    return 1  # not a usage error: the same command is right once it is back
+    changed = summary.rerun_changed
     print(
         f"campaign   {out}: {summary.total} runs planned; ran {summary.ran} "
         f"({summary.failed} failed), skipped {summary.skipped_finished} finished and "
         f"{summary.skipped_failed} failed"
+        + (f"; {changed} of them had finished with inputs that changed" if changed else "")
     )
     _print_campaign(out)
     return 0 if summary.failed == 0 and summary.skipped_failed == 0 else 1  # all finished?
+
+
+def _listed(seeds: list[int]) -> str:
+    """Seeds as the campaign prints them: ``0, 1, 2``."""
+    return ", ".join(map(str, seeds))
 
 
 def _local_run_fn(device: str | None):
@@ -291,7 +333,8 @@ def _error_line(kind: object, message: object) -> str:
 def cmd_show(args: argparse.Namespace) -> int:
     """Summarise a run folder, a folder of run folders, or a campaign folder.
 
-    Unreadable or malformed run records in a folder of runs or a campaign are
+    An unreadable or malformed run record in a campaign is a failed run
+    (``UnreadableRecord``, as on the leaderboard); in a folder of runs it is
     skipped with a warning; a single run folder whose record is unusable is an error.
     """
     folder = Path(args.dir)
@@ -305,7 +348,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         _print_record(record, folder)
     elif folder.is_dir() and any((p / RECORD).exists() for p in folder.iterdir()):
         subs = sorted(p for p in folder.iterdir() if (p / RECORD).exists())
-        records = [(sub, read_record(sub)) for sub in subs]  # warns about each unusable one
+        records = [(sub, _loose_record(sub)) for sub in subs]  # warns about each unusable one
         usable = [(sub, record) for sub, record in records if record is not None]
         if not usable:
             raise SpecError(f"{folder}: none of its {len(subs)} run record(s) is usable")
@@ -315,6 +358,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         raise SpecError(f"{folder} is neither a run folder nor a campaign folder")
     return 0
+
+
+def _loose_record(folder: Path) -> dict | None:
+    """The record of a run folder outside a campaign, or ``None`` (with a warning) if unusable."""
+    try:
+        return load_record(folder)
+    except RecordError as exc:
+        warnings.warn(f"skipping {exc}", stacklevel=2)
+        return None
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -329,8 +381,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if not 0 < args.alpha < 1:
         raise SpecError(f"--alpha must be between 0 and 1, got {args.alpha}")
     out = Path(args.out) if args.out else folder / "leaderboard"
-    check_writable(out)
-    board = build_leaderboard(folder, out, alpha=args.alpha, title=args.title, note=args.note)
+    with _writable_out(out):
+        board = build_leaderboard(folder, out, alpha=args.alpha, title=args.title, note=args.note)
     counts = board.runs["status"].value_counts()
     print(
         f"leaderboard {out}: {len(board.problems)} problems, {len(board.runs)} planned runs ("
@@ -387,16 +439,32 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--problems", nargs="+", help="problem names or 'all'")
     p.add_argument("--algos", nargs="+", help="algorithm names or 'all'")
-    p.add_argument("--seeds", type=count_arg, help="number of seeds 0..N-1 (default 5)")
+    p.add_argument(
+        "--seeds",
+        type=count_arg,
+        help="number of seeds 0..N-1 (default 5); with --plan, instead of the plan's seeds",
+    )
     p.add_argument("--budget", type=count_arg, help="evaluations per run, the same for all")
     p.add_argument(
         "--plan",
-        help="TOML plan file instead of the options above, or an embedded plan: "
+        help="TOML plan file instead of --problems, --algos and --budget (and of --seeds "
+        "unless given), or an embedded plan: "
         + ", ".join(sorted(p.stem for p in PLANS_DIR.glob("*.toml"))),
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help=argparse.SUPPRESS,  # refused with a hint: a plan file sets parameters
     )
     p.add_argument("--out", required=True, help="campaign folder")
     p.add_argument("--force", action="store_true", help="accept a folder whose plan changed")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument(
+        "--rerun-changed",
+        action="store_true",
+        help="run again finished runs whose input files (weights, targets) changed since",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--device", help="cpu, cuda or cuda:N for problems with networks (not the run ids)"

@@ -37,6 +37,7 @@ from bench.leaderboard.provenance import gather
 from bench.leaderboard.runs import load_runs
 from bench.leaderboard.tables import ProblemResult, problem_result, rank_blocks
 from bench.leaderboard.target_images import TargetImage, target_images
+from bench.results import remove_orphaned_folders
 from bench.spec import SpecError
 
 
@@ -248,7 +249,8 @@ def build_leaderboard(
     The files are written into a new folder beside ``out`` that then takes its
     place, so a rebuild leaves no file of an older build behind (a problem no
     longer in the campaign, a critical-difference diagram no longer drawn) and
-    an interrupted build leaves the old leaderboard whole. ``title`` and
+    an interrupted build leaves the old leaderboard whole; the temporary folders
+    of a build that was killed are removed by the next build into ``out``. ``title`` and
     ``note`` head the overview and the Markdown version (see ``Leaderboard``).
 
     Raises:
@@ -265,7 +267,10 @@ def build_leaderboard(
             "replaces the whole folder: give a new or empty folder"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
+    for kind in _TEMPORARIES:  # left beside ``out`` by builds that were killed
+        remove_orphaned_folders(out.parent, _temporary_prefix(out, kind))
+    prefix = _temporary_prefix(out, "new", os.getpid())
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
     try:
         board = compute(campaign, staging, alpha)
         runs = board.runs
@@ -284,6 +289,19 @@ def build_leaderboard(
     return board
 
 
+_TEMPORARIES = ("new", "old")  # the folder being built, the one being replaced
+
+
+def _temporary_prefix(out: Path, kind: str, pid: int | None = None) -> str:
+    """Name of a build's temporary folder beside ``out`` up to its process id, or with it.
+
+    ``.OUT-new-PID-XXXXXXXX`` is the folder being written, ``.OUT-old-PID-XXXXXXXX``
+    the previous leaderboard while it is swapped out; a build removes those whose
+    process is gone (``remove_orphaned_folders``), never those of a running build.
+    """
+    return f".{out.name}-{kind}-" + (f"{pid}-" if pid is not None else "")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -295,7 +313,7 @@ def _swap_in(new: Path, out: Path) -> None:
     if not out.exists():
         new.rename(out)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+    old = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "old", os.getpid()), dir=out.parent))
     old.rmdir()  # only its unique name is wanted
     out.rename(old)
     new.rename(out)

@@ -12,12 +12,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from bench.campaign import RUNS, load_campaign
+from bench.campaign import load_campaign
 from bench.leaderboard.columns import EXTRA_COLUMNS, columns_for
-from bench.results import BEST_IMAGES, CURVE, RECORD, problem_sense, read_record
+from bench.results import BEST_IMAGES, CURVE, RecordError, load_record, problem_sense
 
 STATUSES = ("finished", "failed", "pending")
 
@@ -33,18 +32,12 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
 
     """
     folder = Path(folder)
-    df = load_campaign(folder)
-    # a run folder whose record cannot be read is not pending: say what it is
-    exists = np.array([(folder / RUNS / i).is_dir() for i in df["run_id"]], dtype=bool)
-    lost = (df["status"] == "pending").to_numpy() & exists
-    df.loc[lost, ["status", "error_type", "error"]] = [
-        "failed", "UnreadableRecord", f"{RECORD} of this run folder cannot be read"
-    ]
+    df = load_campaign(folder)  # an unusable record is a failed run already (and warned)
     records: dict[str, dict[str, Any]] = {}
     extra: dict[str, list[Any]] = {c.name: [] for c in EXTRA_COLUMNS}
     curves, images = [], []
     for row in df.itertuples(index=False):
-        record = read_record(Path(row.path)) if isinstance(row.path, str) else None
+        record = _usable_record(Path(row.path)) if isinstance(row.path, str) else None
         if record is not None:
             records[row.run_id] = record
         record = record or {}
@@ -65,3 +58,11 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     for name, values in extra.items():
         df[name] = pd.Series(values, index=df.index, dtype=object)
     return df, records
+
+
+def _usable_record(run: Path) -> dict[str, Any] | None:
+    """The record of run folder ``run``, or ``None`` where it is unusable (a failed run)."""
+    try:
+        return load_record(run)
+    except RecordError:
+        return None
