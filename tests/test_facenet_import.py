@@ -131,8 +131,26 @@ def test_cli_import_writes_weights_and_sidecar(bench_cmd, tmp_path, monkeypatch,
     assert res.returncode == 0, res.stderr
     out = tmp_path / "weights" / "facenet-casia.pt"
     assert f"sha256 {sha256_file(out)}" in res.stdout
-    # The import is deterministic: the same bytes as the session's own import.
+    # The import is deterministic: the same bytes as the session's own import, and the bytes
+    # the shipped face calibrations are named after (a temporary file name changed them)
     assert sha256_file(out) == sha256_file(facenet_cache / "weights" / "facenet-casia.pt")
+    assert sha256_file(out) == facenet_weights.CASIA_IMPORT_SHA256
+
+
+def test_an_import_by_an_older_importer_is_done_again(tmp_path, monkeypatch, facenet_cache):
+    """Imports of 7b48fa7..215d8f6 held the tensors as other bytes: every face run refitted."""
+    monkeypatch.setenv("LATENT_BENCH_CACHE", str(tmp_path))
+    cached = tmp_path / "weights" / "facenet-casia.pt"
+    cached.parent.mkdir()
+    state = torch.load(facenet_cache / "weights" / "facenet-casia.pt", weights_only=True)
+    torch.save(state, tmp_path / "weights" / ".facenet-casia.pt.tmp-1")  # the old import's way
+    (tmp_path / "weights" / ".facenet-casia.pt.tmp-1").rename(cached)
+    sidecar = {"name": "facenet-casia", "sha256": sha256_file(cached)}  # consistent, no importer
+    cached.with_suffix(".json").write_text(json.dumps(sidecar))
+    assert sha256_file(cached) != facenet_weights.CASIA_IMPORT_SHA256
+    assert facenet_weights.resolve_weights("casia-webface") == cached
+    assert sha256_file(cached) == facenet_weights.CASIA_IMPORT_SHA256
+    assert json.loads(cached.with_suffix(".json").read_text())["importer"] == 2
 
 
 def test_a_file_of_another_network_is_refused_in_one_short_line(tmp_path):
