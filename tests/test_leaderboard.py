@@ -267,3 +267,13 @@ def test_gallery_with_images_for_some_problems_only(tmp_path):
     board = build_leaderboard(campaign, tmp_path / "lb")
     assert all(v is None for v in board.gallery["sphere"].values())
     assert all((tmp_path / "lb" / v).is_file() for v in board.gallery["rastrigin"].values())
+
+
+def test_pages_say_what_each_problem_and_algorithm_was_set_to(board):
+    """The settings were only in tables/runs.csv: a reader saw rastrigin, not dim=8."""
+    page = parse(board.out / "problem-rastrigin.html")
+    text = " ".join(page.text)
+    assert "Settings" in text and "problem: dim=8" in text
+    assert "ga: population=40" in text and "cma-me: batch=10, emitters=2, initial=20" in text
+    markdown = (board.out / "README.md").read_text()
+    assert "- random: batch=10" in markdown and "- problem: dim=8" in markdown

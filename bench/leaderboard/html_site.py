@@ -14,7 +14,12 @@ import pandas as pd
 
 from bench.leaderboard import diversity, figures
 from bench.leaderboard.formatting import LEGEND, rows, slug
-from bench.leaderboard.markdown_page import diversity_notes, problem_notes, unfinished_runs
+from bench.leaderboard.markdown_page import (
+    diversity_notes,
+    problem_notes,
+    settings,
+    unfinished_runs,
+)
 from bench.leaderboard.provenance import provenance_lines
 
 if TYPE_CHECKING:
@@ -176,6 +181,11 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
         f'<p>Tables: <a href="tables/{escape(slug(result.problem))}.csv">CSV</a>, '
         f'<a href="tables/{escape(slug(result.problem))}.parquet">Parquet</a>, '
         f'<a href="tables/pairwise-{escape(slug(result.problem))}.csv">pairwise tests</a>.</p>'
+    )
+    items = "".join(f"<li>{escape(line)}</li>" for line in settings(runs))
+    body.append(
+        "<h2>Settings</h2><p>What the plan set; every other option ran at its default, which "
+        f"each run's record lists.</p><ul>{items}</ul>"
     )
     if unfinished:
         items = "".join(f"<li>{escape(u)}</li>" for u in unfinished)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -35,6 +36,39 @@ def unfinished_runs(runs: pd.DataFrame) -> list[str]:
     for r in runs[runs["status"] != "finished"].itertuples(index=False):
         why = f": {r.error_type}: {r.error}" if r.status == "failed" and r.error else ""
         lines.append(f"{r.algo}, seed {r.seed}: {r.status}{why}")
+    return lines
+
+
+def _params_text(params_json: object, preset: object = None) -> str:
+    """``k=v, ...`` of a run's JSON parameters (and its preset), or ``defaults``."""
+    try:
+        params = json.loads(params_json) if isinstance(params_json, str) else {}
+    except ValueError:
+        params = {}
+    words = [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in params.items()]
+    if isinstance(preset, str) and preset:
+        words.insert(0, f"preset {preset}")
+    return ", ".join(words) or "defaults"
+
+
+def settings(runs: pd.DataFrame) -> list[str]:
+    """What a problem's runs were set to: the problem's parameters, then each algorithm's.
+
+    Only what the plan set is listed; every other option ran at its default, which
+    each run's ``record.json`` lists (``algorithm.defaults``). Where runs differ in
+    their settings, each variant is listed with its number of runs.
+    """
+    cells = [("problem", [_params_text(p) for p in runs["problem_params"]])]
+    for algo, g in runs.groupby("algo", sort=False):
+        texts = [_params_text(p, s) for p, s in zip(g["algo_params"], g["preset"], strict=True)]
+        cells.append((str(algo), texts))
+    lines = []
+    for label, texts in cells:
+        counts = pd.Series(texts, dtype=object).value_counts(sort=False)
+        if len(counts) == 1:
+            lines.append(f"{label}: {counts.index[0]}")
+        else:
+            lines += [f"{label}: {text} ({n} runs)" for text, n in counts.items()]
     return lines
 
 
@@ -92,6 +126,8 @@ def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
     lines = [f"## {result.problem}", ""]
     lines += [" ".join(problem_notes(board, result)), ""]
     lines += [*markdown_table(result.table), ""]
+    lines += ["Settings (other options at their defaults, which each run's record lists):", ""]
+    lines += [f"- {_escape(line)}" for line in settings(runs)] + [""]
     unfinished = unfinished_runs(runs)
     if unfinished:
         lines += ["Runs not in the statistics:", ""] + [f"- {u}" for u in unfinished] + [""]
