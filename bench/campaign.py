@@ -39,6 +39,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import tomllib
 import warnings
 from collections import Counter
@@ -60,7 +61,7 @@ from bench.provenance import (
     utc_now,
 )
 from bench.registry import registry
-from bench.results import flat_row, load_run_folders, read_record, remove_stale_temporaries
+from bench.results import RECORD, flat_row, load_run_folders, read_record, remove_stale_temporaries
 from bench.runner import RunResult, error_info, execute
 from bench.spec import RunSpec, SpecError, check_spec, placed
 
@@ -490,6 +491,27 @@ def _check_inputs(
     )
 
 
+def _refuse_folder_of_single_runs(folder: Path) -> None:
+    """Refuse a folder that holds ``bench run`` results and no campaign.
+
+    Adopted as a campaign, its runs would vanish from ``bench show``, which reads
+    a campaign folder as the campaign alone.
+    """
+    if not folder.is_dir() or (folder / CAMPAIGN_FILE).exists():
+        return
+    singles = sorted(
+        p.name for p in folder.iterdir() if _NUMBERED_RUN.match(p.name) and (p / RECORD).is_file()
+    )
+    if singles:
+        raise CampaignError(
+            f"{folder} holds {len(singles)} run(s) of `bench run` ({singles[0]}, ...), not a "
+            "campaign; give the campaign a folder of its own"
+        )
+
+
+_NUMBERED_RUN = re.compile(r"^\d{5,}-")  # the folders bench.results.save_run_numbered makes
+
+
 def run_campaign(
     plan: Plan,
     folder: Path,
@@ -534,6 +556,7 @@ def run_campaign(
     plan.validate()
     folder = Path(folder)
     runs = folder / RUNS
+    _refuse_folder_of_single_runs(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         runs.mkdir(exist_ok=True)

@@ -198,3 +198,14 @@ def test_campaign_set_points_to_plan_files(tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith("bench: error: campaign takes no --set")
     assert "[problem.NAME]" in err and "[algo.NAME]" in err and "--plan" in err
     assert not (tmp_path / "c").exists()
+
+
+def test_a_folder_of_single_runs_is_not_adopted_as_a_campaign(tmp_path, capsys):
+    """It was: bench show then summarised the campaign and hid the earlier runs."""
+    run = ["run", "--problem", "sphere", "--algo", "random", "--budget", "20", "--no-progress"]
+    assert main([*run, "--set", "batch=10", "--out", str(tmp_path)]) == 0
+    args = ["campaign", "--problems", "sphere", "--algos", "random", "--seeds", "1"]
+    assert main([*args, "--budget", "20", "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "holds 1 run(s) of `bench run` (00001-sphere-random-s0, ...), not a campaign" in err
+    assert not (tmp_path / "campaign.json").exists() and not (tmp_path / "runs").exists()
