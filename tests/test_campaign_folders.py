@@ -209,3 +209,16 @@ def test_a_folder_of_single_runs_is_not_adopted_as_a_campaign(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "holds 1 run(s) of `bench run` (00001-sphere-random-s0, ...), not a campaign" in err
     assert not (tmp_path / "campaign.json").exists() and not (tmp_path / "runs").exists()
+
+
+def test_failed_runs_of_a_plain_campaign_record_the_device_they_ran_on(tmp_path, monkeypatch):
+    """Only Dask workers read LATENT_BENCH_DEVICE; failed records here claimed it anyway."""
+    monkeypatch.setenv("LATENT_BENCH_DEVICE", "cuda:7")
+    (tmp_path / "plan.toml").write_text(
+        'budget = 20\nseeds = [0]\nproblems = ["diversity-mnist-rmse"]\nalgorithms = ["random"]\n'
+        f'[problem.diversity-mnist-rmse]\nweights = "{tmp_path / "missing.pt"}"\n'
+    )
+    args = ["campaign", "--plan", str(tmp_path / "plan.toml"), "--out", str(tmp_path / "c")]
+    assert main([*args, "--no-progress"]) == 1
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "c" / "runs").glob("*/record.json")]
+    assert record["status"] == "failed" and record["provenance"]["machine"]["device"] == "cpu"

@@ -239,6 +239,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         os.environ["LATENT_BENCH_DEVICE"] = args.device  # local Dask workers inherit it
     with _writable_out(out):  # an unreachable scheduler, say, leaves no empty folder
         if args.workers is None and args.scheduler is None:
+            if args.device is None:  # runs here ignore it, so the failed ones' records must too
+                os.environ.pop("LATENT_BENCH_DEVICE", None)
             summary = run_campaign(plan, out, run_fn=_local_run_fn(args.device), **options)
         else:
             from bench.distributed import ClusterLostError, cluster_client, on_cluster  # Dask
