@@ -213,7 +213,7 @@ def check_seeds(seeds: list[int]) -> None:
         raise SpecError(f"seeds must be a non-empty list of integers from 0, got {seeds!r}")
     for seed in seeds:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise SpecError(f"seeds are integers from 0, got {seed!r} in {seeds!r}")
+            raise SpecError(f"seeds are Python ints from 0, got {seed!r} in {seeds!r}")
     _refuse_repeats("seeds", seeds)
 
 

@@ -156,6 +156,8 @@ class BudgetEvaluator:
             BudgetExceeded: ``n`` is more than the evaluations left.
 
         """
+        if np.iscomplexobj(genomes):  # NumPy would keep the real part with a warning
+            raise TypeError("evaluator genomes must be real numbers, got complex ones")
         check_batch_shape(genomes, (None, self.problem.dim), "evaluator genomes")
         n = len(genomes)
         if n > self.remaining:

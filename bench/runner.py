@@ -26,6 +26,7 @@ from bench.algorithm import Algorithm
 from bench.evaluator import BudgetEvaluator
 from bench.problem import Problem
 from bench.provenance import SCHEMA_VERSION, provenance, registered_sources, utc_now
+from bench.registry import RegistryError, registry
 from bench.results import save_run
 from bench.spec import (
     RunSpec,
@@ -91,6 +92,40 @@ def _plain(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return value
+
+
+def _check_given_problem(spec: RunSpec, problem: object) -> None:
+    """Raise ``SpecError`` where ``problem`` is another registered problem than ``spec``'s.
+
+    A Rastrigin given for ``"sphere"`` ran under the sphere spec's run id and
+    name. A class no entry point registers (a wrapper, a test double) passes:
+    the record names its class (``problem.class``).
+    """
+    problems = registry("problems")
+    if isinstance(problem, problems.load(spec.problem)):
+        return
+    for name in problems.names():
+        try:
+            other = problems.load(name)
+        except RegistryError:  # a broken plugin says so where it is used
+            continue
+        if isinstance(other, type) and isinstance(problem, other):
+            raise SpecError(
+                f"problem= is a {type(problem).__name__} ('{name}'), but the spec names "
+                f"'{spec.problem}'; build it from the spec, or leave problem= out"
+            )
+
+
+def _device_used(problem: Problem) -> str:
+    """The device ``problem`` computes on, for the provenance: its own, else the CPU.
+
+    A problem without a ``device`` (attribute or ``describe()`` entry) runs on
+    the CPU whatever a caller asked for.
+    """
+    own = getattr(problem, "device", None)
+    if own is None:
+        own = problem.describe().get("device")
+    return "cpu" if own is None else str(own)
 
 
 def check_sense(problem: Problem) -> None:
@@ -162,7 +197,8 @@ def execute(
     Args:
         spec: The run.
         progress: Show a progress bar (evaluations, best so far, evaluations/s).
-        device: Device the problem runs on, for the provenance.
+        device: Not used: the provenance records the device the problem itself
+            reports (``problem.device``), else the CPU; kept for callers that pass it.
         problem: The problem of ``spec``, already built (a worker reuses one across runs;
             it must hold no state between runs); built from the spec when ``None``.
 
@@ -178,12 +214,12 @@ def execute(
 
 
 def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None) -> RunResult:
-    if spec.budget < 1:
-        raise SpecError(f"budget must be a positive number of evaluations, got {spec.budget}")
+    check_spec(spec)  # types, names, budget and parameters before anything is built
     if problem is None:
         problem = build_problem(spec)
     else:
-        check_spec(spec)
+        _check_given_problem(spec, problem)
+    device = _device_used(problem)
     check_sense(problem)
     algo = build_algorithm(spec, problem)
     if spec.budget < algo.batch_size:
@@ -201,7 +237,12 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
         "schema_version": SCHEMA_VERSION,
         "run_id": spec.run_id,
         "spec": spec.to_dict(),
-        "problem": {"sense": problem.sense, "dim": problem.dim, **_plain(problem.describe())},
+        "problem": {
+            "sense": problem.sense,
+            "dim": problem.dim,
+            "class": f"{type(problem).__module__}.{type(problem).__qualname__}",
+            **_plain(problem.describe()),
+        },
         "algorithm": {
             "batch_size": algo.batch_size,
             "params": given,

@@ -11,6 +11,7 @@ import hashlib
 import inspect
 import json
 import math
+import numbers
 import os
 import pathlib
 import typing
@@ -51,6 +52,34 @@ class RunSpec:
     problem_params: dict[str, Any] = field(default_factory=dict)
     algo_params: dict[str, Any] = field(default_factory=dict)
     preset: str | None = None
+
+    def __post_init__(self) -> None:
+        """NumPy integers as Python ints, ``None`` parameters as none: the forms a record holds."""
+        for name in ("budget", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool | int):
+                object.__setattr__(self, name, int(value))  # np.int64 is not JSON
+        for name in ("problem_params", "algo_params"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, {})
+
+    def check_types(self) -> None:
+        """Raise ``SpecError`` unless names are strings, budget and seed ints, params dicts."""
+        for name in ("problem", "algo"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                what = f"the class {value.__name__}" if isinstance(value, type) else (
+                    f"a {type(value).__name__}"
+                )
+                raise SpecError(f"{name} must be a registered name (a str), got {what}")
+        for name in ("budget", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SpecError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+        for name in ("problem_params", "algo_params"):
+            if not isinstance(getattr(self, name), dict):
+                got = type(getattr(self, name)).__name__
+                raise SpecError(f"{name} must be a dict of parameters, got a {got}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of the spec.
@@ -377,6 +406,7 @@ def build_algorithm(spec: RunSpec, problem: Problem) -> Algorithm:
 
 def check_spec(spec: RunSpec) -> None:
     """Validate names, preset and parameters of ``spec`` without building anything heavy."""
+    spec.check_types()
     if spec.budget < 1:
         raise SpecError(f"budget must be a positive number of evaluations, got {spec.budget}")
     if isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0:

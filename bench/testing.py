@@ -168,6 +168,10 @@ def check_algorithm(
             becomes one, its message naming the promise and the error.
 
     """
+    assert isinstance(dim, int) and dim >= 1, f"dim must be an int of at least 1, got {dim!r}"
+    assert problem is None or not isinstance(problem, type), (
+        f"problem= takes a problem instance, not the class {problem.__name__}"
+    )
     problem = problem or ProbeSphere(dim)
     params = params or {}
     name = getattr(algo_cls, "__name__", repr(algo_cls))
@@ -260,6 +264,10 @@ def check_problem(problem: Problem, n: int = 4, seed: int = 0) -> None:
             becomes one, its message naming the promise and the error.
 
     """
+    assert not isinstance(problem, type), (
+        f"check_problem takes a problem instance, not the class {problem.__name__}: "
+        f"check_problem({problem.__name__}(...))"
+    )
     name = type(problem).__name__
     sense = getattr(problem, "sense", None)
     assert sense in ("min", "max"), f"{name}.sense must be 'min' or 'max', got {sense!r}"

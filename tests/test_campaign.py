@@ -221,7 +221,7 @@ def test_plan_file(tmp_path):
         ('problems = ["sphere"]\nalgorithms = ["ga", "random", "ga"]',
          "algorithms listed more than once: 'ga';"),
         ('seeds = [0, true]\nproblems = ["sphere"]\nalgorithms = ["ga"]',
-         "seeds are integers from 0, got True"),
+         "seeds are Python ints from 0, got True"),
     ]:  # they were dropped silently, so the plan ran fewer runs than it listed
         path.write_text(f"budget = 10\n{lists}\n")
         with pytest.raises(SpecError, match=message):
@@ -232,8 +232,8 @@ def test_plan_file(tmp_path):
     ("change", "message"),
     [
         ({"seeds": [0, 0]}, "seeds listed more than once: 0;"),
-        ({"seeds": [0, True]}, "seeds are integers from 0, got True"),
-        ({"seeds": [-1]}, "seeds are integers from 0, got -1"),
+        ({"seeds": [0, True]}, "seeds are Python ints from 0, got True"),
+        ({"seeds": [-1]}, "seeds are Python ints from 0, got -1"),
         ({"seeds": 3}, "non-empty list of integers"),
         ({"problems": ["sphere", "sphere"]}, "problems listed more than once: 'sphere';"),
         ({"algorithms": ["ga", "ga"]}, "algorithms listed more than once: 'ga';"),
