@@ -227,6 +227,8 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
             f"budget {spec.budget} is smaller than one batch of '{spec.algo}' "
             f"({algo.batch_size} evaluations); raise --budget or lower the batch size"
         )
+    if hasattr(problem, "warm_up"):
+        problem.warm_up()  # one-off calibration (the face problem's measure axes), off the clock
     if hasattr(algo, "warm_up"):
         algo.warm_up()  # one-off JIT work, outside the run's clock
     uses_measures = getattr(algo, "uses_measures", False) and problem.measure_space is not None

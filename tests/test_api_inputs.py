@@ -69,3 +69,24 @@ def test_contract_checks_say_what_they_take():
 
     with pytest.raises(AssertionError, match="dim must be an int of at least 1, got 0"):
         check_algorithm(RandomSampling, dim=0)
+
+
+def test_a_problem_warms_up_before_the_clock_starts():
+    """The face problem fitted its measure axes in its first evaluation: 78 s 'evaluating'."""
+    import time
+
+    class SlowToCalibrate(Sphere):
+        warmed = False
+
+        def warm_up(self):
+            time.sleep(0.5)
+            self.warmed = True
+
+        def evaluate(self, genomes):
+            assert self.warmed, "evaluated before warm_up"
+            return super().evaluate(genomes)
+
+    spec = RunSpec("sphere", "random", 20, problem_params={"dim": 4}, algo_params={"batch": 10})
+    record = execute(spec, problem=SlowToCalibrate(dim=4)).record
+    assert record["status"] == "finished"
+    assert record["wall_seconds"] < 0.5 and record["eval_seconds"] < 0.5  # the sleep is outside

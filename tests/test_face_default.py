@@ -101,3 +101,29 @@ def test_the_default_is_the_best_shipped_face_generator():
     best = min(cards, key=lambda n: cards[n]["facenet_frechet"]["distance"])
     assert FaceSimilarity.default_generator == best
     assert cards[best]["face_rate"] >= 0.9  # MTCNN finds a face in 9 of 10 samples
+
+
+def test_a_box_calibrated_here_gets_measure_axes_of_its_own(face, facenet_cache):
+    """After bench calibrate-crop, runs cut faces with the new box but read the shipped axes,
+    which were fitted on the shipped box."""
+    import shutil
+
+    from bench.problems.face_crop import generator_id
+
+    gen_id = generator_id("dcgan-faces", face.generator)
+    shipped = WEIGHTS_DIR / f"{gen_id}-crop.json"
+    crops = facenet_cache / "crops"
+    crops.mkdir(exist_ok=True)
+    try:
+        shutil.copyfile(shipped, crops / shipped.name)  # the same box, calibrated here
+        same = registry("problems").load("face")(measure_samples=24)
+        assert same.pca_filename == face.pca_filename  # the shipped axes fit it
+        other = json.loads(shipped.read_text())
+        other["box"] = [2, 0, 62, 64]
+        (crops / shipped.name).write_text(json.dumps(other))
+        moved = registry("problems").load("face")(measure_samples=24)
+        assert moved.crop.box == (2, 0, 62, 64)
+        assert moved.pca_filename.endswith("-crop-2-0-62-64-pca.json")
+        assert moved.pca.samples == 24  # fitted on faces cut with that box
+    finally:
+        (crops / shipped.name).unlink(missing_ok=True)

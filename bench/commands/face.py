@@ -116,7 +116,8 @@ def cmd_calibrate_crop(args: argparse.Namespace) -> int:
     if (WEIGHTS_DIR / filename).is_file():
         print(
             f"note       {args.generator} ships a crop box; this one now replaces it for every "
-            "face run on this machine, and a run's provenance hashes the box it used. Runs "
+            "face run on this machine (whose first run fits measure axes for it, unless it is "
+            "the shipped box), and a run's provenance hashes the box it used. Runs "
             "made before keep their ids: start a new campaign folder, or delete "
             f"{path} to go back"
         )
