@@ -184,6 +184,10 @@ def read_face_pack(path: Path) -> LabelledImages:
             train = _decode(f["train_blob"], f["train_sizes"], channels)
             heldout = _decode(f["heldout_blob"], f["heldout_sizes"], channels)
     except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{path} is not a readable face pack: {exc}") from exc
+        # NumPy's own text for a file that is no .npz advises allow_pickle=, an unsafe step
+        raise DataError(
+            f"{path} is not a readable face pack ({type(exc).__name__}); write one with "
+            "`bench pack-dataset utkface`"
+        ) from exc
     desc = f"{info['source']}; packed: {info['codec']} ({info['train_psnr_db']} dB PSNR)"
     return LabelledImages(train, None, heldout, None, desc)

@@ -15,7 +15,7 @@ losses are read once a tick.
 
 A training folder holds ``checkpoint.pt`` (networks, optimisers, RNG states,
 images seen; written atomically at every tick and at the end of a call),
-``samples/kimg-NNNNNN.png`` (G_ema on the same 64 latents, constant noise) and
+``samples/kimg-NNNNNN.NNN.png`` (G_ema on the same 64 latents, constant noise) and
 ``log.json``. Calling :func:`train` again on the folder resumes from the
 checkpoint: ``max_seconds`` bounds one call, so a long run is a series of calls
 of under 10 minutes each. All randomness comes from the config's seed through
@@ -309,7 +309,8 @@ class _Trainer:
         (self.out / LOG).write_text(json.dumps(self.log, indent=2))
         with torch.no_grad():
             grid = to_uint8(self.G_ema(self.fixed_z.to(self.dev)))
-        save_grid(grid, self.out / "samples" / f"kimg-{self.nimg // 1000:06d}.png", ncol=8)
+        # thousands of images to the image, so ticks under 1 kimg get a grid each too
+        save_grid(grid, self.out / "samples" / f"kimg-{self.nimg / 1000:010.3f}.png", ncol=8)
 
     def _reals(self) -> torch.Tensor:
         b = self.config.batch

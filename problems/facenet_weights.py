@@ -173,9 +173,10 @@ def _load_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
+        # torch's own text for a pickle it refuses advises weights_only=False, an unsafe step
         raise WeightsError(
-            f"cannot read FaceNet weights {path}: not a PyTorch state dict "
-            f"({exception_line(exc)})"
+            f"cannot read FaceNet weights {path}: not a PyTorch state dict file "
+            f"({type(exc).__name__})"
         ) from None
     if not isinstance(state, dict):
         raise WeightsError(f"{path} does not hold a state dict")

@@ -78,7 +78,9 @@ def test_steps_resume_bit_for_bit_and_export(tmp_path):
     ema = load_trained_generator(tmp_path / "a")
     assert not torch.equal(ema.mapping.fc0.weight, a["G"]["mapping.fc0.weight"])  # EMA lags G
     check_generator(ema)
-    assert sorted(p.name for p in (tmp_path / "b" / "samples").iterdir()) == ["kimg-000000.png"]
+    # one grid per checkpoint: both fell under 1 kimg and had one name, the second replacing it
+    grids = sorted(p.name for p in (tmp_path / "b" / "samples").iterdir())
+    assert grids == ["kimg-000000.004.png", "kimg-000000.012.png"]
     summary = export_generator(tmp_path / "a", tmp_path / "tiny.pt")
     assert summary["images_seen"] == 12 and summary["device"] == "cpu"
     G = load_stylegan2(tmp_path / "tiny.pt")

@@ -8,7 +8,9 @@ one line and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.campaign import CampaignError
@@ -82,3 +84,23 @@ def check_device(device: str) -> None:
         resolve_device(device)
     except DeviceError as exc:
         raise SpecError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def writable_out(out: Path) -> Iterator[None]:
+    """Make ``out`` (``check_writable``); on a usage error, remove what this made and left empty.
+
+    A command refused for a usage error (an unknown parameter, a model too large
+    for memory) leaves the disk as it found it, not an empty ``--out`` folder.
+    """
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]  # innermost first
+    try:
+        check_writable(out)
+        yield
+    except USAGE_ERRORS:
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or gone): it holds something, keep it and its parents
+                break
+        raise

@@ -13,6 +13,7 @@ from bench.commands.common import (
     int_arg,
     out_folder,
     seed_arg,
+    writable_out,
 )
 from bench.problem import read_torch_file
 from bench.registry import unknown_name_message
@@ -74,39 +75,40 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
         args.name, resolution, channels, args.epochs or epochs, batch=args.batch, seed=args.seed
     )
     out = out_folder(args.out) if args.out is not None else Path(f"runs/train/{args.name}")
-    check_writable(out)
-    data = _training_data(args.name, args.data_dir, resolution)
-    if args.batch > len(data.train):
-        raise SpecError(f"--batch {args.batch} exceeds the {len(data.train)} training images")
-    print(f"training   {args.name} on {data.description}")
-    try:
-        log = train(
-            config,
-            data,
-            out,
-            device=args.device,
-            progress=not args.no_progress,
-            on_epoch=lambda e: print(
-                f"epoch      {e['epoch']}/{config.epochs}: loss D {e['loss_d']:.3f} "
-                f"G {e['loss_g']:.3f}, D(real) {e['d_real']:.2f} D(fake) {e['d_fake']:.2f}, "
-                f"{e['seconds']:.0f} s",
-                flush=True,
-            ),
-        )
-    except ValueError as exc:
-        raise SpecError(str(exc)) from exc
-    done = log["epochs"][-1]["epoch"] if log["epochs"] else 0
-    if done > config.epochs:
+    with writable_out(out):  # a usage error leaves no empty folder behind
+        data = _training_data(args.name, args.data_dir, resolution)
+        if args.batch > len(data.train):
+            raise SpecError(f"--batch {args.batch} exceeds the {len(data.train)} training images")
+        print(f"training   {args.name} on {data.description}")
+        try:
+            log = train(
+                config,
+                data,
+                out,
+                device=args.device,
+                progress=not args.no_progress,
+                on_epoch=lambda e: print(
+                    f"epoch      {e['epoch']}/{config.epochs}: loss D {e['loss_d']:.3f} "
+                    f"G {e['loss_g']:.3f}, D(real) {e['d_real']:.2f} D(fake) {e['d_fake']:.2f}, "
+                    f"{e['seconds']:.0f} s",
+                    flush=True,
+                ),
+            )
+        except ValueError as exc:
+            raise SpecError(str(exc)) from exc
+        done = log["epochs"][-1]["epoch"] if log["epochs"] else 0
+        if done > config.epochs:
+            print(
+                f"trained    {args.name}: already trained for {done} epochs in {out}, more than "
+                f"--epochs {config.epochs}; nothing to do"
+            )
+            return 0
         print(
-            f"trained    {args.name}: already trained for {done} epochs in {out}, more than "
-            f"--epochs {config.epochs}; nothing to do"
+            f"trained    {args.name}: {done}/{config.epochs} epochs in {out} "
+            f"(samples in {out}/samples); ship it with `bench export-generator {args.name}"
+            + (f" --train-dir {out}`" if out != Path(f"runs/train/{args.name}") else "`")
         )
         return 0
-    print(
-        f"trained    {args.name}: {done}/{config.epochs} epochs in {out} "
-        f"(samples in {out}/samples); ship it with `bench export-generator {args.name}`"
-    )
-    return 0
 
 
 def _power_of_two_resolution(res: int) -> int:
@@ -137,43 +139,44 @@ def _train_stylegan2(args: argparse.Namespace) -> int:
         **kimg,
     )
     out = out_folder(args.out) if args.out is not None else Path(f"runs/train/{config.name}")
-    check_writable(out)
-    try:
-        if args.pack:
-            data = read_face_pack(Path(args.pack))
+    with writable_out(out):  # a usage error leaves no empty folder behind
+        try:
+            if args.pack:
+                data = read_face_pack(Path(args.pack))
+            else:
+                data = cached_face_split(resolve_data_dir(args.data_dir), res)
+        except DataError as exc:
+            raise SpecError(str(exc)) from exc
+        packed = data.train.shape[1]
+        if args.pack and packed != res:
+            raise SpecError(
+                f"{args.pack} holds {packed}x{packed} faces, not {res}x{res}: add --resolution "
+                f"{packed}, or pack at {res} px with "
+                f"`bench pack-dataset {dataset} --resolution {res}`"
+            )
+        if args.batch > len(data.train):
+            raise SpecError(f"--batch {args.batch} exceeds the {len(data.train)} training images")
+        print(f"training   {config.name} on {data.description}")
+        seconds = args.max_minutes * 60 if args.max_minutes is not None else None
+        try:
+            log = train(config, data, out, args.device, seconds, progress=not args.no_progress)
+        except ValueError as exc:
+            raise SpecError(str(exc)) from exc
+        last = log["ticks"][-1] if log["ticks"] else {"kimg": 0, "step": 0}
+        done = f"{last['kimg']:g}/{config.kimg:g} kimg in {out} (samples in {out}/samples)"
+        if last["step"] < config.total_steps:
+            print(f"trained    {config.name}: {done}; run the same command again to go on")
+        elif last["step"] > config.total_steps:
+            print(
+                f"trained    {config.name}: already trained to {last['kimg']:g} kimg in {out}, "
+                f"past --kimg {config.kimg:g}; nothing to do"
+            )
         else:
-            data = cached_face_split(resolve_data_dir(args.data_dir), res)
-    except DataError as exc:
-        raise SpecError(str(exc)) from exc
-    packed = data.train.shape[1]
-    if args.pack and packed != res:
-        raise SpecError(
-            f"{args.pack} holds {packed}x{packed} faces, not {res}x{res}: add --resolution "
-            f"{packed}, or pack at {res} px with `bench pack-dataset {dataset} --resolution {res}`"
-        )
-    if args.batch > len(data.train):
-        raise SpecError(f"--batch {args.batch} exceeds the {len(data.train)} training images")
-    print(f"training   {config.name} on {data.description}")
-    seconds = args.max_minutes * 60 if args.max_minutes is not None else None
-    try:
-        log = train(config, data, out, args.device, seconds, progress=not args.no_progress)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from exc
-    last = log["ticks"][-1] if log["ticks"] else {"kimg": 0, "step": 0}
-    done = f"{last['kimg']:g}/{config.kimg:g} kimg in {out} (samples in {out}/samples)"
-    if last["step"] < config.total_steps:
-        print(f"trained    {config.name}: {done}; run the same command again to go on")
-    elif last["step"] > config.total_steps:
-        print(
-            f"trained    {config.name}: already trained to {last['kimg']:g} kimg in {out}, "
-            f"past --kimg {config.kimg:g}; nothing to do"
-        )
-    else:
-        print(
-            f"trained    {config.name}: {done}, the full run; ship it with "
-            f"`bench export-generator stylegan2 --train-dir {out}`"
-        )
-    return 0
+            print(
+                f"trained    {config.name}: {done}, the full run; ship it with "
+                f"`bench export-generator stylegan2 --train-dir {out}`"
+            )
+        return 0
 
 
 def cmd_pack_dataset(args: argparse.Namespace) -> int:
@@ -227,7 +230,8 @@ def cmd_export_generator(args: argparse.Namespace) -> int:
     train_dir = Path(args.train_dir or f"runs/train/{args.name}")
     if not (train_dir / CHECKPOINT).is_file():
         raise SpecError(
-            f"no {CHECKPOINT} in {train_dir}: run `bench train-generator {args.name}` first"
+            f"no {CHECKPOINT} in {train_dir}: run `bench train-generator {args.name}` first, "
+            "or give its training folder with --train-dir"
         )
     out = Path(args.out) if args.out else WEIGHTS_DIR
     check_writable(out)

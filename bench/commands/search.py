@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -25,11 +23,11 @@ from bench.campaign import (
 from bench.commands.common import (
     USAGE_ERRORS,
     check_device,
-    check_writable,
     count_arg,
     int_arg,
     out_folder,
     seed_arg,
+    writable_out,
 )
 from bench.registry import GROUPS, RegistryError, registry
 from bench.results import (
@@ -89,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.problem, args.algo, budget, args.seed, problem_params, algo_params, args.preset
     )
     out = out_folder(args.out)
-    with _writable_out(out):
+    with writable_out(out):
         try:
             result = execute(spec, progress=not args.no_progress, device=device)
         except USAGE_ERRORS:
@@ -107,26 +105,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     _print_record(result.record, folder)
     return 0 if result.record["status"] == "finished" else 1
-
-
-@contextlib.contextmanager
-def _writable_out(out: Path) -> Iterator[None]:
-    """Make ``out`` (``check_writable``); on a usage error, remove what this made and left empty.
-
-    A command refused for a usage error (an unknown parameter, a model too large
-    for memory) leaves the disk as it found it, not an empty ``--out`` folder.
-    """
-    made = [folder for folder in (out, *out.parents) if not folder.exists()]  # innermost first
-    try:
-        check_writable(out)
-        yield
-    except USAGE_ERRORS:
-        for folder in made:
-            try:
-                folder.rmdir()
-            except OSError:  # not empty (or gone): it holds something, keep it and its parents
-                break
-        raise
 
 
 def _device_param(name: str, problem_cls: type, device: str | None, params: dict) -> str:
@@ -237,7 +215,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
                 "in each worker's environment"
             )
         os.environ["LATENT_BENCH_DEVICE"] = args.device  # local Dask workers inherit it
-    with _writable_out(out):  # an unreachable scheduler, say, leaves no empty folder
+    with writable_out(out):  # an unreachable scheduler, say, leaves no empty folder
         if args.workers is None and args.scheduler is None:
             if args.device is None:  # runs here ignore it, so the failed ones' records must too
                 os.environ.pop("LATENT_BENCH_DEVICE", None)
@@ -383,7 +361,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if not 0 < args.alpha < 1:
         raise SpecError(f"--alpha must be between 0 and 1, got {args.alpha}")
     out = Path(args.out) if args.out else folder / "leaderboard"
-    with _writable_out(out):
+    with writable_out(out):
         board = build_leaderboard(folder, out, alpha=args.alpha, title=args.title, note=args.note)
     counts = board.runs["status"].value_counts()
     print(
