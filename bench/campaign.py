@@ -61,7 +61,13 @@ from bench.provenance import (
     utc_now,
 )
 from bench.registry import registry
-from bench.results import RECORD, flat_row, load_run_folders, read_record, remove_stale_temporaries
+from bench.results import (
+    RECORD,
+    flat_row,
+    read_record,
+    remove_stale_temporaries,
+    run_table,
+)
 from bench.runner import RunResult, error_info, execute
 from bench.spec import RunSpec, SpecError, check_spec, placed
 
@@ -570,10 +576,11 @@ def run_campaign(
     with CampaignLock(folder):
         _check_plan(folder, plan, force)
         remove_stale_temporaries(runs)
+        specs = list(plan.specs())
         finished, todo = {}, []
-        for spec in plan.specs():
+        for spec in specs:
             target = runs / spec.run_id
-            record = (read_record(target) or {}) if target.exists() else {}
+            record = read_record(target) if target.exists() else {}
             status = record.get("status")
             if status == "finished":
                 finished[spec.run_id] = record
@@ -584,7 +591,7 @@ def run_campaign(
         # before campaign.json changes: a refused folder stays as it was
         stale = _check_inputs(folder, finished, rerun_changed)
         todo_ids = set(todo) | stale
-        pending = [spec for spec in plan.specs() if spec.run_id in todo_ids]  # in plan order
+        pending = [spec for spec in specs if spec.run_id in todo_ids]  # in plan order
         summary.rerun_changed = len(stale)
         summary.skipped_finished = len(finished) - len(stale)
         _write_json_atomic(
@@ -700,16 +707,17 @@ def load_campaign(folder: Path) -> pd.DataFrame:
     folder = Path(folder)
     plan = read_plan(folder)
     runs = folder / RUNS  # absent until the first run: every run is pending
-    recorded = load_run_folders(
-        [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
-        if runs.is_dir()
-        else []
-    )
-    by_id = {row["run_id"]: row for row in recorded.to_dict("records")}
+    folders = runs.iterdir() if runs.is_dir() else ()
+    recorded = {}
+    for path in (p for p in folders if p.is_dir() and not p.name.startswith(".")):
+        record = read_record(path)  # warns about an unusable one, which stands in as failed
+        recorded[record.get("run_id")] = (record, path)
     rows = []
     for spec in plan.specs():
-        row = by_id.get(spec.run_id)
-        if row is None:
-            row = flat_row({"run_id": spec.run_id, "spec": spec.to_dict(), "status": "pending"})
-        rows.append(row)
-    return pd.DataFrame(rows, columns=recorded.columns)
+        record, path = recorded.get(spec.run_id, (None, None))
+        if record is None:
+            record = {"run_id": spec.run_id, "spec": spec.to_dict(), "status": "pending"}
+        elif not record.get("spec"):  # an unusable record says nothing of its run: the plan does
+            record = {**record, "spec": spec.to_dict()}
+        rows.append(flat_row(record, path))
+    return run_table(rows)

@@ -232,40 +232,24 @@ def read_record(folder: Path) -> dict[str, Any]:
         return unreadable_record(folder, exc)
 
 
-def unreadable_record(folder: Path, error: RecordError) -> dict[str, Any]:
+def unreadable_record(folder: Path, error: RecordError | str) -> dict[str, Any]:
     """The failed run's record that stands in for the unusable record of ``folder``.
 
-    Its run id is the folder's name; its spec, where the folder is a run of a
-    campaign (``CAMPAIGN/runs/RUN_ID``), is the one the campaign's plan gives
-    that id, so the run keeps its place (problem, algorithm, seed) in tables.
+    Its run id is the folder's name and it has no spec: ``load_campaign`` gives
+    it the one its campaign's plan holds for that id, so the run keeps its place
+    (problem, algorithm, seed) in tables.
 
     Args:
         folder: The run folder.
         error: Why its record cannot be used.
 
     """
-    folder = Path(folder)
     return {
-        "run_id": folder.name,
-        "spec": _planned_spec(folder) or {},
+        "run_id": Path(folder).name,
+        "spec": {},
         "status": "failed",
         "error": {"type": UNREADABLE, "message": str(error)},
     }
-
-
-def _planned_spec(folder: Path) -> dict[str, Any] | None:
-    """The spec that the plan of the campaign holding run folder ``folder`` gives its id."""
-    from bench.campaign import CAMPAIGN_FILE, RUNS, CampaignError, read_plan  # imports this
-    from bench.spec import SpecError
-
-    campaign = folder.parent.parent
-    if folder.parent.name != RUNS or not (campaign / CAMPAIGN_FILE).is_file():
-        return None
-    try:
-        specs = read_plan(campaign).specs()
-        return next((s.to_dict() for s in specs if s.run_id == folder.name), None)
-    except (CampaignError, SpecError):  # a damaged plan: the run keeps no spec
-        return None
 
 
 def read_curve(folder: Path) -> pd.DataFrame:
@@ -353,7 +337,11 @@ def load_run_folders(folders: list[Path]) -> pd.DataFrame:
     A folder whose record is unusable is a failed run (``UnreadableRecord``, with a
     warning; see ``read_record``).
     """
-    rows = [flat_row(read_record(folder), folder) for folder in folders]
+    return run_table([flat_row(read_record(folder), folder) for folder in folders])
+
+
+def run_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``flat_row`` rows as a DataFrame: ``flat_row``'s columns, then the ``report_*`` ones."""
     columns = list(flat_row({}).keys())
-    columns += sorted({key for row in rows for key in row} - set(columns))  # report_* columns
+    columns += sorted({key for row in rows for key in row} - set(columns))
     return pd.DataFrame(rows, columns=columns)

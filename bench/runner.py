@@ -9,7 +9,6 @@ only usage errors (``SpecError``) and interrupts propagate.
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from bench.spec import (
     build_algorithm,
     build_problem,
     check_spec,
+    plain,
 )
 
 BLAS_THREADS = 1  # threads of NumPy's BLAS during a run (see ``execute``)
@@ -73,25 +73,6 @@ def error_info(exc: BaseException) -> dict[str, str]:
         "message": str(exc),
         "traceback": "".join(traceback.format_exception(exc)),
     }
-
-
-def _plain(value: Any) -> Any:
-    """``value`` with NumPy scalars and arrays turned into Python numbers and lists.
-
-    Paths become strings; anything else JSON cannot hold is left for the record
-    writer, which writes it as its ``str``.
-    """
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    return value
 
 
 def _check_given_problem(spec: RunSpec, problem: object) -> None:
@@ -210,14 +191,14 @@ def execute(
 
     """
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-        return _execute(spec, progress, device, problem)
+        return _execute(spec, progress, problem)
 
 
-def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None) -> RunResult:
-    check_spec(spec)  # types, names, budget and parameters before anything is built
+def _execute(spec: RunSpec, progress: bool, problem: Problem | None) -> RunResult:
     if problem is None:
-        problem = build_problem(spec)
+        problem = build_problem(spec)  # checks the spec (check_spec) before it builds
     else:
+        check_spec(spec)  # types, names, budget and parameters
         _check_given_problem(spec, problem)
     device = _device_used(problem)
     check_sense(problem)
@@ -243,12 +224,12 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
             "sense": problem.sense,
             "dim": problem.dim,
             "class": f"{type(problem).__module__}.{type(problem).__qualname__}",
-            **_plain(problem.describe()),
+            **plain(problem.describe()),
         },
         "algorithm": {
             "batch_size": algo.batch_size,
             "params": given,
-            "defaults": _plain(defaults),
+            "defaults": plain(defaults),
         },
         "started": utc_now(),
         "status": "running",
@@ -285,7 +266,7 @@ def _execute(spec: RunSpec, progress: bool, device: str, problem: Problem | None
             report = problem.report(evaluator.best_genome[None])
             if not isinstance(report, dict):
                 raise TypeError(f"report() returned {type(report).__name__}, not a dict")
-            record["report"] = _plain(report)
+            record["report"] = plain(report)
         except Exception as exc:  # so are the problem's own figures
             record["report_error"] = error_info(exc)
     record.update(

@@ -88,7 +88,7 @@ class RunSpec:
         for them (a tuple a list, a path its string), so a spec and its
         ``from_dict(to_dict())`` copy have one run id and build the same objects.
         """
-        return _json_plain(asdict(self))
+        return plain(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -107,12 +107,21 @@ class RunSpec:
         return algo_seed, problem_seed
 
 
-def _json_plain(value: Any) -> Any:
-    """``value`` with tuples as lists and paths as strings, in nested dicts and lists too."""
+def plain(value: Any) -> Any:
+    """``value`` as JSON holds it, in nested dicts and lists too.
+
+    Tuples become lists, paths strings, NumPy arrays lists and NumPy scalars
+    Python numbers; dict keys become strings. Anything else JSON cannot hold is
+    left for the record writer, which writes it as its ``str``.
+    """
     if isinstance(value, dict):
-        return {k: _json_plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_plain(v) for v in value]
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return value
@@ -409,7 +418,7 @@ def check_spec(spec: RunSpec) -> None:
     spec.check_types()
     if spec.budget < 1:
         raise SpecError(f"budget must be a positive number of evaluations, got {spec.budget}")
-    if isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or spec.seed < 0:
+    if spec.seed < 0:  # an int: check_types says so
         raise SpecError(f"a seed is an integer from 0, got {spec.seed!r}")
     problem_cls = registry("problems").load(spec.problem)
     algo_cls = registry("algorithms").load(spec.algo)
