@@ -42,9 +42,10 @@ from contextlib import contextmanager
 
 from distributed import Client, KilledWorker, LocalCluster, as_completed
 
-from bench.campaign import DEVICE_ENV, RunMany, failed_record, run_or_fail
+from bench.campaign import DEVICE_ENV, CampaignError, RunMany, failed_record, run_or_fail
 from bench.problem import Problem
 from bench.provenance import file_signature
+from bench.registry import in_process_names
 from bench.runner import RunResult, execute
 from bench.spec import RunSpec, SpecError, build_problem, placed
 
@@ -159,6 +160,7 @@ def on_cluster(
     """
 
     def run_many(specs: list[RunSpec]) -> Iterator[tuple[RunSpec, RunResult]]:
+        _refuse_in_process(specs)
         futures = client.map(task, specs, pure=False, retries=retries)
         spec_of = {future.key: spec for future, spec in zip(futures, specs, strict=True)}
         finished = as_completed(futures)
@@ -199,6 +201,24 @@ def on_cluster(
             future.release()
 
     return run_many
+
+
+def _refuse_in_process(specs: list[RunSpec]) -> None:
+    """Raise ``CampaignError`` where a spec names a class registered in this process only.
+
+    ``bench.registry.registered`` adds to this process's registry; a worker's
+    has only entry points, so each such run would fail there as an unknown name.
+    """
+    names = [
+        *in_process_names("problems", sorted({s.problem for s in specs})),
+        *in_process_names("algorithms", sorted({s.algo for s in specs})),
+    ]
+    if names:
+        raise CampaignError(
+            f"{', '.join(repr(n) for n in names)} registered in this process only "
+            "(bench.registry.registered); Dask workers cannot see it. Declare it as an entry "
+            "point of an installed package, or run the campaign without a cluster"
+        )
 
 
 @contextmanager

@@ -17,15 +17,27 @@ algorithm entry a ``bench.algorithm.Algorithm`` subclass, a generator entry a
 callable that returns a ``bench.generator.Generator``) stays listed but is
 broken: loading it raises ``RegistryError`` saying what it should be, and the
 other entries keep working.
+
+In a notebook or a script, ``registered`` adds classes for the duration of a
+``with`` block, without packaging them::
+
+    with registered(algorithms={"my-es": MyES}):
+        result = execute(RunSpec("sphere", "my-es", budget=2000))
+
+They are checked like entry points, and records name their class and say that
+no entry point declared them. Such a registration lives in this process only:
+campaigns on Dask workers refuse it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import importlib
 import inspect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -75,6 +87,7 @@ class Entry:
     _entry_point: Any = field(repr=False, default=None)
     _loaded: Any = field(repr=False, default=None)
     kind: str | None = None
+    in_process: bool = False
 
     def load(self) -> Any:
         """Import and return the registered object.
@@ -164,6 +177,96 @@ class Registry:
         """The object registered as ``name``."""
         return self.entry(name).load()
 
+    def add(self, name: str, obj: Any) -> Entry:
+        """Register ``obj`` as ``name`` in this process (see ``registered``).
+
+        Raises:
+            RegistryError: ``name`` is unsafe or taken, or ``obj`` is of the wrong kind.
+
+        """
+        what = SINGULAR[self.kind]
+        if not isinstance(name, str):
+            raise RegistryError(f"a {what} name is a str, got {type(name).__name__} {name!r}")
+        problem = check_name(name) or _wrong_kind(self.kind, obj, "registration")
+        if problem:
+            raise RegistryError(f"cannot register {what} {name!r}: {problem}")
+        if name in self._entries:
+            first = self._entries[name]
+            raise DuplicateNameError(
+                f"{what} name '{name}' is taken by {first.source} ({first.target}); "
+                "register yours under another name"
+            )
+        module = getattr(obj, "__module__", None) or "?"
+        target = f"{module}:{getattr(obj, '__qualname__', type(obj).__name__)}"
+        entry = Entry(name, target, _in_process_source(module), _loaded=obj, kind=self.kind)
+        entry.in_process = True
+        self._entries[name] = entry
+        return entry
+
+    def remove(self, name: str) -> None:
+        """Forget the in-process registration ``name`` (entry points stay)."""
+        entry = self._entries.get(name)
+        if entry is not None and entry.in_process:
+            del self._entries[name]
+
+
+def _in_process_source(module: str) -> str:
+    """``source`` of an in-process registration: the distribution of its module, if any.
+
+    A class of an installed package names that package's version; one of a
+    notebook (``__main__``) or of a loose script says it is not installed.
+    """
+    top = module.partition(".")[0]
+    dists = metadata.packages_distributions().get(top, [])
+    if dists:
+        try:
+            return f"{dists[0]} {metadata.version(dists[0])} (registered in-process)"
+        except metadata.PackageNotFoundError:
+            pass
+    return "registered in-process (no entry point, not an installed package)"
+
+
+@contextlib.contextmanager
+def registered(
+    problems: dict[str, Any] | None = None,
+    algorithms: dict[str, Any] | None = None,
+    generators: dict[str, Any] | None = None,
+) -> Iterator[None]:
+    """Register classes under names for the duration of a ``with`` block.
+
+    Everything that takes a registered name (``execute``, ``run_campaign`` in this
+    process, ``build_problem``) then finds them, checked as entry points are.
+
+    Args:
+        problems: ``{name: Problem subclass}``.
+        algorithms: ``{name: Algorithm subclass}``.
+        generators: ``{name: factory returning a Generator}``.
+
+    Raises:
+        RegistryError: A name is unsafe or already registered, or an object is of the
+            wrong kind; nothing is registered then.
+
+    """
+    added: list[tuple[Registry, str]] = []
+    try:
+        for kind, given in (
+            ("problems", problems), ("algorithms", algorithms), ("generators", generators)
+        ):
+            for name, obj in (given or {}).items():
+                reg = registry(kind)
+                reg.add(name, obj)
+                added.append((reg, name))
+        yield
+    finally:
+        for reg, name in added:
+            reg.remove(name)
+
+
+def in_process_names(kind: str, names: list[str]) -> list[str]:
+    """Those of ``names`` that ``registered`` added in this process, not an entry point."""
+    reg = registry(kind)
+    return [n for n in names if n in reg and reg.entry(n).in_process]
+
 
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot be a registered name, or ``None`` if it can.
@@ -185,18 +288,26 @@ def check_name(name: str) -> str | None:
     return None
 
 
-def _wrong_kind(kind: str, obj: Any) -> str | None:
-    """Why ``obj`` cannot be registered as a ``kind`` entry, or ``None`` if it can."""
+def _wrong_kind(kind: str, obj: Any, noun: str = "entry point") -> str | None:
+    """Why ``obj`` cannot be registered as a ``kind`` entry, or ``None`` if it can.
+
+    Args:
+        kind: ``"problems"``, ``"algorithms"`` or ``"generators"``.
+        obj: What the entry names.
+        noun: What the message calls the entry (``"entry point"``, ``"registration"``).
+
+    """
     what = SINGULAR[kind]
+    article = "an" if what[0] in "aeiou" else "a"
     hint = " (write 'module:attribute', not a module)" if inspect.ismodule(obj) else ""
     if kind not in BASES:
         if callable(obj):
             return None
         return (
-            f"a {what} entry point must name a callable (a class or factory function "
+            f"{article} {what} {noun} must name a callable (a class or factory function "
             f"returning a bench.generator.Generator), got {_describe(obj)}{hint}"
         )
-    should = f"a {what} entry point must name a subclass of {BASES[kind].replace(':', '.')}"
+    should = f"{article} {what} {noun} must name a subclass of {BASES[kind].replace(':', '.')}"
     if not isinstance(obj, type) or not issubclass(obj, _base(kind)):
         for other in BASES:
             if isinstance(obj, type) and issubclass(obj, _base(other)):
