@@ -25,7 +25,7 @@ run: $(BIN)/.installed
 LEADERBOARD_ARGS ?=
 LEADERBOARD_NOTE := Every registered problem × random, ga, ga-set, map-elites, cma-me, \
 	pymoo:de and pymoo:cmaes × 5 seeds (bench/plans/leaderboard.toml), every algorithm in \
-	batches of 50. Budgets are sized for a 2-core CPU: 5,000 evaluations on sphere and \
+	batches of at most 50 (the GAs skip unchanged children). Budgets are sized for a 2-core CPU: 5,000 evaluations on sphere and \
 	rastrigin, 1,000 on face, 200 on the 28-px set-diversity problems and 100 on the 64-px \
 	face sets (the set-diversity study ran 25,000), so the set-diversity rows show early \
 	progress only: algorithms that start from a random population of 50 draw the same one \

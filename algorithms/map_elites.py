@@ -44,7 +44,7 @@ from ribs.schedulers import Scheduler
 
 from bench.algorithm import Algorithm
 from bench.archive import grid_archive
-from bench.problem import MeasureSpace, SearchSpace
+from bench.problem import SET_DIVERSITY_STUDY, MeasureSpace, SearchSpace
 
 FALLBACK_BINS = 50
 FALLBACK_SPAN = 3.0  # prior standard deviations on each side of the prior mean
@@ -296,6 +296,7 @@ class MapElites(QualityDiversity):
 
     """
 
+    paper_study: ClassVar[str | None] = SET_DIVERSITY_STUDY
     presets: ClassVar[dict[str, dict]] = {
         # Seeds digest §2: initial population <= 50, one child per iteration,
         # 25,000 evaluations (the GA's budget), mutation as in the GA.

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from bench.algorithm import Algorithm
-from bench.problem import SearchSpace
+from bench.problem import SET_DIVERSITY_STUDY, SearchSpace
 
 
 class RandomSampling(Algorithm):
@@ -20,7 +20,9 @@ class RandomSampling(Algorithm):
 
     """
 
-    presets: ClassVar[dict[str, dict]] = {"paper": {"batch": 50}}
+    paper_study: ClassVar[str | None] = SET_DIVERSITY_STUDY
+    # Seeds digest §2: a fresh population of 50 each iteration, 25,000 evaluations (the GA's)
+    presets: ClassVar[dict[str, dict]] = {"paper": {"batch": 50, "budget": 25_000}}
 
     def __init__(self, space: SearchSpace, seed: np.random.SeedSequence | int, batch: int = 100):
         super().__init__(space, seed)

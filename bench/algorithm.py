@@ -79,6 +79,8 @@ class Algorithm(abc.ABC):
     Class attributes:
         presets: Named parameter sets, e.g. ``{"paper": {...}, "quick": {...}}``.
             A preset may carry ``"budget"``, the evaluations its source used.
+        paper_study: The study whose settings the ``paper`` preset holds
+            (``bench.problem.FACE_STUDY`` or ``SET_DIVERSITY_STUDY``), or ``None``.
 
     Args:
         space: What the algorithm may know of the problem.
@@ -87,6 +89,7 @@ class Algorithm(abc.ABC):
     """
 
     presets: ClassVar[dict[str, dict]] = {}
+    paper_study: ClassVar[str | None] = None  # whose settings "paper" holds (bench.problem)
 
     def __init__(self, space: SearchSpace, seed: np.random.SeedSequence | int) -> None:
         self.space = space

@@ -82,6 +82,9 @@ def check_batch_shape(array: np.ndarray, shape: tuple[int | None, ...], name: st
         raise ValueError(f"{name}: expected shape {expected}, got {list(actual)}")
 
 
+FACE_STUDY = "face-similarity study (seeds digest §1)"
+SET_DIVERSITY_STUDY = "set-diversity study (seeds digest §2)"
+
 @dataclass(frozen=True)
 class GaussianPrior:
     """An isotropic normal prior N(mean, std²) over every gene."""
@@ -171,6 +174,9 @@ class Problem(abc.ABC):
             worst a solution can score (e.g. 2.0 for a distance between unit
             vectors). ``None`` means the largest float64 of the wrong sign.
         default_budget: Evaluations a single ``bench run`` uses when none is given.
+        study: The source study the problem comes from (``FACE_STUDY``,
+            ``SET_DIVERSITY_STUDY``), or ``None``; a ``paper`` preset of another
+            study's algorithm earns a note.
 
     """
 
@@ -181,6 +187,7 @@ class Problem(abc.ABC):
     measure_space: MeasureSpace | None = None
     worst_fitness: float | None = None
     default_budget: int = 10_000
+    study: str | None = None
 
     @property
     def dim(self) -> int:

@@ -7,6 +7,8 @@ run from a new one. ``build`` turns a spec into live objects.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import inspect
 import json
@@ -15,6 +17,7 @@ import numbers
 import os
 import pathlib
 import typing
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from types import UnionType
 from typing import Any, Union
@@ -60,8 +63,19 @@ class RunSpec:
             if isinstance(value, numbers.Integral) and not isinstance(value, bool | int):
                 object.__setattr__(self, name, int(value))  # np.int64 is not JSON
         for name in ("problem_params", "algo_params"):
-            if getattr(self, name) is None:
+            value = getattr(self, name)
+            if value is None:
                 object.__setattr__(self, name, {})
+            elif isinstance(value, dict):  # its own copy: the caller's dict may change later
+                try:
+                    value = copy.deepcopy(value)
+                except Exception:  # an object that cannot be copied: the dict itself, then
+                    value = dict(value)
+                object.__setattr__(self, name, value)
+
+    def __hash__(self) -> int:
+        """Specs hash by run id, so they can key dicts and fill sets (equal specs, equal ids)."""
+        return hash(self.run_id)
 
     def check_types(self) -> None:
         """Raise ``SpecError`` unless names are strings, budget and seed ints, params dicts."""
@@ -383,18 +397,25 @@ def algorithm_params(spec: RunSpec, algo_cls: type[Algorithm]) -> dict[str, Any]
     return params
 
 
+@contextlib.contextmanager
+def _building(what: str) -> Iterator[None]:
+    """Turn a constructor's refusal of its arguments into a ``SpecError`` naming ``what``."""
+    try:
+        yield
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{what}: {exc}") from exc
+    except MemoryError as exc:  # a size far beyond the machine, e.g. --set problem.dim=1e11
+        raise SpecError(f"{what} does not fit in memory: {exc}") from exc
+
+
 def build_problem(spec: RunSpec) -> Problem:
     """Instantiate the problem of ``spec``."""
     check_spec(spec)
     cls = registry("problems").load(spec.problem)
     named, _ = _parameters(cls, ())
     params = {k: _coerce("problem", k, v, named.get(k)) for k, v in spec.problem_params.items()}
-    try:
+    with _building(f"problem '{spec.problem}'"):
         return cls(**params)
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"problem '{spec.problem}': {exc}") from exc
-    except MemoryError as exc:  # a size far beyond the machine, e.g. --set problem.dim=1e11
-        raise SpecError(f"problem '{spec.problem}' does not fit in memory: {exc}") from exc
 
 
 def build_algorithm(spec: RunSpec, problem: Problem) -> Algorithm:
@@ -405,12 +426,8 @@ def build_algorithm(spec: RunSpec, problem: Problem) -> Algorithm:
         k: _coerce("algorithm", k, v, named.get(k)) for k, v in algorithm_params(spec, cls).items()
     }
     algo_seed, _ = spec.seeds()
-    try:
+    with _building(f"algorithm '{spec.algo}'"):
         return cls(problem.search_space, algo_seed, **params)
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"algorithm '{spec.algo}': {exc}") from exc
-    except MemoryError as exc:  # a size far beyond the machine, e.g. --set problem.dim=1e11
-        raise SpecError(f"algorithm '{spec.algo}' does not fit in memory: {exc}") from exc
 
 
 def check_spec(spec: RunSpec) -> None:
@@ -462,3 +479,35 @@ def placed(spec: RunSpec, device: str | None) -> tuple[RunSpec, str]:
     if device is None or not takes_device:
         return spec, "cpu"
     return replace(spec, problem_params={**params, "device": device}), device
+
+
+def preset_notes(spec: RunSpec) -> list[str]:
+    """What a reader of ``spec``'s results should know about its ``paper`` preset.
+
+    A ``paper`` preset holds one source study's settings: run at another budget,
+    or on a problem of the other study, it reproduces nothing, which the runs'
+    records alone do not say.
+
+    Returns:
+        One line per remark (none for other presets or none at all).
+
+    """
+    if spec.preset != "paper":
+        return []
+    algo_cls = registry("algorithms").load(spec.algo)
+    settings = getattr(algo_cls, "presets", {}).get(spec.preset, {})
+    notes = []
+    source = settings.get("budget")
+    if source is not None and spec.budget != source:
+        notes.append(
+            f"{spec.algo}'s paper preset: the study ran {source:,} evaluations with it, "
+            f"the budget here is {spec.budget:,}"
+        )
+    theirs = getattr(algo_cls, "paper_study", None)
+    ours = getattr(registry("problems").load(spec.problem), "study", None)
+    if theirs and ours and theirs != ours:
+        notes.append(
+            f"{spec.algo}'s paper preset holds the settings of the {theirs}; "
+            f"{spec.problem} is a problem of the {ours}"
+        )
+    return notes

@@ -28,7 +28,7 @@ import torch
 from bench.device import compile_and_measure
 from bench.generator import Generator, to_uint8
 from bench.images import image_grid
-from bench.problem import MeasureSpace, Problem, check_batch_shape
+from bench.problem import SET_DIVERSITY_STUDY, MeasureSpace, Problem, check_batch_shape
 from bench.registry import registry
 
 METRICS = ("rmse", "ncc")
@@ -94,6 +94,7 @@ class SetDiversity(Problem):
     sense = "min"
     worst_fitness = 1.0  # a set of identical images
     default_budget = 25_000  # 500 generations of 50 (seeds digest §2)
+    study = SET_DIVERSITY_STUDY
     metric: ClassVar[str] = "rmse"
     default_generator: ClassVar[str] = "dcgan-mnist"
 

@@ -56,7 +56,7 @@ from bench.problems.latent_space import LatentSpace
 from bench.cache import cache_dir
 from bench.device import CPU_CHUNK, auto_chunk, compile_and_measure, resolve_device
 from bench.generator import Generator, to_uint8
-from bench.problem import MeasureSpace, Problem, check_batch_shape
+from bench.problem import FACE_STUDY, MeasureSpace, Problem, check_batch_shape
 from bench.registry import registry
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -97,6 +97,7 @@ class FaceSimilarity(Problem):
     # 10 generations of 200: minutes on a CPU. The study's runs (digest §1) are the ga
     # `paper` preset (100,000) and its 20,000-evaluation tables: pass --budget.
     default_budget = 2_000
+    study = FACE_STUDY
     default_generator = "dcgan-faces"
 
     def __init__(

@@ -90,3 +90,15 @@ def test_a_problem_warms_up_before_the_clock_starts():
     record = execute(spec, problem=SlowToCalibrate(dim=4)).record
     assert record["status"] == "finished"
     assert record["wall_seconds"] < 0.5 and record["eval_seconds"] < 0.5  # the sleep is outside
+
+
+def test_a_spec_keeps_its_own_params_and_hashes_by_run_id():
+    """A caller's dict changed after the spec was made changed the spec's run id."""
+    params = {"dim": 8, "box": [1, 2]}
+    spec = RunSpec("sphere", "ga", budget=100, problem_params=params)
+    before = spec.run_id
+    params["dim"] = 16
+    params["box"].append(3)
+    assert spec.run_id == before and spec.problem_params == {"dim": 8, "box": [1, 2]}
+    same = RunSpec("sphere", "ga", budget=100, problem_params={"dim": 8, "box": [1, 2]})
+    assert {spec: "a"}[same] == "a" and len({spec, same}) == 1

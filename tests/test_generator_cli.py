@@ -20,6 +20,12 @@ def test_train_generator_usage_errors(bench_cmd, tmp_path, monkeypatch):
     assert r.returncode == 2 and "fashion-mnist test images not found" in r.stderr
     r = bench_cmd("export-generator", "dcgan-mnist", "--train-dir", str(tmp_path / "none"))
     assert r.returncode == 2 and "run `bench train-generator dcgan-mnist` first" in r.stderr
+    r = bench_cmd(
+        "train-generator", "stylegan2", "--pack", str(tmp_path / "p.npz"), "--data-dir",
+        str(tmp_path), "--out", str(tmp_path / "sg"),
+    )
+    assert r.returncode == 2 and "both name training data; give one" in r.stderr
+    assert not (tmp_path / "sg").exists()
 
 
 @pytest.mark.slow

@@ -277,3 +277,13 @@ def test_pages_say_what_each_problem_and_algorithm_was_set_to(board):
     assert "ga: population=40" in text and "cma-me: batch=10, emitters=2, initial=20" in text
     markdown = (board.out / "README.md").read_text()
     assert "- random: batch=10" in markdown and "- problem: dim=8" in markdown
+
+
+def test_hitting_times_start_counting_at_the_first_valid_batch():
+    """A first batch without a valid evaluation (best NaN) hid every later hit in the ECDF."""
+    from bench.leaderboard.figures import hitting_times
+
+    curve = pd.DataFrame({"evaluations": [1, 15, 29], "best": [np.nan, 40.0, 7.0]})
+    assert hitting_times(curve, np.array([45.0, 10.0, 1.0]), "min").tolist() == [15, 29, np.inf]
+    higher = pd.DataFrame({"evaluations": [1, 15, 29], "best": [np.nan, -20.0, -7.0]})
+    assert hitting_times(higher, np.array([30.0, 10.0]), "max").tolist() == [15, 29]  # losses

@@ -143,3 +143,26 @@ def test_evaluating_copies_counts_generations_without_changing_the_search():
     assert paper["evaluate_copies"] and paper["budget"] == paper["population"] * 500
     spec = RunSpec("sphere", "ga", 200, 0, {"dim": 4}, {"population": 20, "evaluate_copies": True})
     assert execute(spec).record["algorithm"]["params"]["evaluate_copies"] is True
+
+
+def test_set_ga_paper_counts_500_generations_of_50():
+    """The source's unit: one generation = 50 evaluations, 500 of them in 25,000.
+
+    The elite was kept unevaluated, so a generation cost 49 and the paper budget ran
+    about 510 generations.
+    """
+    from bench.algorithms.ga_set import SetGeneticAlgorithm
+
+    from bench.runner import execute
+    from bench.spec import RunSpec
+    from bench.testing import ProbeSphere
+
+    problem = ProbeSphere(6)
+    kw = dict(population=10, elite=1)
+    skip = SetGeneticAlgorithm(problem.search_space, 5, **kw)
+    every = SetGeneticAlgorithm(problem.search_space, 5, evaluate_copies=True, **kw)
+    for a, b in zip(_generations(skip, problem, 8), _generations(every, problem, 8), strict=True):
+        np.testing.assert_array_equal(a, b)  # the same draws, the same populations
+    spec = RunSpec("sphere", "ga-set", 25_000, 0, {"dim": 8}, preset="paper")
+    curve = execute(spec).curve
+    assert len(curve) == 500 and set(np.diff(curve["evaluations"], prepend=0)) == {50}

@@ -329,6 +329,12 @@ def test_small_cells_get_a_permutation_kruskal_p():
     seven = {name: np.arange(3.0) + 10 * i for i, name in enumerate("abcdefg")}
     first, again = stats.omnibus(seven, False), stats.omnibus(seven, False)
     assert first.p == again.p < 0.001 and "Monte Carlo" in first.note
+    assert "standard error" in first.note
+    # 4 cells of 3 runs (369,600 splits, the 3-seed campaign) are counted, not drawn
+    four = {name: np.array([0.0, 1.5, 3.1]) + i for i, name in enumerate("abcd")}
+    counted = stats.omnibus(four, False)
+    assert "exact" in counted.note
+    assert counted.p * 369_600 == pytest.approx(round(counted.p * 369_600), abs=1e-6)
     # five runs a cell and more keep the chi-square p
     five = {"a": np.arange(5.0), "b": 10 + np.arange(5.0)}
     assert stats.omnibus(five, False).p == scipy_stats.kruskal(*five.values()).pvalue

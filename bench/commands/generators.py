@@ -130,6 +130,11 @@ def _train_stylegan2(args: argparse.Namespace) -> int:
         raise SpecError(unknown_name_message("dataset", dataset, ["utkface"]))
     if args.epochs:
         raise SpecError("stylegan2 trains for --kimg thousand images, not --epochs")
+    if args.pack and args.data_dir:
+        raise SpecError(
+            f"--pack {args.pack} and --data-dir {args.data_dir} both name training data; "
+            "give one (the pack holds the photos already cut and scaled)"
+        )
     res = _power_of_two_resolution(args.resolution or 64)
     kimg = {"kimg": args.kimg} if args.kimg else {}
     if args.tick_kimg:

@@ -38,7 +38,16 @@ from bench.results import (
     save_run_numbered,
 )
 from bench.runner import RunResult, execute
-from bench.spec import RunSpec, SpecError, build_problem, parse_sets, placed, route_params
+from bench.spec import (
+    RunSpec,
+    SpecError,
+    build_problem,
+    check_spec,
+    parse_sets,
+    placed,
+    preset_notes,
+    route_params,
+)
 
 PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
 
@@ -87,6 +96,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.problem, args.algo, budget, args.seed, problem_params, algo_params, args.preset
     )
     out = out_folder(args.out)
+    check_spec(spec)  # before the notes: they read its names
+    for line in preset_notes(spec):
+        print(f"note       {line}")
     with writable_out(out):
         try:
             result = execute(spec, progress=not args.no_progress, device=device)
@@ -199,6 +211,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         )
     out = out_folder(args.out)
     plan.validate()  # every usage error before the --out folder is made
+    for line in dict.fromkeys(line for spec in plan.specs() for line in preset_notes(spec)):
+        print(f"note       {line}")
     if args.workers is not None and args.workers < 1:
         raise SpecError(f"the number of workers must be at least 1, got {args.workers}")
     options = {

@@ -97,7 +97,7 @@ def anytime_figure(runs: pd.DataFrame, path: Path) -> Path | None:
 
 def hitting_times(curve: pd.DataFrame, targets: np.ndarray, sense: str) -> np.ndarray:
     """Evaluations at which the best-so-far loss first reaches each target ``[T]`` (inf: never)."""
-    loss = np.minimum.accumulate(to_loss(curve["best"], sense))  # [batches]
+    loss = np.fmin.accumulate(to_loss(curve["best"], sense))  # [batches]; NaN until a valid one
     evals = curve["evaluations"].to_numpy(dtype=np.float64)
     reached = loss[None, :] <= targets[:, None]  # [T, batches]
     first = np.argmax(reached, axis=1)
