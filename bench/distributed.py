@@ -176,7 +176,7 @@ def on_cluster(
             except CancelledError as exc:  # never ours: the client lost the scheduler
                 raise _lost(exc) from None
             except Exception as exc:  # it raised on every try (its problem cannot be built)
-                result = RunResult(failed_record(spec, exc), None, None, None)
+                result = _failed_on_cluster(spec, exc)
             finally:
                 future.release()
             yield spec, result
@@ -196,11 +196,29 @@ def on_cluster(
         except CancelledError as exc:
             raise _lost(exc) from None
         except Exception as exc:
-            return RunResult(failed_record(spec, exc), None, None, None)
+            return _failed_on_cluster(spec, exc)
         finally:
             future.release()
 
     return run_many
+
+
+def _failed_on_cluster(spec: RunSpec, exc: BaseException) -> RunResult:
+    """The failed run's result, recorded here for a run that failed on a worker.
+
+    Its provenance describes this machine (the driver), not the worker's, which
+    the driver cannot see; ``recorded_by`` says so, and ``worker`` names the last
+    worker a killed run was on.
+    """
+    record = failed_record(spec, exc)
+    record["provenance"]["recorded_by"] = (
+        "the campaign's driver: the run failed on a Dask worker, whose machine and "
+        "packages may differ from those recorded here"
+    )
+    last = getattr(exc, "last_worker", None)
+    if last is not None:
+        record["provenance"]["worker"] = str(getattr(last, "address", last))
+    return RunResult(record, None, None, None)
 
 
 def _refuse_in_process(specs: list[RunSpec]) -> None:

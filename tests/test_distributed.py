@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -117,6 +118,9 @@ def test_a_run_that_keeps_killing_workers_is_recorded_as_failed(client, tmp_path
     (row,) = load_campaign(tmp_path).to_dict("records")
     assert row["status"] == "failed" and row["error_type"] == "KilledWorker"
     assert "2 different workers" in row["error"], row["error"]
+    (record,) = [json.loads(p.read_text()) for p in tmp_path.rglob(RECORD)]
+    assert "failed on a Dask worker" in record["provenance"]["recorded_by"]
+    assert record["provenance"]["worker"].startswith("tcp://")  # the driver's machine is not it
     again = run_campaign(plan, tmp_path, progress=False, run_many=on_cluster(client))
     assert (again.ran, again.skipped_failed) == (0, 1)  # kept, like any failed run
 
