@@ -43,8 +43,9 @@ def calibrate_face_generator(
         facenet: FaceNet weights of the measure axes.
 
     Returns:
-        Summary for the model card: the box, its IQR and detection count, the
-        axes' explained variance, and the two file names.
+        Summary for the model card: the box, the IQR of the raw detector boxes
+        (pixels, and as fractions of the image and of the mean face side), the
+        detection count, the axes' explained variance, and the two file names.
 
     """
     from bench.problems.face import FaceSimilarity
@@ -63,8 +64,11 @@ def calibrate_face_generator(
     pca.save(pca_file)
     return {
         "crop_box": list(crop.box),
+        "crop_iqr_of": "raw MTCNN boxes (no margin, not clipped to the image)",
         "crop_iqr_px": list(crop.iqr),
+        "crop_face_side_px": crop.face_side,
         "crop_mean_iqr_fraction": crop.mean_iqr_fraction,
+        "crop_mean_iqr_fraction_of_face": crop.mean_iqr_fraction_of_face,
         "crop_faces_detected": f"{crop.detected}/{crop.samples}",
         "measure_axes_explained_variance": list(pca.explained),
         "measure_axes_samples": pca.samples,

@@ -122,8 +122,13 @@ def cmd_calibrate_crop(args: argparse.Namespace) -> int:
             f"{path} to go back"
         )
     iqr = ", ".join(f"{v:.1f}" for v in crop.iqr)
+    of_face = crop.mean_iqr_fraction_of_face
+    face = "unknown (no face side)" if of_face is None else f"{of_face:.1%}"
+    side = "unknown" if crop.face_side is None else f"{crop.face_side:.1f} px"
     print(f"box        {crop.box} (x0, y0, x1, y1) of {crop.resolution} px, margin included")
-    print(f"iqr        {iqr} px; mean {crop.mean_iqr_fraction:.1%} of the image")
+    print(f"iqr        {iqr} px of the raw MTCNN boxes (no margin, not clipped)")
+    print(f"           mean {crop.mean_iqr_fraction:.1%} of the image, {face} of the face")
+    print(f"face side  {side} (mean of the raw boxes' width and height)")
     print(f"faces      {crop.detected}/{crop.samples} samples (seed {crop.seed})")
     print(f"stored     {path}")
     return 0
