@@ -8,8 +8,11 @@ campaigns cannot write into one folder at once, and a folder whose plan changed
 is refused unless forced. A run id hashes a file parameter's path, not the file:
 on resume every input file a finished run recorded (``provenance.weights``) is
 hashed again, and a folder whose runs were made with another version of a file
-is refused unless those runs are to be run again (``rerun_changed``). Only this
-process writes records: the runs themselves may happen elsewhere (``run_many``;
+is refused unless those runs are to be run again (``rerun_changed``). Finished
+runs whose problem, algorithm or generator came from another version of a
+plugin than the one installed now (``provenance.registered``) are kept with a
+warning, or run again with ``rerun_changed``. Only this process writes
+records: the runs themselves may happen elsewhere (``run_many``;
 ``bench.distributed`` runs them on a Dask cluster).
 
 A plan file is TOML::
@@ -53,8 +56,11 @@ from tqdm.auto import tqdm
 
 from bench.atomic_file import write_atomically
 from bench.provenance import (
+    REGISTERED_KINDS,
     SCHEMA_VERSION,
+    distribution_version,
     local_path,
+    problem_generator,
     provenance,
     registered_sources,
     sha256_file,
@@ -497,6 +503,97 @@ def _check_inputs(
     )
 
 
+def _installed_version(key: str, name: str) -> tuple[str, str] | None:
+    """``(distribution, version)`` that registers ``name`` as a ``key`` here now, if any."""
+    from bench.registry import RegistryError
+
+    try:
+        return distribution_version(registry(REGISTERED_KINDS[key]).entry(name).source)
+    except RegistryError:
+        return None
+
+
+def _changed_plugins(
+    finished: dict[str, dict[str, Any]],
+) -> dict[str, tuple[dict[str, set[str]], set[str]]]:
+    """Finished runs whose problem, algorithm or generator came from another plugin version.
+
+    Only distributions other than latent-bench count: the suite's own code is
+    covered by the commit. A record without ``provenance.registered``, an entry
+    registered in-process from no package, and a name no longer registered (the
+    plan refuses it) are not compared.
+
+    Args:
+        finished: Records of finished runs, by run id.
+
+    Returns:
+        Recorded distribution → (recorded version → ids of the runs that used it,
+        what registers their entries now, as ``"name version"``).
+
+    """
+    installed: dict[tuple[str, str], tuple[str, str] | None] = {}
+    changed: dict[str, tuple[dict[str, set[str]], set[str]]] = {}
+    for run_id, record in finished.items():
+        prov = record.get("provenance")
+        entries = prov.get("registered") if isinstance(prov, dict) else None
+        if not isinstance(entries, dict):
+            continue
+        for key, entry in entries.items():
+            if key not in REGISTERED_KINDS or not isinstance(entry, dict):
+                continue
+            recorded = distribution_version(entry.get("source"))
+            name = entry.get("name")
+            if recorded is None or recorded[0] == "latent-bench" or not isinstance(name, str):
+                continue
+            if (key, name) not in installed:
+                installed[(key, name)] = _installed_version(key, name)
+            now = installed[(key, name)]
+            if now is not None and now != recorded:
+                versions, nows = changed.setdefault(recorded[0], ({}, set()))
+                versions.setdefault(recorded[1], set()).add(run_id)
+                nows.add(" ".join(now))
+    return changed
+
+
+def _check_plugins(
+    folder: Path, finished: dict[str, dict[str, Any]], rerun_changed: bool
+) -> set[str]:
+    """Warn about finished runs made with another version of a plugin, or pick them.
+
+    A warning, not a refusal as for a changed input file: a plugin installed in
+    editable mode changes its code without changing its version, so the version
+    is a hint that results may differ, not proof that they do or do not.
+
+    Args:
+        folder: The campaign folder, for the message.
+        finished: Records of the finished runs resume would skip, by run id.
+        rerun_changed: Return those runs to run again instead of warning.
+
+    Returns:
+        Ids of the finished runs made with another plugin version (only with
+        ``rerun_changed``).
+
+    """
+    changed = _changed_plugins(finished)
+    runs = {dist: set().union(*versions.values()) for dist, (versions, _) in changed.items()}
+    if rerun_changed:
+        return set().union(*runs.values())
+    for dist, (versions, nows) in sorted(changed.items()):
+        if len(versions) == 1:
+            used = f"{dist} {next(iter(versions))}"
+        else:
+            each = (f"{v} ({len(ids)} runs)" for v, ids in sorted(versions.items()))
+            used = f"{dist} " + " or ".join(each)
+        warnings.warn(
+            f"{len(runs[dist])} finished run(s) in {folder} used {used}; "
+            f"{' and '.join(sorted(nows))} "
+            f"{'is' if len(nows) == 1 else 'are'} installed now: they are kept; pass "
+            "--rerun-changed to run them again, or use another --out folder",
+            stacklevel=3,
+        )
+    return set()
+
+
 def _refuse_folder_of_single_runs(folder: Path) -> None:
     """Refuse a folder that holds ``bench run`` results and no campaign.
 
@@ -533,7 +630,9 @@ def run_campaign(
 
     Finished runs are skipped, once the input files they recorded
     (``provenance.weights``: weights, calibrations, target photos) are checked
-    against the files now at the same paths.
+    against the files now at the same paths, and the plugin versions they
+    recorded (``provenance.registered``) against the installed ones: one warning
+    per plugin whose version changed.
 
     Args:
         plan: The matrix to run.
@@ -546,7 +645,8 @@ def run_campaign(
             (``bench.distributed.on_cluster``); exclusive with ``run_fn``.
         rerun_changed: Run again the finished runs made with an input file that
             has changed since (each keeps its record until the new one replaces it),
-            instead of refusing the folder.
+            instead of refusing the folder, and those made with another version of
+            a plugin, instead of warning about them.
 
     Returns:
         What was run and skipped.
@@ -590,6 +690,7 @@ def run_campaign(
                 todo.append(spec.run_id)
         # before campaign.json changes: a refused folder stays as it was
         stale = _check_inputs(folder, finished, rerun_changed)
+        stale |= _check_plugins(folder, finished, rerun_changed)
         todo_ids = set(todo) | stale
         pending = [spec for spec in specs if spec.run_id in todo_ids]  # in plan order
         summary.rerun_changed = len(stale)
@@ -682,7 +783,8 @@ def _failed_run_provenance(spec: RunSpec, device: str | None) -> dict[str, Any]:
         prov = provenance(device=device)
     except Exception:  # a device this machine lacks: the machine is still worth recording
         prov = provenance()
-    return {**prov, "registered": registered_sources(spec.problem, spec.algo)}
+    generator = problem_generator(spec.problem, spec.problem_params)
+    return {**prov, "registered": registered_sources(spec.problem, spec.algo, generator=generator)}
 
 
 def read_plan(folder: Path) -> Plan:

@@ -29,6 +29,7 @@ algorithm alike) is
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +48,8 @@ def _returned(value: Any) -> str:
         return f"a {type(value).__name__} of length {len(value)}"
     shape = getattr(value, "shape", None)
     if shape is not None and len(shape) > 0:
-        return f"an array of shape {list(shape)}"
+        kind = "a torch tensor" if type(value).__module__.startswith("torch") else "an array"
+        return f"{kind} of shape {list(shape)}"
     if isinstance(value, np.ndarray | np.generic):
         value = value.item()  # 0-d: its number
     if isinstance(value, int | float | complex):
@@ -55,11 +57,34 @@ def _returned(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def _off_torch(value: Any, what: str) -> Any:
+    """``value`` as a NumPy array where it is a torch tensor on any device, else itself.
+
+    Fitness may live on the problem's device (a GPU); it is copied to the CPU.
+    torch is only looked at where a caller already imported it.
+
+    Raises:
+        ValueError: A tensor on the ``meta`` device, which holds no numbers.
+
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(value, torch.Tensor):
+        return value
+    if value.device.type == "meta":
+        raise ValueError(
+            f"{what}: got a torch tensor {list(value.shape)} on the meta device, which holds "
+            "no numbers; return a NumPy array or a tensor on a real device"
+        )
+    value = value.detach().cpu()
+    return value.double().numpy() if value.is_floating_point() else value.numpy()
+
+
 def as_batch(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     """``value`` as a new float64 array of ``shape``, or ``ValueError`` saying what it was.
 
     Args:
-        value: What the problem returned (fitness ``[n]`` or measures ``[n, M]``).
+        value: What the problem returned (fitness ``[n]`` or measures ``[n, M]``), a
+            torch tensor on any device included.
         shape: The shape it must have.
         what: Who returned what, for the message (``"Sphere.evaluate() fitness"``).
 
@@ -67,13 +92,15 @@ def as_batch(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
         A float64 copy of ``value`` (the evaluator writes into it).
 
     Raises:
-        ValueError: ``value`` is ``None``, no numbers, or of another shape.
+        ValueError: ``value`` is ``None``, no numbers (a tensor on the ``meta``
+            device included), or of another shape.
 
     """
     array = None
     if value is not None:
+        found = _off_torch(value, what)  # a tensor's numbers, on the CPU
         try:
-            array = np.array(value, dtype=np.float64)
+            array = np.array(found, dtype=np.float64)
         except (TypeError, ValueError):  # strings, ragged lists, objects
             array = None
     if array is None or array.shape != shape:

@@ -6,16 +6,45 @@ Every generator is a ``torch.nn.Module`` with the attributes ``z_dim``,
 and ``synthesis`` (ws → images), so a search can run in Z, W or W+ without
 knowing the network. ``generate`` is the batched, chunked, device-aware entry
 point that problems call.
+
+A generator is registered (entry-point group ``bench.generators``) as a
+*factory*: a class or function that problems call with two keywords,
+``factory(device=DEVICE, weights=WEIGHTS)``, where ``device`` is a torch device
+string (``"cpu"``, ``"cuda:0"``) and ``weights`` a weight file's path, or
+``None`` for the generator's own weights (or none). Both may have defaults, and
+a factory with ``**kwargs`` accepts them too::
+
+    def my_generator(device: str = "cpu", weights: str | None = None) -> MyGenerator:
+        return MyGenerator(weights).to(device)
+
+``load_generator`` checks the signature first: a factory that cannot take the
+two keywords is a one-line ``RegistryError``, not a ``TypeError`` from inside
+a problem.
 """
 
 from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from bench.problem import MissingWeightsError, check_batch_shape
+from bench.registry import RegistryError, registry
 
-__all__ = ["Generator", "MissingWeightsError", "to_uint8"]
+__all__ = [
+    "FACTORY_KEYWORDS",
+    "Generator",
+    "MissingWeightsError",
+    "check_factory",
+    "load_generator",
+    "to_uint8",
+]
+
+FACTORY_KEYWORDS = ("device", "weights")
+"""The keywords every generator factory is called with."""
 
 
 class Generator(torch.nn.Module):
@@ -82,3 +111,58 @@ def to_uint8(images: torch.Tensor) -> list[np.ndarray]:
     """
     arr = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return list(arr.permute(0, 2, 3, 1).numpy())
+
+
+def _takes_keywords(factory: Callable[..., Any], names: tuple[str, ...]) -> bool:
+    """Whether ``factory`` can be called with each of ``names`` as a keyword.
+
+    A callable whose signature cannot be read (some builtins) counts as able.
+    """
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return True
+    by_keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted = {p.name for p in params if p.kind in by_keyword}
+    return all(name in accepted for name in names)
+
+
+def check_factory(name: str, target: str, factory: Callable[..., Any]) -> None:
+    """Raise ``RegistryError`` unless ``factory`` takes ``device=`` and ``weights=``.
+
+    Args:
+        name: The generator's registered name.
+        target: Where it is registered (``module:attribute``), for the message.
+        factory: The registered callable.
+
+    """
+    if not _takes_keywords(factory, FACTORY_KEYWORDS):
+        raise RegistryError(
+            f"generator '{name}' ({target}): its factory must accept device= and weights= "
+            "keywords; add them to its signature, e.g. "
+            "(device: str = 'cpu', weights: str | None = None)"
+        )
+
+
+def load_generator(name: str, device: str = "cpu", weights: str | None = None) -> Generator:
+    """Build the registered generator ``name``: ``factory(device=device, weights=weights)``.
+
+    Args:
+        name: Registered generator name.
+        device: Torch device string.
+        weights: Weight file instead of the generator's own, or ``None``.
+
+    Returns:
+        The generator, in eval mode.
+
+    Raises:
+        RegistryError: ``name`` is unknown or broken, or its factory does not take
+            the two keywords.
+
+    """
+    entry = registry("generators").entry(name)
+    factory = entry.load()
+    check_factory(name, entry.target, factory)
+    return factory(device=device, weights=weights).eval()

@@ -211,28 +211,85 @@ def blas_info() -> list[dict]:
     return sorted(libs, key=lambda lib: (str(lib["internal_api"]), str(lib["version"])))
 
 
-def registered_sources(problem: str, algo: str) -> dict[str, dict[str, str] | None]:
-    """The entry point and distribution behind a run's problem and algorithm.
+REGISTERED_KINDS = {"problem": "problems", "algorithm": "algorithms", "generator": "generators"}
+"""``provenance.registered`` key → registry kind."""
+
+
+def registered_sources(
+    problem: str, algo: str, *, generator: object = None
+) -> dict[str, dict[str, str] | None]:
+    """The entry point and distribution behind a run's problem, algorithm and generator.
 
     A plugin's version is what says which code ran: the suite's own commit does
     not cover it. A name the registry does not know maps to ``None``.
 
+    Args:
+        problem: Registered problem name.
+        algo: Registered algorithm name.
+        generator: Registered name of the generator the problem uses (its
+            ``generator_name``), if any; anything but a name (``None``, a
+            ``Generator`` instance) adds no ``"generator"`` key.
+
     Returns:
-        ``{"problem": {"name", "target", "source"}, "algorithm": {...}}``, where
-        ``source`` is the distribution and its version, e.g. ``"myplug 0.2.0"``.
+        ``{"problem": {"name", "target", "source"}, "algorithm": {...}}``, plus
+        ``"generator": {...}`` when ``generator`` is a name, where ``source`` is
+        the distribution and its version, e.g. ``"myplug 0.2.0"``.
 
     """
     from bench.registry import RegistryError, registry
 
+    names = {"problem": problem, "algorithm": algo}
+    if isinstance(generator, str):
+        names["generator"] = generator
     out: dict[str, dict[str, str] | None] = {}
-    for kind, key, name in (("problems", "problem", problem), ("algorithms", "algorithm", algo)):
+    for key, name in names.items():
         try:
-            entry = registry(kind).entry(name)
+            entry = registry(REGISTERED_KINDS[key]).entry(name)
         except RegistryError:
             out[key] = None
             continue
         out[key] = {"name": entry.name, "target": entry.target, "source": entry.source}
     return out
+
+
+def problem_generator(problem: str, params: dict | None = None) -> str | None:
+    """The registered generator a problem would use, without building it.
+
+    That is its ``generator`` parameter, else its class's ``default_generator``
+    (the built-in image problems have both); ``None`` for a problem without one or
+    a name the registry cannot load.
+
+    Args:
+        problem: Registered problem name.
+        params: The run's problem parameters.
+
+    """
+    from bench.registry import RegistryError, registry
+
+    given = (params or {}).get("generator")
+    if given is not None:
+        return given if isinstance(given, str) else None
+    try:
+        default = getattr(registry("problems").load(problem), "default_generator", None)
+    except RegistryError:
+        return None
+    return default if isinstance(default, str) else None
+
+
+def distribution_version(source: object) -> tuple[str, str] | None:
+    """``(distribution, version)`` of a registered entry's ``source``, if it names one.
+
+    ``"myplug 0.2.0"`` and ``"myplug 0.2.0 (registered in-process)"`` give
+    ``("myplug", "0.2.0")``; a class registered in-process from no installed
+    package, an unknown distribution and anything else give ``None``.
+    """
+    if not isinstance(source, str) or source.startswith(("registered in-process", "unknown")):
+        return None
+    name, _, rest = source.partition(" ")
+    version = rest.removesuffix("(registered in-process)").strip()
+    if not name or not version or " " in version:
+        return None
+    return name, version
 
 
 def provenance(weight_files: Iterable[str | os.PathLike] = (), device: str = "cpu") -> dict:

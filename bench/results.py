@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.images import save_grid
+from bench.images import ImageError, check_images, save_grid
 
 RECORD = "record.json"
 CURVE = "curve.parquet"
@@ -41,7 +41,7 @@ def _write_contents(
     record: dict[str, Any],
     curve: pd.DataFrame | None,
     best_genome: np.ndarray | None,
-    images: list[np.ndarray] | None,
+    images: Any,
     archive: dict[str, np.ndarray] | None = None,
 ) -> None:
     if archive is not None:
@@ -50,9 +50,36 @@ def _write_contents(
         curve.to_parquet(folder / CURVE, index=False)
     if best_genome is not None:
         np.save(folder / BEST_GENOME, best_genome)
-    if images:
-        save_grid(images, folder / BEST_IMAGES)
+    render_error = _write_images(images, folder / BEST_IMAGES, _renderer(record))
+    if render_error is not None:  # the run stands without its picture
+        record = {**record, "render_error": render_error}
     (folder / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
+
+
+def _renderer(record: dict[str, Any]) -> str:
+    """``"Class.render()"`` of the record's problem class, for messages; ``"render()"`` if none."""
+    problem = record.get("problem")
+    name = problem.get("class") if isinstance(problem, dict) else None
+    return f"{name.rpartition('.')[2]}.render()" if isinstance(name, str) and name else "render()"
+
+
+def _write_images(images: Any, path: Path, what: str) -> dict[str, str] | None:
+    """Write ``images`` as the grid ``path``; a ``render_error`` block where they cannot be.
+
+    Nothing a problem rendered may make a finished run unsaveable: images of the
+    wrong form (``bench.images.check_images``) or a grid that cannot be written
+    leave no file and return the error (type, one-line message, no traceback).
+    """
+    if images is None or (isinstance(images, list | tuple) and not images):
+        return None
+    try:
+        save_grid(check_images(images, None, what), path)
+    except Exception as exc:
+        path.unlink(missing_ok=True)
+        message = str(exc) if isinstance(exc, ImageError) else f"cannot write {path.name}: {exc}"
+        first = (message.splitlines() or [""])[0]
+        return {"type": type(exc).__name__, "message": first, "traceback": ""}
+    return None
 
 
 def save_run(
@@ -71,7 +98,9 @@ def save_run(
         record: The JSON record.
         curve: Anytime curve, one row per evaluated batch.
         best_genome: Flat best genome ``[D]``.
-        images: Rendered images of the best solution (uint8 ``[H, W, C]`` each).
+        images: Rendered images of the best solution (uint8 ``[H, W, C]`` each); images
+            that cannot be written leave no ``best.png`` and add ``render_error`` to
+            the record written (not to ``record`` itself).
         replace: Replace an existing folder (a re-run of a failed run).
         archive: Snapshots of the passive archive (arrays saved in ``archive.npz``).
 

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from bench.algorithm import Algorithm
 from bench.evaluator import BudgetEvaluator
+from bench.images import ImageError, check_images
 from bench.problem import Problem
 from bench.provenance import SCHEMA_VERSION, provenance, registered_sources, utc_now
 from bench.registry import RegistryError, registry
@@ -107,6 +108,32 @@ def _device_used(problem: Problem) -> str:
     if own is None:
         own = problem.describe().get("device")
     return "cpu" if own is None else str(own)
+
+
+def render_best(
+    problem: Problem, genome: np.ndarray
+) -> tuple[list[np.ndarray] | None, dict[str, str] | None]:
+    """The images of ``genome [D]`` by ``problem.render``, checked, or the error instead.
+
+    Images of the wrong form (a torch tensor, floats, channels first; see
+    ``bench.images.check_images``) would fail only when the run is saved, or be
+    saved black; they are refused here with a one-line message (no traceback:
+    the message says all) and the run keeps no images.
+
+    Returns:
+        ``(images, None)`` (images a list of one uint8 ``[H, W, C]``, or ``None``
+        where the problem renders nothing), or ``(None, error)`` with a record's
+        ``render_error`` block (type, message, traceback).
+
+    """
+    try:
+        images = problem.render(genome[None])
+    except Exception as exc:
+        return None, error_info(exc)
+    try:
+        return check_images(images, 1, f"{type(problem).__name__}.render()"), None
+    except ImageError as exc:
+        return None, {"type": type(exc).__name__, "message": str(exc), "traceback": ""}
 
 
 def check_sense(problem: Problem) -> None:
@@ -258,10 +285,9 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None) -> RunResul
         }
     images = None
     if evaluator.best_genome is not None and record["status"] == "finished":
-        try:
-            images = problem.render(evaluator.best_genome[None])
-        except Exception as exc:  # rendering is a courtesy; the run itself stands
-            record["render_error"] = error_info(exc)
+        images, render_error = render_best(problem, evaluator.best_genome)
+        if render_error is not None:  # rendering is a courtesy; the run itself stands
+            record["render_error"] = render_error
         try:
             report = problem.report(evaluator.best_genome[None])
             if not isinstance(report, dict):
@@ -282,7 +308,9 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None) -> RunResul
             "evals_per_second": evaluator.used / wall if wall > 0 else None,
             "provenance": {
                 **provenance(problem.weight_files(), device),
-                "registered": registered_sources(spec.problem, spec.algo),
+                "registered": registered_sources(
+                    spec.problem, spec.algo, generator=getattr(problem, "generator_name", None)
+                ),
             },
         }
     )

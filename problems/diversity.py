@@ -26,10 +26,9 @@ import numpy as np
 import torch
 
 from bench.device import compile_and_measure
-from bench.generator import Generator, to_uint8
+from bench.generator import Generator, load_generator, to_uint8
 from bench.images import image_grid
 from bench.problem import SET_DIVERSITY_STUDY, MeasureSpace, Problem, check_batch_shape
-from bench.registry import registry
 
 METRICS = ("rmse", "ncc")
 
@@ -132,11 +131,7 @@ class SetDiversity(Problem):
     def _load_generator(name: str | Generator, weights: str | None, device: str) -> Generator:
         if isinstance(name, Generator):
             return name.to(device).eval()
-        factory = registry("generators").load(name)
-        kwargs = {"device": device}
-        if weights is not None:
-            kwargs["weights"] = weights
-        return factory(**kwargs).eval()
+        return load_generator(name, device, weights)  # factory(device=, weights=), checked
 
     def describe(self) -> dict:
         """Metric, set size and generator of this instance."""

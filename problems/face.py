@@ -55,9 +55,8 @@ from bench.problems.latent_space import LatentSpace
 
 from bench.cache import cache_dir
 from bench.device import CPU_CHUNK, auto_chunk, compile_and_measure, resolve_device
-from bench.generator import Generator, to_uint8
+from bench.generator import Generator, load_generator, to_uint8
 from bench.problem import FACE_STUDY, MeasureSpace, Problem, check_batch_shape
-from bench.registry import registry
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -181,9 +180,7 @@ class FaceSimilarity(Problem):
     def _load_generator(name: str | Generator, weights: str | None, device: str) -> Generator:
         if isinstance(name, Generator):
             return name.to(device).eval()
-        factory = registry("generators").load(name)
-        kwargs = {"device": device} if weights is None else {"device": device, "weights": weights}
-        return factory(**kwargs).eval()
+        return load_generator(name, device, weights)  # factory(device=, weights=), checked
 
     def _crop_box(self, crop: str | None, samples: int) -> CropBox:
         size = int(self.generator.img_resolution)

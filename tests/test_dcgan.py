@@ -223,7 +223,7 @@ def test_ctrl_c_says_what_happens_to_the_work(argv, message, monkeypatch, capsys
         raise KeyboardInterrupt
 
     monkeypatch.setattr(generators, "_trainable", interrupt)  # train-generator's first step
-    monkeypatch.setattr(face, "registry", interrupt)  # calibrate-crop's first step
+    monkeypatch.setattr(face, "load_generator", interrupt)  # calibrate-crop's first step
     monkeypatch.setattr(generators, "_power_of_two_resolution", interrupt)  # pack-dataset's
     assert bench.cli.main(argv) == 130
     err = capsys.readouterr().err

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from bench.commands.common import count_arg, seed_arg
-from bench.registry import registry
 from bench.spec import SpecError
 
 
@@ -94,6 +93,13 @@ def cmd_distance(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_generator(name: str, device: str, weights: str | None):
+    """``bench.generator.load_generator``, imported on first use (it pulls in torch)."""
+    from bench.generator import load_generator as load
+
+    return load(name, device, weights)
+
+
 def cmd_calibrate_crop(args: argparse.Namespace) -> int:
     """Calibrate and store a face generator's fixed crop box (MTCNN over its samples)."""
     from bench.cache import cache_dir
@@ -103,9 +109,7 @@ def cmd_calibrate_crop(args: argparse.Namespace) -> int:
 
     if args.samples < 1:
         raise SpecError(f"--samples must be at least 1, got {args.samples}")
-    factory = registry("generators").load(args.generator)
-    kwargs = {"device": args.device} | ({"weights": args.weights} if args.weights else {})
-    generator = factory(**kwargs).eval()
+    generator = load_generator(args.generator, args.device, args.weights or None)
     try:
         crop = calibrate_crop(generator, args.samples, args.seed, FaceAligner(args.device))
     except ValueError as exc:

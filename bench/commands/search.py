@@ -148,6 +148,10 @@ def _print_record(record: dict, folder: Path) -> None:
         print(f"error      {error.get('type')}: {error.get('message')}")
     elif error:
         print(f"error      {error}")
+    for key, label in (("render_error", "render"), ("report_error", "report")):
+        problem_error = record.get(key)
+        if isinstance(problem_error, dict):  # the run stands; its picture or figures do not
+            print(f"{label:<10} {problem_error.get('type')}: {problem_error.get('message')}")
     best = record.get("best_fitness")
     if isinstance(best, int | float) and not isinstance(best, bool):
         problem = record.get("problem")
@@ -457,7 +461,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rerun-changed",
         action="store_true",
-        help="run again finished runs whose input files (weights, targets) changed since",
+        help="run again finished runs whose input files (weights, targets) or plugin "
+        "versions changed since",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(

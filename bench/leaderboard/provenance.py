@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.provenance import git_state, portable_path, utc_now
+from bench.provenance import distribution_version, git_state, portable_path, utc_now
 
 TOOLS = ("scipy", "statsmodels", "scikit-posthocs", "matplotlib", "pandas")
 
@@ -37,13 +37,15 @@ def _machine(record: dict[str, Any]) -> str:
 
 
 def _plugin_versions(prov: dict[str, Any]) -> dict[str, str]:
-    """Distribution → version of the plugins a run used (``provenance.registered``)."""
+    """Distribution → version of the plugins a run used (``provenance.registered``).
+
+    Its problem, algorithm and (where the problem uses a registered one) generator.
+    """
     out = {}
     for entry in (prov.get("registered") or {}).values():
-        source = (entry or {}).get("source") or ""
-        name, _, version = source.partition(" ")
-        if name and version and name not in ("latent-bench", "unknown"):
-            out[name] = version
+        found = distribution_version((entry or {}).get("source"))
+        if found is not None and found[0] != "latent-bench":
+            out[found[0]] = found[1]
     return out
 
 
@@ -128,6 +130,19 @@ def _weight_text(name: str, hashes: dict[str, int] | list[str]) -> str:
     return f"{name}: {len(hashes)} different files, {each}"
 
 
+def _versions_text(name: str, versions: dict[str, int] | list[str]) -> str:
+    """A package's version, or each of its versions with its runs when the runs differ.
+
+    Args:
+        name: The package (or plugin distribution).
+        versions: Version → number of runs (``gather``), or a list of versions.
+
+    """
+    if not isinstance(versions, dict) or len(versions) == 1:
+        return f"{name} {'/'.join(versions)}"
+    return f"{name} " + "/".join(f"{v} ({n} runs)" for v, n in versions.items())
+
+
 def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, text) pairs shown at the foot of every page."""
 
@@ -136,9 +151,7 @@ def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
             return "none recorded"
         return "; ".join(f"{k} ({n} runs)" for k, n in d.items())
 
-    pkgs = ", ".join(
-        f"{name} {'/'.join(versions)}" for name, versions in prov["packages"].items()
-    )
+    pkgs = ", ".join(_versions_text(name, v) for name, v in prov["packages"].items())
     weights = "; ".join(_weight_text(p, h) for p, h in prov["weights"].items())
     gen = prov["generated"]
     return [

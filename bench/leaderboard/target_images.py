@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.images import save_grid
-from bench.registry import RegistryError, registry
+from bench.registry import RegistryError
 
 MAX_SIDE = 512
 NO_RECORD = "no run recorded its problem (each failed before the problem was built)"
@@ -70,12 +70,11 @@ def seed_target(generator: str, seed: int, z_dim: int, weights: str | None = Non
         TargetUnavailable: The generator cannot be loaded or its latent size differs.
 
     """
-    from bench.generator import to_uint8
+    from bench.generator import load_generator, to_uint8
     from bench.problems.face import seed_latent
 
     try:
-        factory = registry("generators").load(generator)
-        gen = (factory() if weights is None else factory(weights=weights)).eval()
+        gen = load_generator(generator, "cpu", weights)
     except (RegistryError, OSError, ValueError, RuntimeError, ImportError) as exc:
         raise TargetUnavailable(f"generator '{generator}' cannot be loaded: {exc}") from exc
     if int(gen.z_dim) != z_dim:
