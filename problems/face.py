@@ -452,7 +452,10 @@ class FaceSimilarity(Problem):
             "genome_size": self.latent.dim,
             "facenet": self.facenet_source,
             "crop_box": list(self.crop.box),
-            "crop_iqr": list(self.crop.iqr),
+            # of the raw MTCNN boxes; None from a box file calibrated before they were kept
+            # (its IQR is of boxes clipped to the image), or from a hand-given crop
+            "crop_iqr": list(self.crop.iqr) if self.crop.face_side is not None else None,
+            "crop_face_side": self.crop.face_side,
             "crop_detected": f"{self.crop.detected}/{self.crop.samples}",
             "baseline_distance": self.baseline,
             "device": str(self.device),

@@ -35,6 +35,8 @@ def test_default_generator_ships_with_its_calibrations(face, tmp_path_factory):
     assert face.generator_name == "dcgan-faces" and face.describe()["space"] == "z"
     card = model_card("dcgan-faces")["face_problem"]
     assert list(face.crop.box) == card["crop_box"]  # the shipped box, not a new calibration
+    # the shipped box file predates raw-box IQRs: its IQR (of clipped boxes) is not reported
+    assert face.describe()["crop_iqr"] is None and face.describe()["crop_face_side"] is None
     # the axes' file is named after the imported FaceNet's sha256: an import that writes
     # other bytes (a torch archive named after a temporary file did) never finds it
     assert face.pca_filename in card["files"], (face.pca_filename, card["files"])

@@ -124,6 +124,7 @@ def test_crop_box_is_calibrated_and_stable(problem):
     assert abs(y0 - off) < 24 and abs(y1 - (off + 160)) < 24
     info = problem.describe()
     assert info["crop_box"] == list(crop.box) and info["target"] == "seed:3"
+    assert info["crop_iqr"] == list(crop.iqr) and info["crop_face_side"] == crop.face_side
     # FaceNet, no calibration file (this generator's box is calibrated, not read), and
     # dlib's models once an earlier test of this module had them judge
     names = [p.name for p in problem.weight_files()]
