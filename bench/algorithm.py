@@ -141,7 +141,8 @@ class Algorithm(abc.ABC):
         Returns:
             Float array ``[n, D]`` with ``1 <= n <= batch_size``, every gene
             finite, inside the space's ``bounds`` where it has them (clipped;
-            ``_tell`` gets these genomes).
+            ``_tell`` gets these genomes). Genes are checked as ``_ask`` gave them
+            and again after clipping.
 
         Raises:
             OrderError: The last ``ask()`` has had no ``tell()``.
@@ -161,16 +162,27 @@ class Algorithm(abc.ABC):
             raise ValueError(
                 f"{name}.ask() returned {len(genomes)} genomes; declared batch_size is {batch}"
             )
+        self._check_finite(genomes, "")
+        if self.space.bounds is not None:
+            genomes = np.clip(genomes, *self.space.bounds)  # a copy: the algorithm keeps its own
+            self._check_finite(genomes, f" after clipping into the bounds {self.space.bounds}")
+        self._pending = genomes
+        return genomes
+
+    def _check_finite(self, genomes: np.ndarray, where: str) -> None:
+        """``ValueError`` unless every gene of ``genomes [n, D]`` is finite.
+
+        Args:
+            genomes: The batch.
+            where: When it was looked at, for the message (``""``: as ``_ask`` gave it).
+
+        """
         bad = int((~np.isfinite(genomes).all(axis=1)).sum())
         if bad:
             raise ValueError(
-                f"{name}.ask() returned {bad} of {len(genomes)} genomes with NaN or infinite "
-                "genes; an algorithm must propose finite genomes"
+                f"{type(self).__name__}.ask() returned {bad} of {len(genomes)} genomes with "
+                f"NaN or infinite genes{where}; an algorithm must propose finite genomes"
             )
-        if self.space.bounds is not None:
-            genomes = np.clip(genomes, *self.space.bounds)  # a copy: the algorithm keeps its own
-        self._pending = genomes
-        return genomes
 
     def _as_genomes(self, raw: object) -> np.ndarray:
         """``raw`` from ``_ask`` as float64, or ``TypeError`` unless it holds real numbers.

@@ -13,6 +13,8 @@ Problems never write files, print, or touch a global random number generator.
 from __future__ import annotations
 
 import abc
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +84,115 @@ def check_batch_shape(array: np.ndarray, shape: tuple[int | None, ...], name: st
         raise ValueError(f"{name}: expected shape {expected}, got {list(actual)}")
 
 
+def _shown(value: object) -> str:
+    """``value`` for a one-line message: arrays by their shape, anything else its short repr."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {list(value.shape)}"
+    if isinstance(value, tuple | list) and any(isinstance(v, np.ndarray) for v in value):
+        items = ", ".join(_shown(v) for v in value)
+        return f"({items})" if isinstance(value, tuple) else f"[{items}]"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_real(value: object) -> bool:
+    """Whether ``value`` is one real number (NumPy's too; a boolean is none)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def checked_bounds(bounds: object, owner: str) -> tuple[float, float] | None:
+    """``bounds`` as ``(low, high)`` floats, or ``ValueError`` unless they make one box.
+
+    Args:
+        bounds: ``None`` or a pair of finite real numbers with ``low < high``, the
+            same box for every gene (a tuple, a list or an array of two numbers).
+        owner: Who declared them, for the message (``"MyProblem"``).
+
+    Returns:
+        ``None`` or ``(low, high)`` as Python floats.
+
+    Raises:
+        ValueError: Anything else (per-gene arrays, three numbers, NaN, ``low >= high``).
+
+    """
+    if bounds is None:
+        return None
+    pair = bounds if isinstance(bounds, tuple | list | np.ndarray) else None
+    if pair is None or len(pair) != 2 or not all(_is_real(v) for v in pair):
+        raise ValueError(
+            f"{owner}.bounds must be None or (low, high), two finite numbers with low < high "
+            "that make one box for every gene (per-gene bounds are not supported); "
+            f"got {_shown(bounds)}; write e.g. bounds = (-1.0, 1.0)"
+        )
+    low, high = float(pair[0]), float(pair[1])
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(
+            f"{owner}.bounds {(low, high)}: low and high must be finite numbers; write e.g. "
+            "bounds = (-5.0, 5.0), or bounds = None for none"
+        )
+    if not low < high:
+        fix = f"({high}, {low}), low first" if low > high else f"({low}, {low + 1.0}), a width"
+        raise ValueError(
+            f"{owner}.bounds {(low, high)}: low must be less than high; write e.g. bounds = {fix}"
+        )
+    return low, high
+
+
+def checked_genome_shape(shape: object, owner: str) -> tuple[int, ...]:
+    """``shape`` as a tuple of Python ints, or ``ValueError`` unless it holds positive ints.
+
+    Args:
+        shape: A problem's ``genome_shape``: a tuple (or list) of positive ints,
+            NumPy's included.
+        owner: The problem class, for the message.
+
+    Returns:
+        The shape, e.g. ``(50, 100)``.
+
+    Raises:
+        ValueError: ``shape`` is no sequence of positive ints (``(4.5,)``, ``("8",)``, ``(0,)``).
+
+    """
+    items = shape if isinstance(shape, tuple | list) else ()
+    ints = all(
+        isinstance(n, numbers.Integral) and not isinstance(n, bool | np.bool_) for n in items
+    )
+    if not items or not ints or min(items) < 1:
+        hint = (
+            " (a constructor parameter without a type hint reaches the problem as given: "
+            "--set dim=4.5 stays 4.5)"
+        )
+        raise ValueError(
+            f"{owner}.genome_shape must be a tuple of positive ints, e.g. (8,) or (50, 100); "
+            f"got {_shown(shape)}{'' if ints else hint}"
+        )
+    return tuple(int(n) for n in items)
+
+
+def checked_worst_fitness(worst: object, owner: str) -> float | None:
+    """``worst`` as a float, or ``ValueError`` unless it is ``None`` or a finite real number.
+
+    Args:
+        worst: A problem's ``worst_fitness``.
+        owner: The problem class, for the message.
+
+    Returns:
+        ``None`` or the worst fitness as a Python float.
+
+    """
+    if worst is None:
+        return None
+    if not _is_real(worst) or not math.isfinite(float(worst)):
+        raise ValueError(
+            f"{owner}.worst_fitness must be None or a finite number, the worst fitness a "
+            f"solution can score (it replaces NaN fitness); got {_shown(worst)}"
+        )
+    return float(worst)
+
+
 FACE_STUDY = "face-similarity study (seeds digest §1)"
 SET_DIVERSITY_STUDY = "set-diversity study (seeds digest §2)"
+
 
 @dataclass(frozen=True)
 class GaussianPrior:
@@ -149,6 +258,15 @@ class SearchSpace:
 
     Algorithms always *minimise*; the runner hands them ``loss = fitness`` for a
     ``min`` problem and ``loss = -fitness`` for a ``max`` problem.
+
+    Attributes:
+        dim: Genes per flat genome.
+        genome_shape: Shape of one genome before flattening.
+        prior: Distribution of initial genomes.
+        bounds: ``None``, or ``(low, high)``: two finite floats, ``low < high``, one
+            box for every gene (checked, and made floats, on construction).
+        measure_space: Behaviour descriptors, or ``None``.
+
     """
 
     dim: int
@@ -156,6 +274,10 @@ class SearchSpace:
     prior: GaussianPrior
     bounds: tuple[float, float] | None = None
     measure_space: MeasureSpace | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse bounds that make no box (``checked_bounds``); keep them as floats."""
+        object.__setattr__(self, "bounds", checked_bounds(self.bounds, type(self).__name__))
 
 
 class Problem(abc.ABC):
@@ -168,11 +290,21 @@ class Problem(abc.ABC):
             face latent or ``(50, 100)`` for a set of 50 DCGAN latents.
         sense: ``"min"`` or ``"max"``.
         prior: Distribution that initial genomes are drawn from.
-        bounds: ``None`` (unbounded, the GAN case) or ``(low, high)`` per gene.
+        bounds: ``None`` (unbounded, the GAN case) or ``(low, high)``, two finite
+            numbers with ``low < high`` that bound every gene alike (one box; per-gene
+            bounds are not supported). Algorithms' genomes are clipped into it.
         measure_space: Behaviour descriptors, or ``None``.
         worst_fitness: Finite fitness that replaces NaN or infinite values: the
             worst a solution can score (e.g. 2.0 for a distance between unit
-            vectors). ``None`` means the largest float64 of the wrong sign.
+            vectors), so *no greater than* every fitness for a ``max`` problem and
+            *no less* for a ``min`` one. ``None`` means the largest float64 of the
+            wrong sign. One on the wrong side would make invalid genomes look best:
+            ``check_problem`` refuses it, and a run fails at the first fitness worse
+            than it (see ``loss``).
+
+    ``genome_shape``, ``bounds`` and ``worst_fitness`` are checked where the search
+    space is made (``search_space``, before a run starts): anything else is a
+    one-line ``ValueError`` naming the class.
         default_budget: Evaluations a single ``bench run`` uses when none is given.
         study: The source study the problem comes from (``FACE_STUDY``,
             ``SET_DIVERSITY_STUDY``), or ``None``; a ``paper`` preset of another
@@ -191,17 +323,31 @@ class Problem(abc.ABC):
 
     @property
     def dim(self) -> int:
-        """Genes per flat genome, ``prod(genome_shape)``."""
-        return int(np.prod(self.genome_shape))
+        """Genes per flat genome, ``prod(genome_shape)``.
+
+        Raises:
+            ValueError: ``genome_shape`` is no tuple of positive ints.
+
+        """
+        return math.prod(checked_genome_shape(self.genome_shape, type(self).__name__))
 
     @property
     def search_space(self) -> SearchSpace:
-        """The view of this problem that algorithms receive."""
+        """The view of this problem that algorithms receive.
+
+        Raises:
+            ValueError: ``genome_shape``, ``bounds`` or ``worst_fitness`` is not of
+                the documented kind; the message names the class and what to write.
+
+        """
+        name = type(self).__name__
+        shape = checked_genome_shape(self.genome_shape, name)
+        checked_worst_fitness(self.worst_fitness, name)
         return SearchSpace(
-            dim=self.dim,
-            genome_shape=tuple(self.genome_shape),
+            dim=math.prod(shape),
+            genome_shape=shape,
             prior=self.prior,
-            bounds=self.bounds,
+            bounds=checked_bounds(self.bounds, name),
             measure_space=self.measure_space,
         )
 
@@ -274,8 +420,47 @@ class Problem(abc.ABC):
         return {}
 
     def loss(self, fitness: np.ndarray) -> np.ndarray:
-        """Convert fitness ``[N]`` to a minimisation loss ``[N]``."""
-        return fitness if self.sense == "min" else -fitness
+        """Convert fitness ``[N]`` to a minimisation loss ``[N]``.
+
+        Where the problem declares a ``worst_fitness``, an array ``fitness`` is
+        also checked against it: the evaluator stands the worst in for NaN and
+        hands every batch through here, so a fitness worse than the worst (beyond
+        a rounding error) shows a ``worst_fitness`` on the wrong side of the sense.
+
+        Raises:
+            ValueError: A fitness is worse than ``worst_fitness``.
+
+        """
+        loss = fitness if self.sense == "min" else -fitness
+        if self.worst_fitness is not None and isinstance(fitness, np.ndarray):
+            self.check_worst(fitness)
+        return loss
+
+    def check_worst(self, fitness: np.ndarray) -> None:
+        """Raise ``ValueError`` where a fitness is worse than the declared ``worst_fitness``.
+
+        A rounding error past it (a relative ``1e-4``) is no contradiction: float32
+        networks round past a bound they meet. NaN fitness is never worse.
+
+        Args:
+            fitness: Array ``[N]``.
+
+        """
+        if self.worst_fitness is None:
+            return
+        worst = self.worst
+        sign = 1.0 if self.sense == "min" else -1.0
+        slack = 1e-4 * max(1.0, abs(worst))
+        values = np.asarray(fitness, dtype=np.float64)
+        over = sign * values > sign * worst + slack
+        if over.any():
+            value = float(values.flat[int(np.argmax(over))])
+            raise ValueError(
+                f"{type(self).__name__}.worst_fitness {worst:g} is better than a fitness "
+                f"evaluate() returned ({value:g}) for sense '{self.sense}': it stands in for "
+                "NaN fitness, so it must be the worst a solution can score "
+                f"({'at least' if self.sense == 'min' else 'at most'} every fitness), or None"
+            )
 
     def is_better(self, a: float, b: float) -> bool:
         """Whether fitness ``a`` is strictly better than ``b`` for this sense."""
@@ -283,8 +468,14 @@ class Problem(abc.ABC):
 
     @property
     def worst(self) -> float:
-        """The finite fitness that stands in for a non-finite one."""
-        if self.worst_fitness is not None:
-            return float(self.worst_fitness)
+        """The finite fitness that stands in for a non-finite one.
+
+        Raises:
+            ValueError: ``worst_fitness`` is neither ``None`` nor a finite number.
+
+        """
+        worst = checked_worst_fitness(self.worst_fitness, type(self).__name__)
+        if worst is not None:
+            return worst
         big = float(np.finfo(np.float64).max)
         return big if self.sense == "min" else -big

@@ -16,6 +16,7 @@ import math
 import numbers
 import os
 import pathlib
+import sys
 import typing
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -122,22 +123,40 @@ class RunSpec:
 
 
 def plain(value: Any) -> Any:
-    """``value`` as JSON holds it, in nested dicts and lists too.
+    """``value`` as strict JSON holds it, in nested dicts and lists too.
 
-    Tuples become lists, paths strings, NumPy arrays lists and NumPy scalars
-    Python numbers; dict keys become strings. Anything else JSON cannot hold is
-    left for the record writer, which writes it as its ``str``.
+    Tuples become lists, sets sorted lists (by ``str`` where the items do not
+    compare), paths strings, NumPy arrays lists and NumPy scalars Python numbers,
+    0-d and 1-d torch tensors numbers and lists (where torch is already imported;
+    this never imports it); dict keys become strings. NaN and infinite floats
+    become ``None``: strict JSON has no token for them. Anything else JSON cannot
+    hold (other objects, tensors of more dimensions) is left as it is, for the
+    record writer, which writes it as its ``str``.
     """
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        try:
+            items = sorted(value)
+        except TypeError:  # items of kinds that do not compare, e.g. {1, "a"}
+            items = sorted(value, key=str)
+        return [plain(v) for v in items]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return plain(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        return plain(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    torch = sys.modules.get("torch")  # a tensor can only come from a caller that imported it
+    if torch is not None and isinstance(value, torch.Tensor) and value.ndim <= 1:
+        try:
+            return plain(value.detach().cpu().tolist())
+        except (RuntimeError, NotImplementedError):  # no numbers to copy (the meta device)
+            return value
     return value
 
 
@@ -426,8 +445,10 @@ def build_algorithm(spec: RunSpec, problem: Problem) -> Algorithm:
         k: _coerce("algorithm", k, v, named.get(k)) for k, v in algorithm_params(spec, cls).items()
     }
     algo_seed, _ = spec.seeds()
+    with _building(f"problem '{spec.problem}'"):  # its bounds, genome_shape, worst_fitness
+        space = problem.search_space
     with _building(f"algorithm '{spec.algo}'"):
-        return cls(problem.search_space, algo_seed, **params)
+        return cls(space, algo_seed, **params)
 
 
 def check_spec(spec: RunSpec) -> None:

@@ -252,7 +252,15 @@ def check_algorithm(
 
 
 def check_problem(problem: Problem, n: int = 4, seed: int = 0) -> None:
-    """Check the problem contract: shapes, batch independence, determinism, measures, render.
+    """Check the problem contract: declarations, fitness, measures and render.
+
+    Fitness: its shape, determinism, independence of the batch. Declarations:
+    ``genome_shape`` a tuple of positive ints, ``bounds`` ``None`` or one finite
+    ``(low, high)`` box, ``worst_fitness`` ``None`` or a finite number
+    (``Problem.search_space`` checks all three). The genomes tried are drawn from
+    the prior and clipped into the bounds, as ``Algorithm.ask()`` clips; a declared
+    ``worst_fitness`` must be no better (for the sense) than any of their finite
+    fitness values (``Problem.check_worst``).
 
     Args:
         problem: The problem instance.
@@ -273,10 +281,13 @@ def check_problem(problem: Problem, n: int = 4, seed: int = 0) -> None:
     assert sense in ("min", "max"), f"{name}.sense must be 'min' or 'max', got {sense!r}"
     with _requires(f"{name} must set genome_shape, a tuple of positive ints"):
         dim = problem.dim
-    assert dim >= 1, f"{name}.genome_shape {problem.genome_shape} holds no gene"
+    with _requires():  # the line names the attribute and what to write
+        space = problem.search_space
     with _requires(f"{name}.prior.sample(rng, {n}, {dim}) must draw genomes [{n}, {dim}]"):
         genomes = problem.prior.sample(np.random.default_rng(seed), n, dim)
         check_batch_shape(genomes, (n, dim), f"{name}.prior.sample()")
+    if space.bounds is not None:
+        genomes = np.clip(genomes, *space.bounds)  # what an algorithm's ask() hands on
 
     def evaluate(batch: np.ndarray) -> np.ndarray:
         """Fitness ``[N]`` of ``batch [N, D]``, or ``ValueError`` saying what came instead."""
@@ -291,6 +302,8 @@ def check_problem(problem: Problem, n: int = 4, seed: int = 0) -> None:
     assert np.allclose(fitness, halves, rtol=1e-4, atol=1e-5, equal_nan=True), (
         "fitness depends on the batch a genome is evaluated in"
     )
+    with _requires():  # the line names worst_fitness and what it must be
+        problem.check_worst(fitness)
     if problem.measure_space is not None:
         what = f"{name}.evaluate_with_measures()"
         with _requires(f"{what} must return (fitness [{n}], measures [{n}, M])"):
@@ -314,11 +327,21 @@ def check_problem(problem: Problem, n: int = 4, seed: int = 0) -> None:
 
 
 def check_generator(generator: Generator, n: int = 3) -> None:
-    """Check the generator contract: attributes, output shape and range, chunking.
+    """Check the generator contract: attributes, output shape and range, determinism, chunking.
+
+    A fixed latent must give fixed images (same ``z`` twice, same images), whatever
+    the chunk size. A style-based generator (``num_ws`` set) must also have an int
+    ``w_dim``, a ``mapping`` (z ``[N, z_dim]`` → ws ``[N, num_ws, w_dim]``) and a
+    ``synthesis`` (ws → images ``[N, C, H, W]`` in [-1, 1] of the generator's
+    channels and resolution) whose images for ``mapping(z)`` are ``generate(z)``'s.
 
     Args:
         generator: The generator (in eval mode).
         n: Number of latents to try.
+
+    Raises:
+        AssertionError: A promise was broken; any other error of the generator
+            becomes one, its message naming the promise and the error.
 
     """
     import torch
@@ -328,16 +351,56 @@ def check_generator(generator: Generator, n: int = 3) -> None:
     z = np.random.default_rng(0).normal(size=(n, generator.z_dim))
     with _requires(f"generate(z [{n}, z_dim], chunk={n}) must return images [N, C, H, W]"):
         images = generator.generate(z, chunk=n)
-    res, ch = generator.img_resolution, generator.img_channels
-    shape = tuple(getattr(images, "shape", ()))
-    assert shape == (n, ch, res, res), f"images have shape {shape}, expected {(n, ch, res, res)}"
-    assert images.min() >= -1 and images.max() <= 1, "images must lie in [-1, 1]"
+    _check_images(images, generator, n, "images")
+    with _requires(f"generate(z [{n}, z_dim], chunk={n}) must return images [N, C, H, W]"):
+        again = generator.generate(z, chunk=n)
+    assert torch.allclose(images, again, atol=1e-5), (
+        "same z twice must give the same images: generate() draws something anew for a "
+        "fixed latent (noise?); a latent must always give one image (e.g. constant noise)"
+    )
     with _requires(f"generate(z [{n}, z_dim], chunk=1) must return images [N, C, H, W]"):
         chunked = generator.generate(z, chunk=1)
     assert torch.allclose(images, chunked, atol=1e-5), "chunking changes the images"
     if generator.num_ws is not None:
+        _check_styles(generator, z, images)
+
+
+def _check_images(images: Any, generator: Generator, n: int, what: str) -> None:
+    """Assert that ``images`` are ``[n, C, res, res]`` in [-1, 1] for ``generator``'s C and res."""
+    res, ch = generator.img_resolution, generator.img_channels
+    shape = tuple(getattr(images, "shape", ()))
+    assert shape == (n, ch, res, res), f"{what} have shape {shape}, expected {(n, ch, res, res)}"
+    assert images.min() >= -1 and images.max() <= 1, f"{what} must lie in [-1, 1]"
+
+
+def _check_styles(generator: Generator, z: np.ndarray, images: Any) -> None:
+    """Assert the style half of the contract: ``w_dim``, ``mapping`` and ``synthesis``.
+
+    Args:
+        generator: A generator with ``num_ws`` set.
+        z: Latents ``[n, z_dim]``.
+        images: ``generator.generate(z)``, ``[n, C, H, W]``.
+
+    """
+    import torch
+
+    n, num_ws, w_dim = len(z), generator.num_ws, generator.w_dim
+    for attr, value in (("num_ws", num_ws), ("w_dim", w_dim)):
+        assert isinstance(value, int) and not isinstance(value, bool) and value >= 1, (
+            f"num_ws is set (a style-based generator), so {attr} must be an int of at least 1, "
+            f"got {value!r}"
+        )
+    with torch.inference_mode():
         with _requires("mapping(z [N, z_dim]) must return ws [N, num_ws, w_dim]"):
             ws = generator.mapping(torch.as_tensor(z, dtype=torch.float32, device=generator.device))
-        assert tuple(ws.shape) == (n, generator.num_ws, generator.w_dim), (
-            f"mapping() output {tuple(ws.shape)}, expected {(n, generator.num_ws, generator.w_dim)}"
+            shape = tuple(ws.shape)
+        assert shape == (n, num_ws, w_dim), (
+            f"mapping() output {shape}, expected {(n, num_ws, w_dim)}"
+        )
+        with _requires("synthesis(ws [N, num_ws, w_dim]) must return images [N, C, H, W]"):
+            out = generator.synthesis(ws)
+        _check_images(out, generator, n, "synthesis() images")
+        assert torch.allclose(out, images, atol=1e-4), (
+            "synthesis(mapping(z)) differs from generate(z): a search in W or W+ would see "
+            "other images than one in Z"
         )
