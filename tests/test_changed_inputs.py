@@ -94,7 +94,7 @@ def test_resume_refuses_runs_made_with_a_replaced_weight_file(tmp_path, capsys):
     assert main([*command, "--rerun-changed"]) == 0  # those two again, with the new file
     out_text = capsys.readouterr().out
     assert "ran 2 (0 failed), skipped 2 finished" in out_text
-    assert "; 2 of them had finished with inputs that changed" in out_text
+    assert "; 2 of them had finished with inputs or plugin versions that changed since" in out_text
     assert main(command) == 0
     assert "skipped 4 finished" in capsys.readouterr().out
     weights.write_bytes(original)  # the first file again: those two are refused once more

@@ -256,7 +256,11 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         f"campaign   {out}: {summary.total} runs planned; ran {summary.ran} "
         f"({summary.failed} failed), skipped {summary.skipped_finished} finished and "
         f"{summary.skipped_failed} failed"
-        + (f"; {changed} of them had finished with inputs that changed" if changed else "")
+        + (
+            f"; {changed} of them had finished with inputs or plugin versions that changed since"
+            if changed
+            else ""
+        )
     )
     _print_campaign(out)
     return 0 if summary.failed == 0 and summary.skipped_failed == 0 else 1  # all finished?
