@@ -640,7 +640,8 @@ def run_campaign(
         force: Accept a folder whose stored plan differs.
         retry_failed: Run again the runs recorded as failed.
         progress: Show progress bars.
-        run_fn: Runs one spec (default: ``execute`` in this process).
+        run_fn: Runs one spec (default: ``execute`` in this process, with a bar of the
+            run's evaluations under the campaign's where ``progress``).
         run_many: Runs all pending specs at once instead, e.g. on a cluster
             (``bench.distributed.on_cluster``); exclusive with ``run_fn``.
         rerun_changed: Run again the finished runs made with an input file that
@@ -703,7 +704,7 @@ def run_campaign(
         try:
             bar.update(len(plan) - len(pending))
             if run_many is None:
-                results = _in_process(pending, run_fn, bar.set_description)
+                results = _in_process(pending, run_fn, bar.set_description, progress)
             else:
                 results = run_many(pending)
             for spec, result in results:
@@ -720,9 +721,15 @@ def _in_process(
     specs: list[RunSpec],
     run_fn: Callable[[RunSpec], RunResult] | None,
     describe: Callable[[str], object],
+    progress: bool = False,
 ) -> Iterator[tuple[RunSpec, RunResult]]:
-    """Run ``specs`` one after the other here, naming each (``describe``) as it starts."""
-    run_fn = run_fn or (lambda spec: execute(spec, progress=False))
+    """Run ``specs`` one after the other here, naming each (``describe``) as it starts.
+
+    With ``progress``, the default ``run_fn`` shows each run's evaluations on a
+    second bar: a run of the 64-px face sets takes minutes, and a bar of whole
+    runs alone looked stuck.
+    """
+    run_fn = run_fn or (lambda spec: execute(spec, progress=progress, nested=True))
     for spec in specs:
         describe(f"{spec.problem} × {spec.algo} s{spec.seed}")
         yield spec, run_or_fail(spec, run_fn)

@@ -339,7 +339,9 @@ def _describe(obj: Any) -> str:
 
 def unknown_name_message(what: str, name: str, valid: list[str]) -> str:
     """One line that rejects ``name``, suggests the closest and lists the valid ones."""
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    folded = {v.casefold(): v for v in valid}  # 'GA' is 'ga' mistyped, which difflib misses
+    close = [folded[name.casefold()]] if name.casefold() in folded else []
+    close = close or difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else "."
     listing = ", ".join(valid) if valid else "(none registered)"
     return f"unknown {what} '{name}'{hint} Valid: {listing}"

@@ -9,6 +9,7 @@ only usage errors (``SpecError``) and interrupts propagate.
 
 from __future__ import annotations
 
+import inspect
 import time
 import traceback
 from dataclasses import dataclass
@@ -136,6 +137,21 @@ def render_best(
         return None, {"type": type(exc).__name__, "message": str(exc), "traceback": ""}
 
 
+BATCH_OPTIONS = (
+    "population", "pop_size", "popsize", "n_offsprings", "batch", "initial", "emitters",
+)  # fmt: skip
+"""Options that set an algorithm's batch, in the order a budget message suggests them."""
+
+
+def _smaller_batch_hint(algo: Algorithm) -> str:
+    """How to lower ``algo``'s batch: the options of ``BATCH_OPTIONS`` its class takes."""
+    accepted = set(inspect.signature(type(algo)).parameters)
+    if hasattr(algo, "accepted_options"):  # pymoo adapters take pymoo's keywords too
+        accepted |= set(algo.accepted_options())
+    names = [f"--set {name}=" for name in BATCH_OPTIONS if name in accepted]
+    return f"lower the batch ({' or '.join(names)})" if names else "lower the batch size"
+
+
 def check_sense(problem: Problem) -> None:
     """Raise ``ValueError`` unless ``problem.sense`` is ``"min"`` or ``"max"``.
 
@@ -148,7 +164,11 @@ def check_sense(problem: Problem) -> None:
 
 
 def search(
-    algo: Algorithm, evaluator: BudgetEvaluator, progress: bool = False, desc: str | None = None
+    algo: Algorithm,
+    evaluator: BudgetEvaluator,
+    progress: bool = False,
+    desc: str | None = None,
+    nested: bool = False,
 ) -> float:
     """Ask, evaluate and tell until ``evaluator`` has spent its budget.
 
@@ -157,6 +177,7 @@ def search(
         evaluator: The budget-enforcing evaluator of ``problem``.
         progress: Show a progress bar.
         desc: Label of the progress bar.
+        nested: The bar sits under a campaign's bar and goes when the run ends.
 
     Returns:
         Seconds spent inside ``ask`` and ``tell``.
@@ -169,7 +190,8 @@ def search(
         disable=not progress,
         dynamic_ncols=True,
         desc=desc,
-        leave=progress,
+        leave=progress and not nested,
+        position=1 if nested else None,
     )
     try:
         while evaluator.remaining > 0:
@@ -191,7 +213,12 @@ def search(
 
 
 def execute(
-    spec: RunSpec, progress: bool = False, device: str = "cpu", problem: Problem | None = None
+    spec: RunSpec,
+    progress: bool = False,
+    device: str = "cpu",
+    problem: Problem | None = None,
+    *,
+    nested: bool = False,
 ) -> RunResult:
     """Run ``spec`` to the end of its budget, NumPy's BLAS on one thread.
 
@@ -209,6 +236,7 @@ def execute(
             reports (``problem.device``), else the CPU; kept for callers that pass it.
         problem: The problem of ``spec``, already built (a worker reuses one across runs;
             it must hold no state between runs); built from the spec when ``None``.
+        nested: The progress bar is a campaign's second line, gone when the run ends.
 
     Returns:
         The run's result; ``record["status"]`` is ``"finished"`` or ``"failed"``.
@@ -218,10 +246,10 @@ def execute(
 
     """
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-        return _execute(spec, progress, problem)
+        return _execute(spec, progress, problem, nested)
 
 
-def _execute(spec: RunSpec, progress: bool, problem: Problem | None) -> RunResult:
+def _execute(spec: RunSpec, progress: bool, problem: Problem | None, nested: bool) -> RunResult:
     if problem is None:
         problem = build_problem(spec)  # checks the spec (check_spec) before it builds
     else:
@@ -233,7 +261,7 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None) -> RunResul
     if spec.budget < algo.batch_size:
         raise SpecError(
             f"budget {spec.budget} is smaller than one batch of '{spec.algo}' "
-            f"({algo.batch_size} evaluations); raise --budget or lower the batch size"
+            f"({algo.batch_size} evaluations); raise --budget or {_smaller_batch_hint(algo)}"
         )
     if hasattr(problem, "warm_up"):
         problem.warm_up()  # one-off calibration (the face problem's measure axes), off the clock
@@ -265,7 +293,11 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None) -> RunResul
     start = time.perf_counter()
     try:
         algo_seconds = search(
-            algo, evaluator, progress=progress, desc=f"{spec.problem} × {spec.algo} s{spec.seed}"
+            algo,
+            evaluator,
+            progress=progress,
+            desc=f"{spec.problem} × {spec.algo} s{spec.seed}",
+            nested=nested,
         )
         record["status"] = "finished"
     except (KeyboardInterrupt, SpecError):

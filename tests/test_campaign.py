@@ -474,3 +474,12 @@ def test_a_campaign_folder_with_a_file_or_folder_in_the_way(tmp_path, capsys, bl
     assert main([*args, "--out", str(tmp_path), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_a_campaign_bar_shows_the_current_run_s_evaluations(tmp_path, capsys):
+    """A bar of whole runs alone sat at 0/900 for the first 20-minute run: it looked stuck."""
+    plan = Plan(problems=["sphere"], algorithms=["random"], seeds=[0], budget=300)
+    run_campaign(plan, tmp_path / "c", progress=True)
+    err = capsys.readouterr().err
+    assert "1/1 [" in err  # the campaign's bar of runs
+    assert "0/300 [" in err and "eval/s" in err  # and, under it, the run's evaluations

@@ -129,6 +129,7 @@ BAD = {
         ["run", "--problem", "sphere", "--algo", "randm"],
         "did you mean 'random'",
     ),
+    "algorithm in capitals": (["run", "--problem", "sphere", "--algo", "GA"], "did you mean 'ga'"),
     "budget zero": (["run", "--problem", "sphere", "--algo", "ga", "--budget", "0"], "positive"),
     "budget negative": (
         ["run", "--problem", "sphere", "--algo", "ga", "--budget", "-3"],
@@ -136,7 +137,8 @@ BAD = {
     ),
     "budget below a batch": (
         ["run", "--problem", "sphere", "--algo", "ga", "--budget", "10"],
-        "smaller than one batch",
+        "smaller than one batch of 'ga' (200 evaluations); raise --budget or lower the batch "
+        "(--set population=)",
     ),
     "budget not a number": (
         ["run", "--problem", "sphere", "--algo", "ga", "--budget", "lots"],
@@ -274,7 +276,8 @@ BAD = {
          "--out", "OUT"],
         "problems listed more than once: 'sphere'; list each once",
     ),
-    "show nothing": (["show", "/nonexistent"], "neither a run folder nor a campaign folder"),
+    "show nothing": (["show", "/nonexistent"], "/nonexistent does not exist"),
+    "show a file": (["show", "OUT_FILE"], "neither a run folder nor a campaign folder"),
 }
 
 
@@ -284,6 +287,7 @@ def test_bad_input_gets_one_line_and_exit_2(bench_cmd, tmp_path, case):
     garbage = tmp_path / "garbage.pt"
     garbage.write_text("not a weight file\n")
     args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+    args = [str(garbage) if a == "OUT_FILE" else a for a in args]
     args = [a.replace("GARBAGE", str(garbage)) for a in args]
     result = (
         bench_cmd(*args, "--out", str(tmp_path / "o")) if args[0] == "run" else bench_cmd(*args)

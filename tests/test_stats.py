@@ -338,3 +338,13 @@ def test_small_cells_get_a_permutation_kruskal_p():
     # five runs a cell and more keep the chi-square p
     five = {"a": np.arange(5.0), "b": 10 + np.arange(5.0)}
     assert stats.omnibus(five, False).p == scipy_stats.kruskal(*five.values()).pvalue
+
+
+def test_friedman_counts_no_complete_block_when_every_algorithm_is_left_out():
+    """'1 complete blocks' was printed when the only algorithm had failed everywhere."""
+    matrix = pd.DataFrame({"ga": [np.nan]}, index=["sphere"])
+    result = stats.friedman(matrix)
+    assert result.note.startswith("0 complete blocks, 1 with missing runs left out")
+    assert "left out for missing more than half their runs: ga" in result.note
+    one = stats.friedman(pd.DataFrame({"a": [1.0], "b": [2.0], "c": [3.0]}, index=["p"]))
+    assert one.note.startswith("1 complete block;")

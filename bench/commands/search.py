@@ -237,7 +237,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         if args.workers is None and args.scheduler is None:
             if args.device is None:  # runs here ignore it, so the failed ones' records must too
                 os.environ.pop("LATENT_BENCH_DEVICE", None)
-            summary = run_campaign(plan, out, run_fn=_local_run_fn(args.device), **options)
+            run_fn = _local_run_fn(args.device, options["progress"])
+            summary = run_campaign(plan, out, run_fn=run_fn, **options)
         else:
             from bench.distributed import ClusterLostError, cluster_client, on_cluster  # Dask
 
@@ -271,14 +272,15 @@ def _listed(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
-def _local_run_fn(device: str | None):
+def _local_run_fn(device: str | None, progress: bool):
     """Run specs in this process, problems that take a ``device`` placed on ``device``."""
     if device is None:
         return None
 
     def run(spec: RunSpec) -> RunResult:
         build_spec, used = placed(spec, device)
-        return execute(spec, device=used, problem=build_problem(build_spec))
+        problem = build_problem(build_spec)
+        return execute(spec, progress, device=used, problem=problem, nested=True)
 
     return run
 
@@ -340,6 +342,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     skipped with a warning; a single run folder whose record is unusable is an error.
     """
     folder = Path(args.dir)
+    if not folder.exists():
+        raise SpecError(f"{folder} does not exist")
     if (folder / "campaign.json").exists():
         _print_campaign(folder)
     elif (folder / RECORD).exists():
@@ -387,7 +391,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         board = build_leaderboard(folder, out, alpha=args.alpha, title=args.title, note=args.note)
     counts = board.runs["status"].value_counts()
     print(
-        f"leaderboard {out}: {len(board.problems)} problems, {len(board.runs)} planned runs ("
+        f"leaderboard {out}: {len(board.problems)} problem{'' if len(board.problems) == 1 else 's'}"
+        f", {len(board.runs)} planned run{'' if len(board.runs) == 1 else 's'} ("
         + ", ".join(f"{n} {s}" for s, n in counts.items())
         + ")"
     )

@@ -372,6 +372,11 @@ class Friedman:
         return f"{self.note}; Friedman χ² = {self.statistic:.3g}, p = {self.p:.3g} ({word})."
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 complete block"``, ``"2 complete blocks"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def friedman(matrix: pd.DataFrame, alpha: float = ALPHA) -> Friedman:
     """Friedman's test on a blocks × algorithms matrix of losses.
 
@@ -382,10 +387,14 @@ def friedman(matrix: pd.DataFrame, alpha: float = ALPHA) -> Friedman:
     """
     sparse = [c for c in matrix.columns if matrix[c].isna().mean() > 0.5]
     complete = matrix.drop(columns=sparse).dropna(axis=0, how="any")
+    if complete.shape[1] == 0:  # no algorithm left: no block is complete (dropna kept them all)
+        complete = complete.iloc[:0]
     dropped = len(matrix) - len(complete)
     k, n = complete.shape[1], len(complete)
     ranks = complete.rank(axis=1, method="average").mean(axis=0) if n else pd.Series(dtype=float)
-    note = f"{n} complete blocks" + (f", {dropped} with missing runs left out" if dropped else "")
+    note = _count(n, "complete block") + (
+        f", {dropped} with missing runs left out" if dropped else ""
+    )
     if sparse:
         note += f"; left out for missing more than half their runs: {', '.join(sparse)}"
     if k < 3 or n < 2:
