@@ -88,10 +88,50 @@ def load_dcgan(name: str, weights: str | Path | None = None, device: str = "cpu"
             f"{path} does not hold DCGAN weights as `bench export-generator` writes them "
             f"({exception_line(exc)})"
         ) from None
+    if weights is not None:
+        _check_family(name, path, arch)
     G.weight_path = str(path)
     # Channels-last convolutions: 1.5x the images per second of the default layout on
     # a CPU (oneDNN; measured on dcgan-mnist), and the layout tensor cores want.
     return G.to(device, memory_format=torch.channels_last).eval()
+
+
+RESOLUTION_FREE = {"dcgan-faces"}  # trainable at any power-of-2 resolution (--resolution)
+
+
+def _shape(arch: dict) -> str:
+    r = int(arch["img_resolution"])
+    return f"{r}×{r}×{int(arch['img_channels'])}, z {int(arch['z_dim'])}"
+
+
+def _fits(name: str, arch: dict) -> bool:
+    """Whether a DCGAN of shape ``arch`` is of shipped generator ``name``'s kind."""
+    own = model_card(name)["arch"]
+    keys = ["img_channels", "z_dim"] + ([] if name in RESOLUTION_FREE else ["img_resolution"])
+    return all(int(arch[k]) == int(own[k]) for k in keys)
+
+
+def _check_family(name: str, path: Path, arch: dict) -> None:
+    """Raise ``UnreadableWeightsError`` unless ``path``'s network is of ``name``'s kind.
+
+    ``weights=PATH`` replaces a generator's weights, not its kind: 64-px RGB face
+    weights given to ``dcgan-mnist`` ran faces under the MNIST name. The channels
+    and latent size must match the shipped network's; so must the resolution,
+    except for generators trained at any resolution (``RESOLUTION_FREE``).
+    """
+    try:
+        if _fits(name, arch):
+            return
+        own = model_card(name)["arch"]
+    except (MissingWeightsError, KeyError):  # no shipped card to compare with
+        return
+    shipped = [n for n in DATASETS if n.startswith("dcgan-") and shipped_path(n).is_file()]
+    matches = [n for n in shipped if _fits(n, arch)]
+    hint = f"; use --set generator={matches[0]}" if matches else ""
+    raise UnreadableWeightsError(
+        f"{path} holds a {_shape(arch)} DCGAN, not a '{name}' ({_shape(own)}): weights= "
+        f"replaces a generator's weights, not its kind{hint}"
+    )
 
 
 def dcgan_mnist(weights: str | None = None, device: str = "cpu") -> DCGANGenerator:

@@ -18,6 +18,7 @@ each in [0, 1] (100 × 100 bins, as in the study).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -73,6 +74,17 @@ def set_statistics(images: torch.Tensor, metric: str) -> tuple[np.ndarray, np.nd
     return pairs.mean(dim=1).cpu().numpy(), pairs.max(dim=1).values.cpu().numpy()
 
 
+PASS_BYTES = 2 * 2**30  # peak memory of one scoring pass over sets (2 GiB)
+
+
+def machine_memory() -> int | None:
+    """Physical memory of this machine in bytes, or ``None`` where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 class SetDiversity(Problem):
     """A set of K generated images as different from each other as possible.
 
@@ -115,12 +127,36 @@ class SetDiversity(Problem):
         self.generator = self._load_generator(self.generator_name, weights, device)
         self.z_dim = self.generator.z_dim
         self.genome_shape = (k, self.z_dim)
+        self.sets_per_pass = self._sets_per_pass()
         self.measure_space = MeasureSpace(
             names=(f"mean {self.metric} similarity", f"max {self.metric} similarity"),
             ranges=((0.0, 1.0), (0.0, 1.0)),
             bins=(100, 100),
         )
         self.compile_deviation = self._compile() if compile else None
+
+    def _set_bytes(self) -> int:
+        """Rough peak memory of scoring one set: its images (three copies) and similarities."""
+        res, channels = int(self.generator.img_resolution), int(self.generator.img_channels)
+        return 3 * self.k * channels * res * res * 4 + 3 * self.k * self.k * 8
+
+    def _sets_per_pass(self) -> int:
+        """Sets scored together, so that a pass needs at most ``PASS_BYTES``.
+
+        Raises:
+            ValueError: One set alone needs more than half of this machine's memory
+                (``k`` in the thousands: K images and K² pairwise similarities).
+
+        """
+        one = self._set_bytes()
+        total = machine_memory()
+        if total is not None and one > total // 2:
+            raise ValueError(
+                f"k={self.k}: scoring one set needs about {one / 2**30:.1f} GiB ({self.k} "
+                f"images and {self.k}² pairwise similarities), more than half of this "
+                f"machine's {total / 2**30:.0f} GiB; lower k"
+            )
+        return max(1, PASS_BYTES // one)
 
     def _compile(self) -> float:
         """Compile the generator; return the largest fitness change it makes on 4 sets."""
@@ -167,9 +203,19 @@ class SetDiversity(Problem):
         return ((imgs + 1.0) / 2.0).reshape(n, self.k, *imgs.shape[1:])
 
     def evaluate_with_measures(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Fitness ``[N]`` (mean similarity) and measures ``[N, 2]`` (mean, max) of ``[N, D]``."""
-        imgs = self.images(genomes)
-        mean, top = set_statistics(imgs.flatten(2), self.metric)
+        """Fitness ``[N]`` (mean similarity) and measures ``[N, 2]`` (mean, max) of ``[N, D]``.
+
+        Sets are scored ``sets_per_pass`` at a time, so that a large batch of large
+        sets does not hold every image and similarity at once.
+        """
+        check_batch_shape(genomes, (None, self.dim), f"{type(self).__name__} genomes")
+        step = self.sets_per_pass
+        parts = [
+            set_statistics(self.images(genomes[i : i + step]).flatten(2), self.metric)
+            for i in range(0, max(len(genomes), 1), step)
+        ]
+        mean = np.concatenate([m for m, _ in parts])
+        top = np.concatenate([t for _, t in parts])
         return mean, np.clip(np.stack([mean, top], axis=1), 0.0, 1.0)
 
     def evaluate(self, genomes: np.ndarray) -> np.ndarray:

@@ -114,6 +114,17 @@ def test_campaign_and_show(bench_cmd, tmp_path):
     shown = bench_cmd("show", str(out))
     assert shown.returncode == 0
     assert "sphere" in shown.stdout and "rastrigin" in shown.stdout
+    header = shown.stdout.splitlines()[0].split()
+    assert header[header.index("mean") + 1] == "std"  # spread over seeds, as the leaderboard's
+
+
+def test_a_run_shows_what_set_changed(tmp_path, capsys):
+    """Runs that differed only in --set (generator, weights, k) printed the same spec line."""
+    from bench.cli import main
+
+    args = ["run", "--problem", "sphere", "--algo", "ga", "--budget", "100", "--out"]
+    assert main([*args, str(tmp_path), "--set", "dim=4", "--set", "population=20"]) == 0
+    assert "set        problem.dim=4  algo.population=20" in capsys.readouterr().out
 
 
 @pytest.fixture

@@ -98,3 +98,20 @@ def test_bad_parameters(random_generator):
         SetDiversity(k=1, generator=random_generator)
     with pytest.raises(ValueError, match=r"expected shape \[N, 500\]"):
         SetDiversity(k=5, generator=random_generator).evaluate(np.zeros((2, 499)))
+
+
+def test_large_sets_are_refused_and_batches_scored_in_passes(random_generator, monkeypatch):
+    """k=100000 failed deep in a run with a MemoryError that did not mention k."""
+    import bench.problems.diversity as diversity
+
+    monkeypatch.setattr(diversity, "machine_memory", lambda: 16 * 2**30)
+    with pytest.raises(ValueError, match=r"k=100000: scoring one set needs about .* lower k"):
+        SetDiversity(k=100_000, generator=random_generator)
+    genomes = np.random.default_rng(4).normal(size=(5, 10 * 100))
+    whole = SetDiversity(k=10, generator=random_generator)
+    monkeypatch.setattr(diversity, "PASS_BYTES", 1)  # one set a pass
+    passes = SetDiversity(k=10, generator=random_generator)
+    assert passes.sets_per_pass == 1 and whole.sets_per_pass > 5
+    a, b = whole.evaluate_with_measures(genomes), passes.evaluate_with_measures(genomes)
+    np.testing.assert_allclose(a[0], b[0], atol=1e-6)
+    np.testing.assert_allclose(a[1], b[1], atol=1e-6)

@@ -95,3 +95,22 @@ def test_face_detection_rate_reproduces(name):
     g = registry("generators").load(name)()
     now = face_detection_rate(g, n=q["samples"], seed=q["seed"], threshold=q["threshold"])
     assert now["face_rate"] == pytest.approx(q["face_rate"], abs=0.02)
+
+
+def test_weights_of_another_kind_are_refused(tmp_path):
+    """64-px face weights given to dcgan-mnist ran faces under the MNIST name."""
+    from bench.generators.dcgan import DCGANGenerator
+    from bench.generators.zoo import shipped_path
+
+    from bench.problem import UnreadableWeightsError
+
+    with pytest.raises(UnreadableWeightsError, match="use --set generator=dcgan-faces"):
+        load_dcgan("dcgan-mnist", shipped_path("dcgan-faces"))
+    same_kind = load_dcgan("dcgan-mnist", shipped_path("dcgan-fashion"))  # 28×28 grey, z 100
+    assert same_kind.img_resolution == 28
+    # a face DCGAN trained at another resolution is still dcgan-faces (--resolution)
+    blob = torch.load(shipped_path("dcgan-faces"), weights_only=True)
+    G = DCGANGenerator(32, 3, 100)
+    torch.save({**blob, "arch": {**blob["arch"], "img_resolution": 32},
+                "state_dict": G.state_dict()}, tmp_path / "faces32.pt")
+    assert load_dcgan("dcgan-faces", tmp_path / "faces32.pt").img_resolution == 32

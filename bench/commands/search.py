@@ -142,6 +142,14 @@ def _print_record(record: dict, folder: Path) -> None:
         f"budget {spec.get('budget')}"
         + (f"  preset {spec['preset']}" if spec.get("preset") else "")
     )
+    given = [  # what --set changed: runs that differ only there look alike above
+        f"{side}.{key}={value}"
+        for side in ("problem", "algo")
+        if isinstance(params := spec.get(f"{side}_params"), dict)
+        for key, value in sorted(params.items())
+    ]
+    if given:
+        print(f"set        {'  '.join(given)}")
     print(f"status     {record.get('status')}")
     error = record.get("error")
     if isinstance(error, dict):
@@ -309,6 +317,7 @@ def _print_campaign(folder: Path) -> None:
     table["best"] = fitness.max().where(maximise, fitness.min())
     table["median"] = fitness.median()
     table["mean"] = fitness.mean()
+    table["std"] = fitness.std()  # ddof=1, as the leaderboard's
     rate = pd.to_numeric(df["evals_per_second"].where(done), errors="coerce")
     table["evals_per_s"] = rate.groupby(keys, sort=False).median()
     table.index.names = ["problem", "algo"]
