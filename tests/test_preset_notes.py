@@ -30,3 +30,16 @@ def test_a_campaign_prints_each_note_once(tmp_path, capsys):
     assert code == 0
     assert out.count("note       ga's paper preset: the study ran 100,000") == 1
     assert "random" not in out.split("campaign ")[0]  # no preset, no note
+
+
+def test_the_set_diversity_paper_plan_is_the_study():
+    """Seeds digest §2: 3 datasets × 2 metrics, 3 algorithms, 10 runs, 25,000 evaluations."""
+    from bench.campaign import load_plan
+    from bench.commands.search import PLANS_DIR
+
+    plan = load_plan(PLANS_DIR / "set-diversity-paper.toml")
+    plan.validate()
+    specs = list(plan.specs())
+    assert len(specs) == 6 * 3 * 10 and {s.budget for s in specs} == {25_000}
+    assert {s.preset for s in specs} == {"paper"}
+    assert not any(preset_notes(s) for s in specs)  # every preset at its study's budget
