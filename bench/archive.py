@@ -15,14 +15,21 @@ stated in the run record:
 The passive archive stores, as its "solution", the 1-based number of the
 evaluation that produced each elite (not the genome), so it costs a few bytes
 per cell even for 5,000-gene genomes on a 100 × 100 grid. Non-finite
-evaluations are not offered. Given checkpoints (the evaluator passes the first
-batch, half the budget and the whole budget), it keeps a snapshot of its cells
-at each, for the leaderboard's archive heatmaps (start, middle, end).
+evaluations are not offered. Given checkpoints (the evaluator passes
+``snapshot_points(budget)``: the first batch and every 4 % of the budget), it
+keeps a snapshot of its cells at each, for the leaderboard's archive heatmaps
+and ``bench archive``.
+
+``archive.npz`` (``PassiveArchive.snapshot_arrays``) stores each snapshot's
+*changes*: the cells filled or improved since the snapshot before. The archive
+only ever improves (a cell is never emptied), so the map at snapshot ``s`` is,
+for each cell, its row with the latest snapshot ``≤ s`` (``snapshot_cells``);
+files written before (every filled cell at every snapshot) read the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -63,6 +70,27 @@ def grid_archive(
     )
 
 
+SNAPSHOT_STEPS = 25  # default snapshots: every budget / 25 evaluations (4 %), and the first batch
+
+
+def snapshot_points(budget: int, steps: int = SNAPSHOT_STEPS) -> list[int]:
+    """The evaluation counts at which a run of ``budget`` snapshots its passive archive.
+
+    Args:
+        budget: The run's evaluations.
+        steps: Snapshots spread over the budget.
+
+    Returns:
+        ``1`` (after the first batch) and every multiple of ``budget / steps``, rounded
+        up, sorted and without repeats: ``[1, 1000, 2000, ..., 25000]`` for 25,000. A
+        batch that reaches several points is followed by one snapshot.
+
+    """
+    if budget < 1:
+        return []
+    return sorted({1, *(-(-k * budget // steps) for k in range(1, steps + 1))})
+
+
 def qd_score_offset(problem: Problem) -> float:
     """The fixed QD-score offset of ``problem``: minus the loss of its worst fitness, or 0."""
     if problem.worst_fitness is None:
@@ -95,11 +123,11 @@ class PassiveArchive:
     def for_problem(cls, problem: Problem, budget: int | None = None) -> PassiveArchive | None:
         """The passive archive of ``problem`` (``None`` if it has no measures).
 
-        With a ``budget``, it snapshots after the first batch, at half the budget and at the end.
+        With a ``budget``, it snapshots at ``snapshot_points(budget)``.
         """
         if problem.measure_space is None:
             return None
-        checkpoints = (1, max(1, budget // 2), budget) if budget else ()
+        checkpoints = snapshot_points(budget) if budget else ()
         return cls(problem.measure_space, qd_score_offset(problem), checkpoints)
 
     def add(self, loss: np.ndarray, measures: np.ndarray, valid: np.ndarray | None = None) -> None:
@@ -162,16 +190,23 @@ class PassiveArchive:
         }
 
     def snapshot_arrays(self) -> dict[str, np.ndarray]:
-        """Every snapshot as flat arrays for ``archive.npz``.
+        """Every snapshot as flat arrays for ``archive.npz``: each one's changes only.
 
         Returns:
             ``bins`` ``[M]``, ``ranges`` ``[M, 2]``, ``offset`` ``[]``, ``evaluations``
-            ``[S]`` (when each snapshot was taken) and, over all ``K`` cells of all
-            snapshots, ``snapshot`` ``[K]`` (its position in ``evaluations``),
-            ``index``, ``objective`` and ``found_at`` ``[K]`` (see ``cells``).
+            ``[S]`` (when each snapshot was taken) and, over the ``K`` cells filled or
+            improved since the snapshot before (all filled cells for the first one),
+            ``snapshot`` ``[K]`` (the position in ``evaluations`` of the snapshot that
+            found the cell so), ``index``, ``objective`` and ``found_at`` ``[K]`` (see
+            ``cells``). ``snapshot_cells`` rebuilds a snapshot's whole map.
 
         """
-        parts = [cells for _, cells in self.snapshots] or [
+        parts, before = [], 0
+        for evaluations, cells in self.snapshots:
+            new = cells["found_at"] > before  # an elite found since the snapshot before
+            parts.append({k: v[new] for k, v in cells.items()})
+            before = evaluations
+        parts = parts or [
             {"index": np.zeros(0, np.int64), "objective": np.zeros(0), "found_at": np.zeros(0)}
         ]
         out = {k: np.concatenate([p[k] for p in parts]) for k in ("index", "objective", "found_at")}
@@ -183,3 +218,51 @@ class PassiveArchive:
             "evaluations": np.asarray([n for n, _ in self.snapshots], dtype=np.int64),
             **out,
         }
+
+
+def snapshot_cells(data: Mapping[str, np.ndarray], position: int) -> dict[str, np.ndarray]:
+    """The whole map at one snapshot of ``archive.npz``'s arrays (either layout).
+
+    Args:
+        data: The arrays of ``archive.npz`` (``bench.results.read_archive``).
+        position: The snapshot's position in ``data["evaluations"]``.
+
+    Returns:
+        ``index``, ``objective`` and ``found_at`` ``[E]`` of the cells filled then,
+        in flat-index order: for each cell, its row of the latest snapshot ``≤ position``.
+
+    """
+    rows = np.flatnonzero(np.asarray(data["snapshot"]) <= position)
+    rows = rows[np.argsort(data["snapshot"][rows], kind="stable")][::-1]  # latest first
+    _, first = np.unique(data["index"][rows], return_index=True)
+    keep = rows[first]
+    return {k: np.asarray(data[k])[keep] for k in ("index", "objective", "found_at")}
+
+
+def snapshot_summary(data: Mapping[str, np.ndarray], sense: str) -> list[dict[str, float | int]]:
+    """One row per snapshot of ``archive.npz``'s arrays, as the run's curve states them.
+
+    Args:
+        data: The arrays of ``archive.npz``.
+        sense: ``"min"`` or ``"max"``, the problem's, to give the best elite as a fitness.
+
+    Returns:
+        Per snapshot: ``evaluations``, ``cells`` (filled), ``coverage`` (their share of
+        the grid), ``qd_score`` (``Σ objective - offset``) and ``best`` (the best
+        elite's fitness; NaN while the map is empty).
+
+    """
+    total = int(np.prod(data["bins"]))
+    offset = float(data["offset"])
+    out = []
+    for position, evaluations in enumerate(np.asarray(data["evaluations"]).tolist()):
+        objective = snapshot_cells(data, position)["objective"]
+        best = float(objective.max()) if len(objective) else float("nan")
+        out.append({
+            "evaluations": int(evaluations),
+            "cells": len(objective),
+            "coverage": len(objective) / total,
+            "qd_score": float(np.sum(objective - offset)),
+            "best": -best if sense == "min" else best,
+        })  # fmt: skip
+    return out

@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-from bench.commands import face, generators, search
+from bench.commands import archive, face, generators, search
 from bench.commands.common import EXIT_USAGE, USAGE_ERRORS, check_device
 
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  bench show runs/c1",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (search, generators, face):
+    for module in (search, generators, face, archive):
         module.add_parsers(sub)
     return parser
 

@@ -428,3 +428,24 @@ def test_show_skips_damaged_records_with_one_line_each(bench_cmd, tmp_path):
     none_left = bench_cmd("show", str(runs))
     assert none_left.returncode == 2 and "none of its 4 run record(s) is usable" in none_left.stderr
     assert "Traceback" not in none_left.stderr and len(none_left.stderr.splitlines()) == 5
+
+
+def test_a_run_summary_shows_target_warnings_and_the_report(capsys, tmp_path):
+    """The face verdict (beats the baseline?) and a two-faces note were in record.json only."""
+    from bench.commands.search import _print_record
+
+    record = {
+        "spec": {"problem": "face", "algo": "ga", "seed": 0, "budget": 100},
+        "status": "finished",
+        "best_fitness": 0.77,
+        "problem": {"sense": "min", "target_warnings": ["couple.jpg: 2 faces found"]},
+        "report": {
+            "facenet_distance": 0.7759, "baseline_distance": 0.8233, "beats_baseline": True,
+            "facenet_embedding": [0.1] * 512,
+        },
+    }
+    _print_record(record, tmp_path)
+    out = capsys.readouterr().out
+    assert "note       couple.jpg: 2 faces found" in out
+    report = "facenet_distance 0.7759  baseline_distance 0.8233  beats_baseline yes\n"
+    assert f"report     {report}" in out

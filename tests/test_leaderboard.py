@@ -13,6 +13,7 @@ from leaderboard_campaign import make_campaign
 from measured_problems import MeasuredSphere
 from PIL import Image
 
+from bench.archive import snapshot_cells
 from bench.campaign import Plan, load_campaign, run_campaign
 from bench.cli import main
 from bench.leaderboard import build_leaderboard
@@ -191,9 +192,10 @@ def test_archive_snapshots_become_heatmaps(tmp_path, measured_problem):
     run_campaign(plan, tmp_path / "c", progress=False)
     runs = load_campaign(tmp_path / "c")
     data = read_archive(Path(runs["path"].iloc[0]))
-    assert data["evaluations"].tolist() == [20, 100, 200]  # first batch, middle, end
-    ends = [data["index"][data["snapshot"] == s] for s in range(3)]
-    assert len(ends[0]) <= len(ends[1]) <= len(ends[2]) == runs["coverage"].iloc[0] * 400
+    # the first batch, then every 4% of the budget (each batch's end that reaches one)
+    assert data["evaluations"].tolist() == list(range(20, 201, 20))
+    maps = [snapshot_cells(data, s)["index"] for s in range(len(data["evaluations"]))]
+    assert len(maps[0]) <= len(maps[4]) <= len(maps[-1]) == runs["coverage"].iloc[0] * 400
     assert data["found_at"].max() <= 200
     board = build_leaderboard(tmp_path / "c", tmp_path / "lb")
     assert "archive-measured-sphere" in board.figures
@@ -210,7 +212,7 @@ def test_single_runs_save_archive_snapshots_too(tmp_path, measured_problem, caps
     assert main(["run", *args, "--set", "batch=30", "--out", str(tmp_path), "--no-progress"]) == 0
     (folder,) = tmp_path.iterdir()
     data = read_archive(folder)
-    assert data["evaluations"].tolist() == [30, 60, 100]  # the last batch is cut to 10
+    assert data["evaluations"].tolist() == [30, 60, 90, 100]  # the last batch is cut to 10
 
 
 class ReportingSphere(MeasuredSphere):

@@ -348,3 +348,16 @@ def test_friedman_counts_no_complete_block_when_every_algorithm_is_left_out():
     assert "left out for missing more than half their runs: ga" in result.note
     one = stats.friedman(pd.DataFrame({"a": [1.0], "b": [2.0], "c": [3.0]}, index=["p"]))
     assert one.note.startswith("1 complete block;")
+
+
+def test_algorithms_with_the_best_runs_exactly_are_named_beside_it():
+    """A GA that never left its first population equals random sampling, and sorted first."""
+    from bench.leaderboard.markdown_page import problem_notes
+
+    result = problem_result(long_table({"ga": [1.0, 2.0], "random": [2.0, 1.0], "de": [3.0, 4.0]}))
+    assert result.best == "ga" and result.co_best == ["random"]
+    board = type("Board", (), {"alpha": 0.05})()
+    notes = " ".join(problem_notes(board, result))
+    assert "lowest median loss): ga (tied with random: the same median and mean)." in notes
+    assert "Mann–Whitney U against ga," in notes
+    assert problem_result(long_table({"a": [1.0, 2.0], "b": [1.0, 3.0]})).co_best == []

@@ -160,11 +160,15 @@ def _print_record(record: dict, folder: Path) -> None:
         problem_error = record.get(key)
         if isinstance(problem_error, dict):  # the run stands; its picture or figures do not
             print(f"{label:<10} {problem_error.get('type')}: {problem_error.get('message')}")
+    problem = record.get("problem") if isinstance(record.get("problem"), dict) else {}
+    for warning in problem.get("target_warnings") or []:  # two faces in a photo, say
+        print(f"note       {warning}")
     best = record.get("best_fitness")
     if isinstance(best, int | float) and not isinstance(best, bool):
-        problem = record.get("problem")
-        sense = problem.get("sense", "min") if isinstance(problem, dict) else "min"
-        print(f"best       {best:.6g} ({sense}imise)")
+        print(f"best       {best:.6g} ({problem.get('sense', 'min')}imise)")
+    report = _report_line(record.get("report"))
+    if report:
+        print(f"report     {report}")
     wall, ev, al = (
         _number(record.get(k)) for k in ("wall_seconds", "eval_seconds", "algo_seconds")
     )
@@ -175,6 +179,25 @@ def _print_record(record: dict, folder: Path) -> None:
             f"time       {wall:.2f} s wall, {ev / wall:.0%} evaluating, {al / wall:.0%} in the "
             f"algorithm, {_number(evaluations) / wall:.1f} evals/s"
         )
+
+
+def _report_line(report: object) -> str:
+    """The scalar figures of a problem's report of the best solution, on one line.
+
+    E.g. the face problem's ``facenet_distance 0.7759  baseline_distance 0.8233
+    beats_baseline yes``; lists (an embedding) and nested values are left to the record.
+    """
+    if not isinstance(report, dict):
+        return ""
+    parts = []
+    for key, value in report.items():
+        if isinstance(value, bool):
+            parts.append(f"{key} {'yes' if value else 'no'}")
+        elif isinstance(value, int | float):
+            parts.append(f"{key} {value:.4g}")
+        elif isinstance(value, str) and len(value) <= 60:
+            parts.append(f"{key} {value}")
+    return "  ".join(parts)
 
 
 def _number(value: object) -> float:

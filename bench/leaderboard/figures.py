@@ -4,8 +4,9 @@
   against evaluations, one line per algorithm;
 - ECDF of (run, target) pairs reached against evaluations, COCO style, with
   targets spread between the typical first-batch fitness and the best final one;
-- MAP-Elites heatmaps of the passive archive at the start, middle and end of
-  the run with the median final QD-score of each algorithm (2-D grids);
+- MAP-Elites heatmaps of the passive archive at the first, middle and last
+  snapshot of the run with the median final QD-score of each algorithm (1-D
+  and 2-D grids; ``draw_archive`` also draws ``bench archive``'s);
 - critical-difference diagram of the average ranks across problems;
 - win-rate matrix;
 - on the face problems, the pairwise distances between the best faces of all
@@ -15,13 +16,17 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scikit_posthocs as sp
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
+from bench.archive import snapshot_cells
 from bench.leaderboard.diversity import Diversity
 from bench.leaderboard.stats import Friedman, to_loss
 from bench.results import read_archive, read_curve
@@ -150,62 +155,133 @@ def _median_qd_run(group: pd.DataFrame) -> pd.Series | None:
     return done.iloc[(len(done) - 1) // 2] if len(done) else None
 
 
+@dataclass
+class ArchiveRow:
+    """One row of archive heatmaps: a run's snapshots, side by side.
+
+    Attributes:
+        label: What the row shows, at the head of each panel (an algorithm, a run).
+        data: The run's ``archive.npz`` arrays (``bench.results.read_archive``).
+        positions: The snapshots to draw, positions in ``data["evaluations"]``.
+        measures: The measure names, for the axes (``[]``: "measure 1", ...).
+
+    """
+
+    label: str
+    data: dict[str, np.ndarray]
+    positions: list[int]
+    measures: list[str]
+
+    @property
+    def evaluations(self) -> list[int]:
+        """The evaluation counts of the snapshots drawn."""
+        return [int(self.data["evaluations"][p]) for p in self.positions]
+
+
+def default_snapshots(evaluations: np.ndarray) -> list[int]:
+    """Positions of the first, middle and last snapshot (fewer when there are fewer).
+
+    The middle one is the snapshot between them nearest half the last one's
+    evaluations (the earlier of two as near): 12,000 of ``[50, 1000, ..., 25000]``.
+    """
+    n = len(evaluations)
+    if n < 3:
+        return list(range(n))
+    inner = np.asarray(evaluations[1:-1], dtype=np.float64)
+    middle = 1 + int(np.argmin(np.abs(inner - float(evaluations[-1]) / 2)))
+    return [0, middle, n - 1]
+
+
+def drawable(data: dict[str, np.ndarray] | None) -> bool:
+    """Whether archive arrays have a snapshot on a grid of 1 or 2 measures, which heatmaps show."""
+    return data is not None and len(data["bins"]) <= 2 and len(data["evaluations"]) > 0
+
+
+def _panel(
+    ax: Axes, row: ArchiveRow, position: int, sense: str, limits: tuple[float, float]
+) -> AxesImage:
+    """Draw one snapshot of ``row`` on ``ax``; return the image (for the colour bar)."""
+    data = row.data
+    bins = [int(b) for b in data["bins"]] + [1] * (2 - len(data["bins"]))
+    grid = np.full(bins[0] * bins[1], np.nan)  # flat index: C order, last measure fastest
+    cells = snapshot_cells(data, position)
+    grid[cells["index"]] = -cells["objective"] if sense == "min" else cells["objective"]
+    ranges = [tuple(r) for r in data["ranges"]] + [(0.0, 1.0)] * (2 - len(data["bins"]))
+    image = ax.imshow(
+        grid.reshape(bins).T, origin="lower", aspect="auto", vmin=limits[0], vmax=limits[1],
+        cmap="viridis", interpolation="nearest", extent=(*ranges[0], *ranges[1]),
+    )  # fmt: skip
+    ax.set_title(f"{row.label}: {int(data['evaluations'][position])} evals", fontsize="small")
+    ax.set_xlabel(row.measures[0] if row.measures else "measure 1", fontsize="small")
+    if len(data["bins"]) > 1:
+        ax.set_ylabel(row.measures[1] if len(row.measures) > 1 else "measure 2", fontsize="small")
+    else:
+        ax.set_yticks([])
+    ax.tick_params(labelsize="x-small")
+    return image
+
+
+def draw_archive(rows: list[ArchiveRow], sense: str, path: Path) -> Path:
+    """Heatmaps of the cells' fitness at the chosen snapshots, one row per ``ArchiveRow``.
+
+    Every panel shares one colour scale. Grids of 1 or 2 measures only (``drawable``).
+
+    Returns:
+        ``path``, written (its suffix gives the format: ``.png``, ``.pdf``, ``.svg``...).
+
+    """
+    ncol = max(len(r.positions) for r in rows)
+    fig = Figure(figsize=(3.0 * ncol + 1.0, 2.6 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), ncol, squeeze=False)
+    drawn = [snapshot_cells(r.data, p)["objective"] for r in rows for p in r.positions]
+    values = np.concatenate(drawn)
+    fitness = -values if sense == "min" else values
+    limits = (float(fitness.min()), float(fitness.max())) if len(fitness) else (0.0, 1.0)
+    image = None
+    for i, row in enumerate(rows):
+        for c in range(ncol):
+            if c < len(row.positions):
+                image = _panel(axes[i, c], row, row.positions[c], sense, limits)
+            else:
+                axes[i, c].axis("off")
+    if image is not None:
+        fig.colorbar(image, ax=axes, label=f"fitness of the cell's elite ({sense}imise)")
+    return _save(fig, path)
+
+
 def archive_figure(
     runs: pd.DataFrame, records: dict[str, dict], path: Path
 ) -> tuple[Path | None, str]:
-    """Fitness of the filled cells at each archive snapshot, one row per algorithm.
+    """Fitness of the filled cells at the first, middle and last snapshot, one row per algorithm.
 
     Returns:
         The figure (``None`` where no run saved 1-D or 2-D snapshots) and a caption
-        naming the runs shown.
+        naming the runs shown and the evaluation counts of their panels.
 
     """
     sense = str(runs["sense"].iloc[0])
     shown = []
     for algo, g in runs.groupby("algo", sort=False):
-        row = _median_qd_run(g)
-        data = read_archive(Path(row["path"])) if row is not None else None
-        if data is not None and len(data["bins"]) <= 2 and len(data["evaluations"]):
-            shown.append((str(algo), row, data))
+        run = _median_qd_run(g)
+        data = read_archive(Path(run["path"])) if run is not None else None
+        if drawable(data):
+            measures = (records.get(run["run_id"], {}).get("archive") or {}).get("measures", [])
+            row = ArchiveRow(str(algo), data, default_snapshots(data["evaluations"]), measures)
+            shown.append((row, run))
     if not shown:
         return None, ""
-    ncol = max(len(d["evaluations"]) for _, _, d in shown)
-    fig = Figure(figsize=(3.0 * ncol + 1.0, 2.6 * len(shown)), layout="constrained")
-    axes = fig.subplots(len(shown), ncol, squeeze=False)
-    values = np.concatenate([d["objective"] for _, _, d in shown])
-    fitness = -values if sense == "min" else values
-    vmin, vmax = (float(fitness.min()), float(fitness.max())) if len(fitness) else (0.0, 1.0)
-    image = None
-    for r, (algo, row, data) in enumerate(shown):
-        bins = [int(b) for b in data["bins"]] + [1] * (2 - len(data["bins"]))
-        measures = (records.get(row["run_id"], {}).get("archive") or {}).get("measures", [])
-        for c in range(ncol):
-            ax = axes[r, c]
-            if c >= len(data["evaluations"]):
-                ax.axis("off")
-                continue
-            grid = np.full(bins[0] * bins[1], np.nan)
-            sel = data["snapshot"] == c
-            obj = data["objective"][sel]
-            grid[data["index"][sel]] = -obj if sense == "min" else obj
-            ranges = [tuple(r) for r in data["ranges"]] + [(0.0, 1.0)] * (2 - len(data["bins"]))
-            image = ax.imshow(
-                grid.reshape(bins).T, origin="lower", aspect="auto", vmin=vmin, vmax=vmax,
-                cmap="viridis", interpolation="nearest", extent=(*ranges[0], *ranges[1]),
-            )  # fmt: skip
-            ax.set_title(f"{algo}: {int(data['evaluations'][c])} evals", fontsize="small")
-            ax.set_xlabel(measures[0] if measures else "measure 1", fontsize="small")
-            if len(measures) > 1:
-                ax.set_ylabel(measures[1], fontsize="small")
-            else:
-                ax.set_yticks([])
-            ax.tick_params(labelsize="x-small")
-    if image is not None:
-        fig.colorbar(image, ax=axes, label=f"fitness of the cell's elite ({sense}imise)")
-    caption = "Passive archive of each algorithm's median-QD-score run: " + ", ".join(
-        f"{algo} seed {int(row['seed'])}" for algo, row, _ in shown
+    caption = "Passive archive of each algorithm's median-QD-score run, at its first, middle and "
+    caption += "last snapshot: " + "; ".join(
+        f"{row.label} seed {int(run['seed'])} ({_counts(row.evaluations)} evaluations)"
+        for row, run in shown
     )
-    return _save(fig, path), caption
+    return draw_archive([row for row, _ in shown], sense, path), caption
+
+
+def _counts(evaluations: list[int]) -> str:
+    """``[50, 12000, 25000]`` as ``"50, 12,000 and 25,000"``."""
+    words = [f"{n:,}" for n in evaluations]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def cd_figure(result: Friedman, path: Path, alpha: float) -> Path | None:

@@ -115,7 +115,9 @@ def index_page(board: Leaderboard) -> str:
             {
                 "problem": r.problem,
                 "sense": r.sense,
-                "best algo": "– (all tied)" if r.tied else r.best or "–",
+                "best algo": "– (all tied)" if r.tied else " = ".join([r.best, *r.co_best])
+                if r.best
+                else "–",
                 "omnibus": r.omnibus.verdict(board.alpha),
             }
             for r in board.problems

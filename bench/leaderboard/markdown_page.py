@@ -78,9 +78,12 @@ def problem_notes(board: Leaderboard, result: ProblemResult) -> list[str]:
         best = "none, every finished run reached the same value"
     else:
         best = result.best or "none (no finished runs)"
+    shown = best
+    if result.co_best:
+        shown += f" (tied with {', '.join(result.co_best)}: the same median and mean)"
     return [
         f"Objective: {result.sense}imise final fitness. Best algorithm (lowest median loss): "
-        f"{best}.",
+        f"{shown}.",
         f"Omnibus test over algorithms: {_omnibus_words(result.omnibus, board.alpha)}. "
         f"Pairwise: two-sided Mann–Whitney U against {best}, Holm-corrected at "
         f"α = {board.alpha}.",
@@ -138,7 +141,7 @@ def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
     key = f"archive-{result.problem}"
     if key in board.figures:
         lines += [f"![Archive heatmaps: {result.problem}]({board.figures[key]})", ""]
-        lines += [board.captions[key] + " (start, middle, end of the run).", ""]
+        lines += [board.captions[key] + ".", ""]
     if result.problem in board.diversity:
         lines += _diversity(board, result.problem)
     targets = board.targets.get(result.problem, [])

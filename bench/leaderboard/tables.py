@@ -49,6 +49,23 @@ class ProblemResult:
     help: dict[str, str]
 
     @property
+    def co_best(self) -> list[str]:
+        """Other algorithms whose finished runs have exactly the best one's median and mean.
+
+        A GA whose budget ends with its first population samples what random
+        sampling does: the name that sorts first must not pass for the winner.
+        """
+        if self.best is None or self.tied or "algo" not in self.table:
+            return []
+        t = self.table.set_index("algo")
+        median, mean = t.loc[self.best, "median"], t.loc[self.best, "mean"]
+        return [
+            str(a)
+            for a in t.index
+            if a != self.best and t.loc[a, "median"] == median and t.loc[a, "mean"] == mean
+        ]
+
+    @property
     def tied(self) -> bool:
         """Every finished run of every algorithm reached the same value: no algorithm is best."""
         return self.omnibus.test == "none" and self.omnibus.p == 1.0

@@ -1,0 +1,180 @@
+"""Archive snapshots: their points, their storage as changes, old files, and ``bench archive``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from bench.archive import PassiveArchive, snapshot_cells, snapshot_points, snapshot_summary
+from bench.campaign import Plan, run_campaign
+from bench.cli import main
+from bench.evaluator import BudgetEvaluator
+from bench.leaderboard import build_leaderboard, figures
+from bench.registry import registered
+from bench.results import ARCHIVE, read_archive
+from bench.runner import execute
+from bench.spec import RunSpec
+from bench.testing import ProbeMeasures
+
+
+def _fill(archive: PassiveArchive, budget: int, batch: int, seed: int = 0) -> None:
+    """Offer ``budget`` random evaluations in batches of ``batch`` (the last one cut)."""
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < budget:
+        n = min(batch, budget - done)
+        archive.add(rng.random(n), rng.uniform(-3, 3, (n, 2)))
+        done += n
+
+
+@pytest.mark.parametrize(
+    ("budget", "batch", "expected"),
+    [
+        (25_000, 1, [1, *range(1000, 25_001, 1000)]),
+        (25_000, 50, [50, *range(1000, 25_001, 1000)]),
+        (500, 1, [1, *range(20, 501, 20)]),
+        (500, 50, list(range(50, 501, 50))),  # every batch reaches a point
+        (100, 1, [1, *range(4, 101, 4)]),
+        (100, 50, [50, 100]),
+    ],
+)
+def test_snapshots_follow_the_first_batch_and_every_4_percent(budget, batch, expected):
+    evaluator = BudgetEvaluator(ProbeMeasures(), budget)
+    _fill(evaluator.archive, budget, batch)
+    assert [n for n, _ in evaluator.archive.snapshots] == expected
+
+
+def test_snapshot_points_include_the_studys_iterations():
+    points = snapshot_points(25_000)
+    assert points[:3] == [1, 1000, 2000] and len(points) == 26
+    assert {12_000, 25_000} <= set(points)
+    assert snapshot_points(7) == [1, 2, 3, 4, 5, 6, 7]  # small budgets: no repeats
+    assert snapshot_points(1001)[-1] == 1001 and snapshot_points(0) == []
+
+
+def _old_layout(archive: PassiveArchive) -> dict[str, np.ndarray]:
+    """The arrays as files written before stored them: every filled cell at every snapshot."""
+    parts = [cells for _, cells in archive.snapshots]
+    out = {k: np.concatenate([p[k] for p in parts]) for k in ("index", "objective", "found_at")}
+    out["snapshot"] = np.repeat(np.arange(len(parts)), [len(p["index"]) for p in parts])
+    new = archive.snapshot_arrays()
+    return {**{k: new[k] for k in ("bins", "ranges", "offset", "evaluations")}, **out}
+
+
+def test_the_file_stores_changes_and_rebuilds_every_snapshot():
+    archive = PassiveArchive.for_problem(ProbeMeasures(), 2000)
+    _fill(archive, 2000, 10)
+    arrays = archive.snapshot_arrays()
+    assert len(arrays["evaluations"]) == 26
+    old = _old_layout(archive)
+    assert len(arrays["index"]) < len(old["index"]) / 3, "changes only, not every cell each time"
+    for position, (_, cells) in enumerate(archive.snapshots):
+        for data in (arrays, old):  # the new layout and files written before read alike
+            rebuilt = snapshot_cells(data, position)
+            order = np.argsort(cells["index"])
+            for key in ("index", "objective", "found_at"):
+                np.testing.assert_array_equal(rebuilt[key], cells[key][order])
+    last = snapshot_summary(arrays, "min")[-1]
+    assert last["cells"] == archive.stats()["elites"]
+    assert last["qd_score"] == pytest.approx(archive.stats()["qd_score"])
+    assert last["coverage"] == pytest.approx(archive.stats()["coverage"])
+    assert snapshot_summary(arrays, "min") == snapshot_summary(old, "min")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """A saved run with an archive (ProbeMeasures × random) and one without (sphere)."""
+    out = tmp_path_factory.mktemp("runs")
+    with registered(problems={"probe-measures": ProbeMeasures}):
+        spec = RunSpec("probe-measures", "random", budget=100, algo_params={"batch": 10})
+        measured = execute(spec, progress=False).save(out / "measured")
+    plain = RunSpec("sphere", "random", 20, problem_params={"dim": 4}, algo_params={"batch": 10})
+    return {"measured": measured, "plain": execute(plain, progress=False).save(out / "plain")}
+
+
+def test_the_command_prints_the_snapshots_and_draws_the_nearest(runs, tmp_path, capsys):
+    png = tmp_path / "figs" / "map.png"
+    assert main(["archive", str(runs["measured"]), "--at", "0,47,100", "--out", str(png)]) == 0
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line[:1] in "* " and line[2:3] == " "]
+    rows = [line.split() for line in table]  # the heading starts "  evaluations"
+    assert [int(r[-5]) for r in rows] == list(range(10, 101, 10))
+    assert [int(r[1]) for r in rows if r[0] == "*"] == [10, 50, 100]  # nearest to 0, 47, 100
+    assert "first gene, last gene" in out and "snapshots at 10, 50, 100 evaluations" in out
+    with Image.open(png) as image:
+        assert image.size[0] > 3 * 150  # three panels side by side
+
+
+def test_the_command_defaults_to_first_middle_and_last(runs, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["archive", str(runs["measured"])]) == 0
+    assert "snapshots at 10, 50, 100 evaluations" in capsys.readouterr().out
+    assert (tmp_path / "measured-archive.png").is_file()
+
+
+def test_the_command_reads_an_old_three_snapshot_file(runs, tmp_path, capsys):
+    archive = PassiveArchive.for_problem(ProbeMeasures(), 100)
+    archive._checkpoints = [1, 50, 100]  # as runs snapshotted before
+    _fill(archive, 100, 10)
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "record.json").write_text((runs["measured"] / "record.json").read_text())
+    np.savez_compressed(folder / ARCHIVE, **_old_layout(archive))
+    assert main(["archive", str(folder), "--out", str(tmp_path / "old.png")]) == 0
+    out = capsys.readouterr().out
+    assert "snapshots at 10, 50, 100 evaluations" in out
+    assert f"{archive.stats()['elites']:>6}" in out.splitlines()[-2]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["{plain}"], "has no archive.npz: only runs on a problem with measures"),
+        (["{measured}", "--at", "0,101"], "--at 101 is beyond the run's budget of 100"),
+        (["{measured}", "--out", "map.txt"], "--out map.txt: give a file ending in one of"),
+        (["{measured}/nowhere"], "does not exist; give a run folder"),
+        (["{measured}/.."], "is not a run folder (no record.json)"),
+    ],
+)
+def test_command_errors_are_one_line(runs, capsys, argv, words):
+    argv = [a.format(**{k: str(v) for k, v in runs.items()}) for a in argv]
+    assert main(["archive", *argv]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_malformed_counts_are_usage_errors(runs, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["archive", str(runs["measured"]), "--at", "0,-5"])
+    assert exit_.value.code == 2 and "0 or more" in capsys.readouterr().err
+
+
+def test_the_leaderboard_caption_names_the_counts_drawn(runs, tmp_path):
+    record_runs = pd.DataFrame([{
+        "algo": "random", "status": "finished", "qd_score": 1.0, "seed": 0, "sense": "min",
+        "path": str(runs["measured"]), "run_id": "r",
+    }])  # fmt: skip
+    path, caption = figures.archive_figure(record_runs, {}, tmp_path / "a.png")
+    assert path is not None and path.is_file()
+    assert "random seed 0 (10, 50 and 100 evaluations)" in caption
+    data = read_archive(runs["measured"])
+    assert figures.default_snapshots(data["evaluations"]) == [0, 4, 9]
+    assert figures.default_snapshots(np.array([50, *range(1000, 25_001, 1000)]))[1] == 12
+    assert figures.default_snapshots(np.array([50, 12_500, 25_000])) == [0, 1, 2]
+    assert figures.default_snapshots(np.array([20, 40, 60])) == [0, 1, 2]  # 40, not 20 again
+    assert figures.default_snapshots(np.array([50, 100])) == [0, 1]
+
+
+def test_the_leaderboard_pages_say_which_counts_they_show(tmp_path):
+    with registered(problems={"probe-measures": ProbeMeasures}):
+        plan = Plan(["probe-measures"], ["random"], [0, 1, 2], 60, {}, {"random": {"batch": 20}})
+        run_campaign(plan, tmp_path / "c", progress=False)
+        board = build_leaderboard(tmp_path / "c", tmp_path / "lb")
+    markdown = (board.out / "README.md").read_text()
+    html = (board.out / "problem-probe-measures.html").read_text()
+    assert "(20, 40 and 60 evaluations)." in markdown and "start, middle" not in markdown
+    assert "(20, 40 and 60 evaluations)" in html
