@@ -21,12 +21,18 @@ Measures for quality-diversity: the face's coordinates on the first two
 principal axes of FaceNet embeddings of the generator's random faces, in
 standard deviations (``face_measures``), fitted once per generator and stored.
 
-``baseline="A.jpg,B.jpg"`` (two photos of the target person) records their
-distance, the figure a run's best face must beat to "deceive FaceNet".
+``baseline=B.jpg`` (another photo of the target's person, not a target photo)
+records its FaceNet distance to the target, the figure a run's best face must
+beat to "deceive FaceNet" (the study's quality check). ``baseline="A.jpg,B.jpg"``
+means the same where the target is photo A alone, and is refused otherwise.
+Target photos farther apart than FaceNet's same-person threshold, and a
+baseline photo farther than it from the target, are warned about
+(``target_warnings``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,8 +50,11 @@ from bench.problems.face_crop import (
 from bench.problems.face_measures import RANGE_STD, FacePCA, pca_filename
 from bench.problems.face_targets import (
     IMAGE_SIZE,
+    SAME_PERSON_THRESHOLD,
     FaceAligner,
-    photo_distance,
+    FaceInputError,
+    check_photo_file,
+    embed_faces,
     standardise,
     target_from_photos,
 )
@@ -74,7 +83,8 @@ class FaceSimilarity(Problem):
         generator: Registered face generator name, or a ``Generator`` instance.
         weights: Weight file for that generator instead of its shipped one.
         facenet: FaceNet weights: ``casia-webface`` (default), ``vggface2`` or a ``.pt`` file.
-        baseline: Two photos of the target person, comma separated, or ``None``.
+        baseline: Another photo of the target's person (not a target photo), or ``None``;
+            ``A,B`` is accepted where the target is photo ``A`` alone (the same figure).
         device: Torch device of the generator and FaceNet (``cpu``, ``cuda``, ``cuda:N``).
         chunk: Most images per forward pass; ``None`` picks one from free memory.
         calibration_samples: Generated samples for the crop box when none is cached.
@@ -117,6 +127,10 @@ class FaceSimilarity(Problem):
         channels_last: bool = True,
         compile: bool = False,  # the user-facing name: --set compile=true
     ):
+        # the photos are checked before any network loads (seconds)
+        self.target_spec = target
+        self.target_seed, self.target_photos = _parse_target(target)
+        self.baseline_photos = _parse_baseline(baseline, self.target_seed, self.target_photos)
         if chunk is not None and chunk < 1:
             raise ValueError(f"chunk must be at least 1, got {chunk}")
         if precision not in PRECISIONS:
@@ -148,13 +162,13 @@ class FaceSimilarity(Problem):
         self.manual_crop = crop is not None  # the stored measure axes belong to the calibrated box
         if chunk is None:
             self.chunk = auto_chunk(self.device, lambda n: self.embed_genomes(self._probe(n)))
-        self.target_spec = target
         self.target_warnings: tuple[str, ...] = ()
-        self.target_photos: tuple[str, ...] = ()
-        self.baseline_photos: tuple[str, ...] = ()
+        self.target_spread: float | None = None  # largest photo-to-target distance
+        self.target_max_pair_distance: float | None = None  # largest photo-to-photo distance
         self._judge2 = None  # (DlibJudge, target descriptor [128]) once asked for
-        self.target = self._target_embedding(target)  # [512] float32 tensor on device
-        self.baseline = self._baseline(baseline)
+        self._aligner: FaceAligner | None = None
+        self.target = self._target_embedding()  # [512] float32 tensor on device
+        self.baseline = self._baseline()
         self.compile_deviation = self._compile() if compile else None
         self.precision_deviation = self._set_precision(precision)
 
@@ -199,31 +213,54 @@ class FaceSimilarity(Problem):
             return CropBox.load(cached)
         return calibrate_crop(self.generator, samples, aligner=FaceAligner(self.device))
 
-    def _target_embedding(self, spec: str) -> torch.Tensor:
-        if spec.startswith("seed:"):
-            try:
-                seed = int(spec.removeprefix("seed:"))
-            except ValueError:
-                raise ValueError(f"target seed must be an integer: {spec!r}") from None
-            if seed < 0:
-                raise ValueError(f"target seed must be an integer from 0: {spec!r}")
-            return self.embed_genomes(self.seed_genome(seed))[0]
-        paths = [p.strip() for p in spec.split(",") if p.strip()]
-        self.target_photos = tuple(paths)
-        target = target_from_photos(paths, self.facenet, FaceAligner(self.device))
+    @property
+    def aligner(self) -> FaceAligner:
+        """MTCNN for the target and baseline photos, made on first use."""
+        if self._aligner is None:
+            self._aligner = FaceAligner(self.device)
+        return self._aligner
+
+    def _target_embedding(self) -> torch.Tensor:
+        """The target's unit embedding ``[512]`` (float32, on the device)."""
+        if self.target_seed is not None:
+            return self.embed_genomes(self.seed_genome(self.target_seed))[0]
+        target = target_from_photos(self.target_photos, self.facenet, self.aligner)
         self.target_warnings = target.warnings
+        self.target_spread = target.spread
+        self.target_max_pair_distance = target.max_pair_distance
         return torch.as_tensor(target.embedding, device=self.device)
 
-    def _baseline(self, spec: str | None) -> float | None:
-        if spec is None:
+    def _baseline(self) -> float | None:
+        """FaceNet distance from the target to the baseline photo (the study's baseline)."""
+        if not self.baseline_photos:
             return None
-        paths = [p.strip() for p in spec.split(",") if p.strip()]
-        if len(paths) != 2:
-            raise ValueError(f"baseline needs two photos 'A,B', got {spec!r}")
-        self.baseline_photos = tuple(paths)
-        dist, warnings = photo_distance(*paths, self.facenet, FaceAligner(self.device))
-        self.target_warnings += warnings
+        photo = self.baseline_photos[-1]  # of "A,B" (target A), B
+        face = self.aligner.align(photo)
+        emb = embed_faces(self.facenet, face.face[None])[0]  # [512]
+        dist = float(np.linalg.norm(self.target.cpu().numpy() - emb))
+        if dist < 1e-4:
+            raise ValueError(
+                f"baseline photo {photo} shows the target's own face (distance {dist:.1e}); "
+                "give another photo of the person"
+            )
+        self.target_warnings += face.warnings
+        if dist > SAME_PERSON_THRESHOLD:
+            self.target_warnings += (
+                f"baseline photo {photo} is {dist:.3f} from the target for FaceNet, over its "
+                f"same-person threshold {SAME_PERSON_THRESHOLD}: probably another person; "
+                "give a photo of the target's person",
+            )
         return dist
+
+    @property
+    def baseline_note(self) -> str | None:
+        """What ``baseline_distance`` measures, or ``None`` without a baseline."""
+        if not self.baseline_photos:
+            return None
+        return (
+            f"FaceNet distance from the target to {self.baseline_photos[-1]}, another photo "
+            "of its person (seeds digest §1's baseline)"
+        )
 
     def faces(self, images: torch.Tensor) -> torch.Tensor:
         """FaceNet inputs from generated images.
@@ -386,8 +423,8 @@ class FaceSimilarity(Problem):
         Returns:
             ``facenet_distance`` to the target and ``facenet_embedding`` (512 floats,
             for the diversity of solutions across runs); ``baseline_distance`` and
-            ``beats_baseline`` (the face is closer to the target than the
-            baseline photo pair are to each other: it "deceives FaceNet"), both
+            ``beats_baseline`` (the face is closer to the target than the baseline
+            photo, another photo of the person, is: it "deceives FaceNet"), both
             ``None`` without a baseline; ``dlib_distance`` and ``dlib_accepted``
             (below dlib's 0.6) from the second judge, ``None`` with a
             ``dlib_unavailable`` message when dlib is not installed.
@@ -431,7 +468,8 @@ class FaceSimilarity(Problem):
         path = getattr(self.generator, "weight_path", None)
         dlib_files = self._judge2[0].model_files if self._judge2 is not None else ()
         calibrations = tuple(p for p in self._calibration_files.values() if p.is_file())
-        photos = tuple(Path(p) for p in (*self.target_photos, *self.baseline_photos))
+        given = dict.fromkeys((*self.target_photos, *self.baseline_photos))  # "A,B" repeats A
+        photos = tuple(Path(p) for p in given)
         return (
             ((Path(path),) if path else ())
             + (Path(self.facenet_file),)
@@ -446,6 +484,9 @@ class FaceSimilarity(Problem):
         return {
             "target": self.target_spec,
             "target_warnings": list(self.target_warnings),
+            # None for a seed: target; 0 for one photo
+            "target_spread": self.target_spread,
+            "target_max_pair_distance": self.target_max_pair_distance,
             "generator": name if isinstance(name, str) else type(name).__name__,
             "z_dim": self.z_dim,
             "space": self.latent.space,
@@ -458,6 +499,8 @@ class FaceSimilarity(Problem):
             "crop_face_side": self.crop.face_side,
             "crop_detected": f"{self.crop.detected}/{self.crop.samples}",
             "baseline_distance": self.baseline,
+            "baseline_photos": list(self.baseline_photos),
+            "baseline": self.baseline_note,
             "device": str(self.device),
             "chunk": self.chunk,
             "precision": self.precision,
@@ -465,6 +508,74 @@ class FaceSimilarity(Problem):
             "compile": self.compile_deviation is not None,
             "compile_max_fitness_deviation": self.compile_deviation,
         }
+
+
+def _parse_target(spec: str) -> tuple[int | None, tuple[str, ...]]:
+    """``(seed, ())`` of a ``seed:N`` target, or ``(None, photos)``, each photo an existing file."""
+    if spec.startswith("seed:"):
+        try:
+            seed = int(spec.removeprefix("seed:"))
+        except ValueError:
+            raise ValueError(f"target seed must be an integer: {spec!r}") from None
+        if seed < 0:
+            raise ValueError(f"target seed must be an integer from 0: {spec!r}")
+        return seed, ()
+    paths = tuple(p.strip() for p in spec.split(",") if p.strip())
+    if not paths:
+        raise FaceInputError(f"no target photos given in target={spec!r}; give seed:N or PHOTO")
+    for path in paths:
+        check_photo_file(path)
+    return None, paths
+
+
+def _parse_baseline(
+    spec: str | None, seed: int | None, target_photos: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The baseline photos of ``spec`` (``()`` for ``None``), refused where they mean nothing.
+
+    Args:
+        spec: ``PHOTO`` (another photo of the target's person) or ``A,B`` (the target is
+            photo ``A`` alone), or ``None``.
+        seed: The target's seed, ``None`` for a photo target.
+        target_photos: The target's photos.
+
+    """
+    if spec is None:
+        return ()
+    if seed is not None:
+        raise ValueError(
+            f"baseline needs a photo target: seed:{seed} is a generated face with no other "
+            "photo of its person; drop baseline, or give target=PHOTO"
+        )
+    paths = tuple(p.strip() for p in spec.split(",") if p.strip())
+    if len(paths) not in (1, 2):
+        raise ValueError(
+            f"baseline is one other photo of the target's person (baseline=PHOTO), got {spec!r}"
+        )
+    for path in paths:
+        check_photo_file(path)
+    if len(paths) == 2 and _same_file(*paths):
+        raise ValueError(
+            f"baseline names {paths[0]} twice (distance 0, a bar no face beats); "
+            "give one other photo of the target's person: baseline=PHOTO"
+        )
+    if len(paths) == 2 and not (len(target_photos) == 1 and _same_file(paths[0], target_photos[0])):
+        raise ValueError(
+            f"baseline={spec} is the distance between two photos, the study's baseline only "
+            f"for target={paths[0]} alone; give one other photo of the target's person: "
+            "baseline=PHOTO"
+        )
+    if any(_same_file(paths[-1], t) for t in target_photos):
+        raise ValueError(
+            f"baseline photo {paths[-1]} is a target photo; give one other photo of the "
+            "target's person: baseline=PHOTO"
+        )
+    return paths
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two existing paths name one file."""
+    return os.path.samefile(a, b)
 
 
 def _is_shipped(path: Path) -> bool:

@@ -32,6 +32,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 IMAGE_SIZE = 160
 MARGIN = 14  # pixels of the 160x160 crop; best separation of faces-pairs among 0, 14, 32
 MAX_SIDE = 1024
+# L2 distance between unit embeddings under which FaceNet (CASIA-WebFace) takes two faces for
+# one person: the best threshold of `bench weights verify facenet-casia` on faces-pairs
+# (accuracy 1.000 at 1.129; same-person pairs at most 1.078, different people from 1.180).
+SAME_PERSON_THRESHOLD = 1.13
 
 
 class FaceInputError(ValueError):
@@ -56,6 +60,16 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
+def check_photo_file(path: str | os.PathLike) -> Path:
+    """``path`` as a ``Path``; ``FaceInputError`` if it is a folder or does not exist."""
+    path = Path(path)
+    if path.is_dir():
+        raise FaceInputError(f"{path} is a folder; give a photo file")
+    if not path.is_file():
+        raise FaceInputError(f"{path}: no such file")
+    return path
+
+
 def load_photo(path: str | os.PathLike) -> Image.Image:
     """Read a photo as upright 8-bit RGB.
 
@@ -66,9 +80,7 @@ def load_photo(path: str | os.PathLike) -> Image.Image:
         A fully loaded RGB ``PIL.Image``.
 
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FaceInputError(f"{path}: no such file")
+    path = check_photo_file(path)
     try:
         with Image.open(path) as im:
             im.load()  # truncated files fail here (Pillow does not pad them by default)
@@ -206,7 +218,9 @@ class Target:
         embedding: ``[512]`` float32, unit norm.
         files: The photos it came from.
         spread: Largest distance from one photo's embedding to ``embedding`` (0 for one photo).
-        warnings: Messages about the photos (e.g. several faces in one).
+        warnings: Messages about the photos (several faces in one; two photos farther
+            apart than ``SAME_PERSON_THRESHOLD``, probably of two people).
+        max_pair_distance: Largest distance between two photos' embeddings (0 for one photo).
 
     """
 
@@ -214,6 +228,7 @@ class Target:
     files: tuple[Path, ...]
     spread: float
     warnings: tuple[str, ...]
+    max_pair_distance: float = 0.0
 
 
 def target_from_photos(
@@ -227,7 +242,8 @@ def target_from_photos(
         aligner: The detector and cropper.
 
     Returns:
-        The re-normalised mean embedding of the photos' largest faces.
+        The re-normalised mean embedding of the photos' largest faces; its warnings
+        name every pair of photos farther apart than ``SAME_PERSON_THRESHOLD``.
 
     """
     if not paths:
@@ -240,8 +256,23 @@ def target_from_photos(
         raise FaceInputError("the target photos' embeddings cancel out; use photos of one person")
     mean = (mean / norm).astype(np.float32)
     spread = float(np.linalg.norm(emb - mean, axis=1).max()) if len(emb) > 1 else 0.0
-    warnings = tuple(w for f in faces for w in f.warnings)
-    return Target(mean, tuple(f.path for f in faces), spread, warnings)
+    pairs = np.linalg.norm(emb[:, None] - emb[None], axis=2)  # [K, K]
+    warnings = tuple(w for f in faces for w in f.warnings) + _two_people(faces, pairs)
+    files = tuple(f.path for f in faces)
+    return Target(mean, files, spread, warnings, float(pairs.max()))
+
+
+def _two_people(faces: Sequence[AlignedFace], pairs: np.ndarray) -> tuple[str, ...]:
+    """Warnings for the photo pairs whose distance ``pairs [K, K]`` says two people."""
+    k = len(faces)
+    return tuple(
+        f"target photos {faces[i].path} and {faces[j].path} are {pairs[i, j]:.3f} apart for "
+        f"FaceNet, over its same-person threshold {SAME_PERSON_THRESHOLD}: probably two "
+        "people, averaged into one target; give photos of one person"
+        for i in range(k)
+        for j in range(i + 1, k)
+        if pairs[i, j] > SAME_PERSON_THRESHOLD
+    )
 
 
 def photo_distance(
@@ -252,8 +283,9 @@ def photo_distance(
 ) -> tuple[float, tuple[str, ...]]:
     """FaceNet distance between the largest faces of two photos.
 
-    Given two photos of one person this is the baseline a generated face must
-    beat to "deceive FaceNet" (the study's quality check).
+    Given a one-photo target and another photo of that person this is the
+    baseline a generated face must beat to "deceive FaceNet" (the study's
+    quality check); ``FaceSimilarity`` measures it from the target embedding.
 
     Returns:
         ``(L2 distance between unit embeddings, warnings)``.
