@@ -10,7 +10,9 @@ Layout of ``out``::
     tables/<name>.{csv,parquet}, tables/pairwise-<name>.csv, tables/ranks.csv,
     tables/winrate.csv, tables/nemenyi.csv
     tables/diversity-<name>.csv, tables/diversity-matrix-<name>.csv   (face problems)
-    figures/*.png, images/<problem>/<algo>.png, images/<problem>/target-<i>.png (faces)
+    figures/*.png, images/<problem>/<algo>.png, images/<problem>/target-<i>.png (faces),
+    images/<problem>/target-<i>-crop.png (a seed target's face as FaceNet saw it),
+    images/<problem>/runs/<algo>-s<seed>.png (faces: each heatmap run's best face)
 
 Every link between these files is relative, so the folder can be copied or
 opened from disk with no network.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -28,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from PIL import Image
 
 from bench.leaderboard import figures, stats
 from bench.leaderboard.columns import EXTRA_COLUMNS, FACE_PROBLEMS
-from bench.leaderboard.diversity import Diversity, diversity
+from bench.leaderboard.diversity import Diversity, RunFaces, diversity, spread
 from bench.leaderboard.formatting import slug
 from bench.leaderboard.provenance import gather
 from bench.leaderboard.runs import load_runs
@@ -62,6 +66,7 @@ class Leaderboard:
         gallery_runs: Problem → algorithm → (seed, final fitness) of the pictured run.
         diversity: Face problem → pairwise distances between its runs' best faces.
         targets: Face problem → its targets as pictures (or why they are unavailable).
+        run_faces: Face problem → the best face of each run of its diversity heatmap.
         title: Heading of the overview; default ``Leaderboard: <campaign folder name>``.
         note: A paragraph under the heading (what was run, where, why these budgets).
 
@@ -82,6 +87,7 @@ class Leaderboard:
     gallery_runs: dict[str, dict[str, tuple[int, float] | None]] = field(default_factory=dict)
     diversity: dict[str, Diversity] = field(default_factory=dict)
     targets: dict[str, list[TargetImage]] = field(default_factory=dict)
+    run_faces: dict[str, RunFaces] = field(default_factory=dict)
     title: str | None = None
     note: str | None = None
 
@@ -186,6 +192,7 @@ def write_figures(board: Leaderboard) -> None:
             _keep(board, f"diversity-{problem}", heatmap)
             folder = Path("images") / name
             board.targets[problem] = target_images(runs, board.records, board.out, folder)
+            board.run_faces[problem] = _run_faces(board, problem, runs)
     _keep(board, "cd", figures.cd_figure(board.friedman, fig_dir / "cd.png", board.alpha))
     _keep(board, "winrate", figures.winrate_figure(board.winrate, fig_dir / "winrate.png"))
 
@@ -212,6 +219,49 @@ def _gallery(board: Leaderboard, result: ProblemResult, runs: pd.DataFrame) -> N
     board.gallery_runs[result.problem] = pictured
 
 
+RUN_FACE_SIDE = 256  # pixels: larger best faces are shrunk to this for the strip
+
+
+def _run_faces(board: Leaderboard, problem: str, runs: pd.DataFrame) -> RunFaces:
+    """Copy the ``best.png`` of every run in ``problem``'s heatmap (at most ``MAX_RUN_FACES``).
+
+    The copies go to ``images/<problem>/runs/<algo>-s<seed>.png`` (``-2``, ``-3`` ...
+    after a run of the same algorithm and seed on another target); pictures over
+    ``RUN_FACE_SIDE`` pixels a side are shrunk to it.
+    """
+    div = board.diversity[problem]
+    by_id = runs.set_index("run_id")
+    have = [i for i, r in enumerate(div.run_ids) if isinstance(by_id.at[r, "image_path"], str)]
+    kept = [have[k] for k in spread([div.algos[i] for i in have])]
+    pictured, shown = set(have), set(kept)
+    faces = RunFaces(
+        no_image=[lb for i, lb in enumerate(div.labels) if i not in pictured],
+        left_out=[(div.labels[i], div.algos[i]) for i in have if i not in shown],
+    )
+    folder = Path("images") / slug(problem) / "runs"
+    if kept:
+        (board.out / folder).mkdir(parents=True, exist_ok=True)
+    used: dict[str, int] = {}
+    for i in kept:
+        run = by_id.loc[div.run_ids[i]]
+        stem = f"{slug(div.algos[i])}-s{int(run['seed'])}"
+        used[stem] = used.get(stem, 0) + 1
+        path = folder / (stem + (f"-{used[stem]}" if used[stem] > 1 else "") + ".png")
+        _copy_small(Path(run["image_path"]), board.out / path)
+        faces.shown.append((div.labels[i], div.algos[i], path.as_posix()))
+    return faces
+
+
+def _copy_small(source: Path, target: Path) -> None:
+    """Copy the picture ``source`` to ``target``, shrunk to ``RUN_FACE_SIDE`` if larger."""
+    with Image.open(source) as im:
+        if max(im.size) <= RUN_FACE_SIDE:
+            shutil.copyfile(source, target)
+            return
+        im.thumbnail((RUN_FACE_SIDE, RUN_FACE_SIDE))
+        im.save(target)
+
+
 TABLES = ("runs", "ranks", "winrate", "nemenyi")  # tables/ files not named after a problem
 
 
@@ -220,14 +270,28 @@ def check_file_names(problems: list[str], algos: list[str]) -> None:
 
     Files are named by ``slug``: ``pymoo:ga`` and ``pymoo_ga`` share a gallery
     image, and a problem called ``ranks`` or ``pairwise-x`` would overwrite the
-    rank table or the pairwise table of problem ``x``.
+    rank table or the pairwise table of problem ``x``. On a face problem an
+    algorithm called ``target-0`` would overwrite the target's picture. The best
+    faces of runs, ``images/<problem>/runs/<algo>-s<seed>.png``, end in an integer
+    seed, so they differ whenever the algorithms' names do.
     """
     owners: dict[str, str] = {f"tables/{t}": f"the {t} table" for t in TABLES}
     named = [
         (f"problem {p!r}", f"tables/{pre}{slug(p)}")
         for p in problems
         for pre in ("", "pairwise-", "diversity-", "diversity-matrix-")
-    ] + [(f"algorithm {a!r}", f"images/*/{slug(a)}") for a in algos]
+    ] + [
+        (f"algorithm {a!r}", name)
+        for a in algos
+        for name in (f"images/*/{slug(a)}", f"images/*/runs/{slug(a)}-s*")
+    ]
+    faces = any(fnmatch.fnmatchcase(p, FACE_PROBLEMS) for p in problems)
+    for a in algos:
+        if faces and re.fullmatch(r"target-\d+(-crop)?", slug(a)):
+            raise SpecError(
+                f"the face targets' pictures and algorithm {a!r} would both write "
+                f"images/*/{slug(a)}.png: rename the algorithm"
+            )
     for owner, name in named:
         other = owners.setdefault(name, owner)
         if other != owner:

@@ -66,6 +66,7 @@ class Diversity:
         algos: ``[N]`` algorithm of each of those runs.
         distances: ``[N, N]`` pairwise L2 distances between their embeddings.
         skipped: One line per finished run left out, with the reason.
+        run_ids: ``[N]`` run id of each of those runs (heatmap order).
 
     """
 
@@ -75,6 +76,7 @@ class Diversity:
     algos: list[str] = field(default_factory=list)
     distances: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     skipped: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
 
 
 def embedding_of(record: dict[str, Any] | None) -> tuple[np.ndarray | None, str]:
@@ -223,6 +225,7 @@ def diversity(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> Diversi
         [str(a) for a in shown["algo"]],
         _distances([found[i] for i in shown["run_id"]]),
         skipped,
+        [str(i) for i in shown["run_id"]],
     )
 
 
@@ -241,3 +244,50 @@ def shown_table(table: pd.DataFrame) -> pd.DataFrame:
 def _distances(embeddings: list[np.ndarray]) -> np.ndarray:
     """Pairwise distances ``[N, N]`` of ``N`` embeddings of one length (``[0, 0]`` for none)."""
     return pairwise_distances(np.stack(embeddings)) if embeddings else np.zeros((0, 0))
+
+
+MAX_RUN_FACES = 60  # best faces shown under a heatmap; the heatmap itself shows every run
+RUN_FACES_CAPTION = (
+    "Best face of each run in the heatmap, in its order and with its labels (one row per algorithm)"
+)
+
+
+@dataclass
+class RunFaces:
+    """The best faces of a heatmap's runs, as a face problem's page shows them.
+
+    Attributes:
+        shown: ``(label, algorithm, picture)`` per pictured run, in heatmap order;
+            the picture is relative to the leaderboard folder.
+        no_image: Labels of heatmap runs whose folder holds no ``best.png``.
+        left_out: ``(label, algorithm)`` of heatmap runs with a picture not shown
+            (past ``MAX_RUN_FACES``).
+
+    """
+
+    shown: list[tuple[str, str, str]] = field(default_factory=list)
+    no_image: list[str] = field(default_factory=list)
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+
+
+def spread(algos: list[str], limit: int = MAX_RUN_FACES) -> list[int]:
+    """Positions of at most ``limit`` runs shared fairly between algorithms, in order.
+
+    Args:
+        algos: ``[N]`` algorithm of each run, in heatmap order.
+        limit: How many positions to keep.
+
+    Returns:
+        Sorted positions into ``algos``: each algorithm's first runs, taken in
+        turn (one of each algorithm, then a second of each, ...) until ``limit``.
+
+    """
+    queues: dict[str, list[int]] = {}
+    for i, algo in enumerate(algos):
+        queues.setdefault(algo, []).append(i)
+    kept: list[int] = []
+    depth = 0
+    while len(kept) < min(limit, len(algos)):
+        kept += [q[depth] for q in queues.values() if depth < len(q)][: limit - len(kept)]
+        depth += 1
+    return sorted(kept)

@@ -16,7 +16,9 @@ from bench.leaderboard import diversity, figures
 from bench.leaderboard.formatting import LEGEND, rows, slug
 from bench.leaderboard.markdown_page import (
     diversity_notes,
+    face_rows,
     problem_notes,
+    run_faces_notes,
     settings,
     unfinished_runs,
 )
@@ -43,6 +45,10 @@ dl.prov dt { font-weight: bold; float: left; clear: left; width: 10rem; }
 dl.prov dd { margin-left: 10.5rem; }
 nav a { margin-right: 1rem; }
 .wide { overflow-x: auto; }
+.runs { display: flex; flex-wrap: wrap; gap: 0.3rem; margin: 0.2rem 0; }
+.runs figure { margin: 0; text-align: center; }
+.runs img { width: 5rem; height: auto; image-rendering: pixelated; }
+.runs figcaption { font-size: 0.7rem; }
 """
 
 
@@ -169,6 +175,18 @@ def _diversity(board: Leaderboard, problem: str) -> list[str]:
         body.append("<p>Finished runs left out of the distances:</p>")
         body.append(f'<ul class="skipped">{items}</ul>')
     body.append(_figure(board.figures.get(f"diversity-{problem}"), diversity.CAPTION))
+    return body + _run_faces(board, problem)
+
+
+def _run_faces(board: Leaderboard, problem: str) -> list[str]:
+    """Each heatmap run's best face, small and labelled, one row per algorithm."""
+    faces = board.run_faces.get(problem)
+    if faces is None or not (faces.shown or faces.no_image):
+        return []
+    body = [f'<p>{escape(run_faces_notes(faces, problem))}</p>']
+    for algo, shown in face_rows(faces):
+        cards = "".join(_figure(path, label) for label, path in shown)
+        body.append(f'<div class="runs" title="{escape(algo)}">{cards}</div>')
     return body
 
 
@@ -208,6 +226,7 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
     for t in targets:
         missing = f'<p class="unavailable">{escape(t.text)}</p>'
         cards.append(_figure(t.path, t.text) if t.path else missing)
+        cards.append(_figure(t.crop, f"{t.text}, {t.crop_caption}") if t.crop else "")
     for algo, path in shots.items():
         pick = picks.get(algo)
         what = f"{algo}: seed {pick[0]}, fitness {pick[1]:.4g}" if pick else f"{algo}: no run"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,7 @@ import pandas as pd
 
 from bench.leaderboard import diversity
 from bench.leaderboard.figures import ANYTIME_CAPTION, ECDF_CAPTION
-from bench.leaderboard.formatting import LEGEND, cell, rows
+from bench.leaderboard.formatting import LEGEND, cell, rows, slug
 from bench.leaderboard.provenance import provenance_lines
 
 if TYPE_CHECKING:
@@ -111,6 +112,56 @@ def diversity_notes(div: diversity.Diversity) -> str:
     )
 
 
+def run_faces_notes(faces: diversity.RunFaces, problem: str) -> str:
+    """The sentence above the best faces of a face problem's heatmap runs."""
+    words = [f"{diversity.RUN_FACES_CAPTION}: {len(faces.shown)} runs."]
+    if faces.no_image:
+        n = len(faces.no_image)
+        words.append(
+            f"{n} {'runs have' if n > 1 else 'run has'} no best.png: {', '.join(faces.no_image)}."
+        )
+    if faces.left_out:
+        counts = pd.Series([algo for _, algo in faces.left_out]).value_counts(sort=False)
+        per_algo = ", ".join(f"{a}: {n}" for a, n in counts.items())
+        words.append(
+            f"{len(faces.left_out)} more are left out to keep the page small ({per_algo}; "
+            f"at most {diversity.MAX_RUN_FACES} are shown, the first seeds of each algorithm in "
+            f"turn); the heatmap and tables/diversity-matrix-{slug(problem)}.csv hold them all."
+        )
+    return " ".join(words)
+
+
+def face_rows(faces: diversity.RunFaces) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The shown faces grouped by algorithm: ``(algorithm, [(label, picture), ...])``."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for label, algo, path in faces.shown:
+        groups.setdefault(algo, []).append((label, path))
+    return list(groups.items())
+
+
+MD_FACE_WIDTH = 72  # pixels of each run's face in the Markdown version
+MD_FACES_PER_ROW = 10
+
+
+def _run_faces(board: Leaderboard, problem: str) -> list[str]:
+    """Each heatmap run's best face: per algorithm, tables of labelled pictures."""
+    faces = board.run_faces.get(problem)
+    if faces is None or not (faces.shown or faces.no_image):
+        return []
+    lines = [run_faces_notes(faces, problem), ""]
+    for _, shown in face_rows(faces):
+        for start in range(0, len(shown), MD_FACES_PER_ROW):
+            chunk = shown[start : start + MD_FACES_PER_ROW]
+            lines += ["| " + " | ".join(_escape(label) for label, _ in chunk) + " |"]
+            lines += ["|" + "---|" * len(chunk)]
+            cells = [
+                f'<img src="{html.escape(p)}" alt="{html.escape(lb)}" width="{MD_FACE_WIDTH}">'
+                for lb, p in chunk
+            ]
+            lines += ["| " + " | ".join(_escape(c) for c in cells) + " |", ""]
+    return lines
+
+
 def _diversity(board: Leaderboard, problem: str) -> list[str]:
     div = board.diversity[problem]
     lines = ["### Diversity of solutions", "", diversity_notes(div), ""]
@@ -121,7 +172,7 @@ def _diversity(board: Leaderboard, problem: str) -> list[str]:
     path = board.figures.get(f"diversity-{problem}")
     if path:
         lines += [f"![Diversity of solutions: {problem}]({path})", "", f"{diversity.CAPTION}.", ""]
-    return lines
+    return lines + _run_faces(board, problem)
 
 
 def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
@@ -150,7 +201,9 @@ def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
     if pictured or targets:
         title = "Target and best face" if targets else "Best solution"
         lines += [f"{title} of each algorithm:", ""]
-        lines += [f"- {t.text}: ![target]({t.path})" if t.path else f"- {t.text}" for t in targets]
+        for t in targets:
+            lines += [f"- {t.text}: ![target]({t.path})" if t.path else f"- {t.text}"]
+            lines += [f"- {t.text}, {t.crop_caption}: ![target crop]({t.crop})"] if t.crop else []
         lines += [f"- {a}: ![{a}]({p})" for a, p in pictured] + [""]
     return lines
 

@@ -7,6 +7,11 @@
   orientation (``bench.problems.face_targets.load_photo``), shrunk to at most
   ``MAX_SIDE`` pixels.
 
+A ``seed:N`` target whose runs recorded the problem's ``crop_box`` is also shown
+as FaceNet saw it: that box of the face resized to ``FACENET_SIDE`` pixels. A
+photo target is not: the box MTCNN found in the photo is not recorded, and the
+leaderboard runs no face detector.
+
 Where neither works (weights missing, generator not registered, photo gone) the
 page says ``target unavailable: <reason>`` instead of failing.
 """
@@ -19,11 +24,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from bench.images import save_grid
 from bench.registry import RegistryError
 
 MAX_SIDE = 512
+FACENET_SIDE = 160  # FaceNet's input, bench.problems.face_targets.IMAGE_SIZE
 NO_RECORD = "no run recorded its problem (each failed before the problem was built)"
 
 
@@ -40,6 +47,9 @@ class TargetImage:
         caption: What the picture is (``seed 3 of dcgan-mnist``, ``photo a.jpg``).
         path: The picture, relative to the leaderboard folder; ``None`` if unavailable.
         reason: Why it is unavailable (empty when ``path`` is set).
+        crop: The face as FaceNet saw it, relative to the leaderboard folder; ``None``
+            where it is not shown (photo targets, no recorded crop box).
+        crop_caption: What ``crop`` is.
 
     """
 
@@ -47,6 +57,8 @@ class TargetImage:
     caption: str
     path: str | None = None
     reason: str = ""
+    crop: str | None = None
+    crop_caption: str = ""
 
     @property
     def text(self) -> str:
@@ -102,6 +114,36 @@ def photo_target(path: str) -> np.ndarray:
     return np.asarray(photo, dtype=np.uint8)
 
 
+def face_crop(image: np.ndarray, box: object) -> np.ndarray | None:
+    """The crop box of ``image`` resized to FaceNet's input, as the face problem cuts it.
+
+    The problem resizes float images (bilinear, antialiased); this resizes the
+    uint8 picture with Pillow's antialiased bilinear filter, so pixels may differ
+    by rounding.
+
+    Args:
+        image: uint8 image ``[H, W, C]``.
+        box: The record's ``crop_box``, ``[x0, y0, x1, y1]`` in pixels, end exclusive.
+
+    Returns:
+        uint8 image ``[FACENET_SIDE, FACENET_SIDE, C]``, or ``None`` where ``box``
+        is not four integers inside the image.
+
+    """
+    if not isinstance(box, list | tuple) or len(box) != 4:
+        return None
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in box):
+        return None
+    x0, y0, x1, y1 = box
+    height, width, channels = image.shape
+    if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+        return None
+    crop = image[y0:y1, x0:x1]  # [h, w, C]
+    picture = Image.fromarray(crop[..., 0] if channels == 1 else crop)
+    resized = picture.resize((FACENET_SIDE, FACENET_SIDE), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.uint8).reshape(FACENET_SIDE, FACENET_SIDE, channels)
+
+
 def _picture(
     target: str, problem: dict[str, Any], params: dict[str, Any]
 ) -> tuple[np.ndarray, str]:
@@ -121,6 +163,28 @@ def _picture(
     if not first:
         raise TargetUnavailable(f"no photo path in target {target!r}")
     return photo_target(first), f"target: photo {Path(first).name}"
+
+
+def _crop(
+    image: np.ndarray, target: str, problem: dict[str, Any], out: Path, path: Path
+) -> tuple[str | None, str]:
+    """Save a seed target's face as FaceNet saw it beside its picture ``path``.
+
+    Returns:
+        ``(crop picture relative to out, caption)``, or ``(None, "")`` for a photo
+        target or where the runs recorded no usable ``crop_box``.
+
+    """
+    box = problem.get("crop_box")
+    face = face_crop(image, box) if target.startswith("seed:") else None
+    if face is None:
+        return None, ""
+    crop = path.with_name(f"{path.stem}-crop.png")
+    save_grid([face], out / crop)
+    x0, y0, x1, y1 = box
+    side = FACENET_SIDE
+    caption = f"as FaceNet saw it: pixels ({x0}, {y0})–({x1}, {y1}), resized to {side}×{side}"
+    return crop.as_posix(), caption
 
 
 def target_images(
@@ -161,5 +225,6 @@ def target_images(
         path = folder / f"target-{len(seen)}.png"
         (out / path).parent.mkdir(parents=True, exist_ok=True)
         save_grid([image], out / path)
-        seen[target] = TargetImage(target, caption, path.as_posix())
+        crop, crop_caption = _crop(image, target, problem, out, path)
+        seen[target] = TargetImage(target, caption, path.as_posix(), "", crop, crop_caption)
     return list(seen.values())
