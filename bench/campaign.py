@@ -66,7 +66,7 @@ from bench.provenance import (
     sha256_file,
     utc_now,
 )
-from bench.registry import registry
+from bench.registry import RegistryError, registry
 from bench.results import (
     RECORD,
     flat_row,
@@ -75,7 +75,7 @@ from bench.results import (
     run_table,
 )
 from bench.runner import RunResult, error_info, execute
-from bench.spec import RunSpec, SpecError, check_spec, placed
+from bench.spec import RunSpec, SpecError, algorithm_params, check_spec, placed, plain
 
 CAMPAIGN_FILE = "campaign.json"
 DEVICE_ENV = "LATENT_BENCH_DEVICE"  # where workers (and ``--device``) put problems
@@ -594,6 +594,60 @@ def _check_plugins(
     return set()
 
 
+def _changed_presets(
+    finished: dict[str, dict[str, Any]], specs: dict[str, RunSpec]
+) -> dict[tuple[str, str], tuple[set[str], set[str]]]:
+    """Finished runs whose preset now gives their algorithm other settings.
+
+    A run id hashes a preset's name, not its settings: ga-set's ``paper`` came
+    to evaluate its elite again, and finished runs of the old settings would
+    otherwise mix with new ones under the same ids.
+
+    Returns:
+        ``(algorithm, preset)`` → (ids of those runs, names of the settings that differ).
+
+    """
+    changed: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+    for run_id, record in finished.items():
+        spec = specs.get(run_id)
+        algorithm = record.get("algorithm")
+        recorded = algorithm.get("params") if isinstance(algorithm, dict) else None
+        if spec is None or spec.preset is None or not isinstance(recorded, dict):
+            continue
+        try:
+            now = plain(algorithm_params(spec, registry("algorithms").load(spec.algo)))
+        except (RegistryError, SpecError):  # the plan check refuses these
+            continue
+        if recorded != now:
+            ids, keys = changed.setdefault((spec.algo, spec.preset), (set(), set()))
+            ids.add(run_id)
+            keys |= {k for k in set(recorded) | set(now) if recorded.get(k) != now.get(k)}
+    return changed
+
+
+def _check_presets(
+    folder: Path, finished: dict[str, dict[str, Any]], specs: dict[str, RunSpec],
+    rerun_changed: bool,
+) -> set[str]:
+    """Warn about finished runs made under a preset's earlier settings, or pick them.
+
+    Returns:
+        Their ids (only with ``rerun_changed``).
+
+    """
+    changed = _changed_presets(finished, specs)
+    if rerun_changed:
+        return set().union(*(ids for ids, _ in changed.values()))
+    for (algo, preset), (ids, keys) in sorted(changed.items()):
+        warnings.warn(
+            f"{len(ids)} finished run(s) in {folder} ran {algo}'s preset '{preset}' with "
+            f"other settings than it has now ({', '.join(sorted(keys))}): they are kept; pass "
+            "--rerun-changed to run them again, or use another --out folder",
+            stacklevel=3,
+        )
+    return set()
+
+
 def _refuse_folder_of_single_runs(folder: Path) -> None:
     """Refuse a folder that holds ``bench run`` results and no campaign.
 
@@ -692,6 +746,8 @@ def run_campaign(
         # before campaign.json changes: a refused folder stays as it was
         stale = _check_inputs(folder, finished, rerun_changed)
         stale |= _check_plugins(folder, finished, rerun_changed)
+        by_id = {spec.run_id: spec for spec in specs}
+        stale |= _check_presets(folder, finished, by_id, rerun_changed)
         todo_ids = set(todo) | stale
         pending = [spec for spec in specs if spec.run_id in todo_ids]  # in plan order
         summary.rerun_changed = len(stale)

@@ -44,7 +44,7 @@ from distributed import Client, KilledWorker, LocalCluster, as_completed
 
 from bench.campaign import DEVICE_ENV, CampaignError, RunMany, failed_record, run_or_fail
 from bench.problem import Problem
-from bench.provenance import file_signature
+from bench.provenance import file_signature, problem_generator
 from bench.registry import in_process_names
 from bench.runner import RunResult, execute
 from bench.spec import RunSpec, SpecError, build_problem, placed
@@ -227,9 +227,11 @@ def _refuse_in_process(specs: list[RunSpec]) -> None:
     ``bench.registry.registered`` adds to this process's registry; a worker's
     has only entry points, so each such run would fail there as an unknown name.
     """
+    generators = {problem_generator(s.problem, s.problem_params) for s in specs}
     names = [
         *in_process_names("problems", sorted({s.problem for s in specs})),
         *in_process_names("algorithms", sorted({s.algo for s in specs})),
+        *in_process_names("generators", sorted(g for g in generators if g is not None)),
     ]
     if names:
         raise CampaignError(

@@ -440,7 +440,8 @@ class Problem(abc.ABC):
         """Raise ``ValueError`` where a fitness is worse than the declared ``worst_fitness``.
 
         A rounding error past it (a relative ``1e-4``) is no contradiction: float32
-        networks round past a bound they meet. NaN fitness is never worse.
+        networks round past a bound they meet. NaN or infinite fitness is never worse:
+        it is an invalid evaluation, which the worst fitness stands in for.
 
         Args:
             fitness: Array ``[N]``.
@@ -452,7 +453,7 @@ class Problem(abc.ABC):
         sign = 1.0 if self.sense == "min" else -1.0
         slack = 1e-4 * max(1.0, abs(worst))
         values = np.asarray(fitness, dtype=np.float64)
-        over = sign * values > sign * worst + slack
+        over = np.isfinite(values) & (sign * values > sign * worst + slack)
         if over.any():
             value = float(values.flat[int(np.argmax(over))])
             raise ValueError(

@@ -148,8 +148,8 @@ def _smaller_batch_hint(algo: Algorithm) -> str:
     accepted = set(inspect.signature(type(algo)).parameters)
     if hasattr(algo, "accepted_options"):  # pymoo adapters take pymoo's keywords too
         accepted |= set(algo.accepted_options())
-    names = [f"--set {name}=" for name in BATCH_OPTIONS if name in accepted]
-    return f"lower the batch ({' or '.join(names)})" if names else "lower the batch size"
+    names = [name for name in BATCH_OPTIONS if name in accepted]  # --set, or a plan's table
+    return f"lower the batch (option {' or '.join(names)})" if names else "lower the batch size"
 
 
 def check_sense(problem: Problem) -> None:
@@ -261,7 +261,7 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None, nested: boo
     if spec.budget < algo.batch_size:
         raise SpecError(
             f"budget {spec.budget} is smaller than one batch of '{spec.algo}' "
-            f"({algo.batch_size} evaluations); raise --budget or {_smaller_batch_hint(algo)}"
+            f"({algo.batch_size} evaluations); raise the budget or {_smaller_batch_hint(algo)}"
         )
     if hasattr(problem, "warm_up"):
         problem.warm_up()  # one-off calibration (the face problem's measure axes), off the clock
@@ -283,7 +283,7 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None, nested: boo
         },
         "algorithm": {
             "batch_size": algo.batch_size,
-            "params": given,
+            "params": plain(given),
             "defaults": plain(defaults),
         },
         "started": utc_now(),

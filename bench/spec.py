@@ -451,6 +451,15 @@ def build_algorithm(spec: RunSpec, problem: Problem) -> Algorithm:
         return cls(space, algo_seed, **params)
 
 
+def _has_nonfinite(value: Any) -> bool:
+    """Whether ``value`` is, or holds in a list, tuple or dict, a NaN or infinite float."""
+    if isinstance(value, dict):
+        return any(_has_nonfinite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nonfinite(v) for v in value)
+    return isinstance(value, float | np.floating) and not math.isfinite(value)
+
+
 def check_spec(spec: RunSpec) -> None:
     """Validate names, preset and parameters of ``spec`` without building anything heavy."""
     spec.check_types()
@@ -458,6 +467,13 @@ def check_spec(spec: RunSpec) -> None:
         raise SpecError(f"budget must be a positive number of evaluations, got {spec.budget}")
     if spec.seed < 0:  # an int: check_types says so
         raise SpecError(f"a seed is an integer from 0, got {spec.seed!r}")
+    for side, params in (("problem", spec.problem_params), ("algorithm", spec.algo_params)):
+        for key, value in params.items():
+            if _has_nonfinite(value):
+                raise SpecError(
+                    f"{side} parameter '{key}' is {value!r}: give a finite number (a run id "
+                    "hashes parameters as JSON, which has no NaN or infinity)"
+                )
     problem_cls = registry("problems").load(spec.problem)
     algo_cls = registry("algorithms").load(spec.algo)
     p_named, p_var = _parameters(problem_cls, ())

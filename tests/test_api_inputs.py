@@ -102,3 +102,10 @@ def test_a_spec_keeps_its_own_params_and_hashes_by_run_id():
     assert spec.run_id == before and spec.problem_params == {"dim": 8, "box": [1, 2]}
     same = RunSpec("sphere", "ga", budget=100, problem_params={"dim": 8, "box": [1, 2]})
     assert {spec: "a"}[same] == "a" and len({spec, same}) == 1
+
+
+def test_nan_and_infinite_parameters_are_refused():
+    """NaN, inf and None hashed to one run id once plain() wrote them as null."""
+    for value in (float("nan"), float("inf"), [1.0, float("-inf")]):
+        with pytest.raises(SpecError, match=r"algorithm parameter 'sigma' is .*give a finite"):
+            execute(RunSpec("sphere", "ga", budget=200, algo_params={"sigma": value}))

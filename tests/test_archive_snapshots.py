@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +179,14 @@ def test_the_leaderboard_pages_say_which_counts_they_show(tmp_path):
     html = (board.out / "problem-probe-measures.html").read_text()
     assert "(20, 40 and 60 evaluations)." in markdown and "start, middle" not in markdown
     assert "(20, 40 and 60 evaluations)" in html
+
+
+def test_a_failed_run_says_it_failed_not_that_its_problem_keeps_no_archive(runs, tmp_path, capsys):
+    folder = tmp_path / "failed"
+    folder.mkdir()
+    record = json.loads((runs["measured"] / "record.json").read_text())
+    record.update(status="failed", error={"type": "ValueError", "message": "x", "traceback": ""})
+    (folder / "record.json").write_text(json.dumps(record))
+    assert main(["archive", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "is a failed run (ValueError), which saves no archive.npz" in err

@@ -190,9 +190,10 @@ def test_show_counts_only_finished_runs_and_respects_the_sense(tmp_path, capsys,
         for line in capsys.readouterr().out.splitlines()[2:4]
     }
     random = df[df["algo"] == "random"]
-    assert lines["ga"][-4:] == ["-", "-", "-", "-"]
-    assert float(lines["random"][-4]) == pytest.approx(random["best_fitness"].max(), rel=1e-3)
-    assert float(lines["random"][-3]) == pytest.approx(random["best_fitness"].median(), rel=1e-3)
+    assert lines["ga"][-5:] == ["-", "-", "-", "-", "-"]  # best, median, mean, std, evals/s
+    assert float(lines["random"][-5]) == pytest.approx(random["best_fitness"].max(), rel=1e-3)
+    assert float(lines["random"][-4]) == pytest.approx(random["best_fitness"].median(), rel=1e-3)
+    assert float(lines["random"][-2]) == pytest.approx(random["best_fitness"].std(), rel=1e-3)
 
 
 def test_plan_file(tmp_path):
@@ -483,3 +484,21 @@ def test_a_campaign_bar_shows_the_current_run_s_evaluations(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "1/1 [" in err  # the campaign's bar of runs
     assert "0/300 [" in err and "eval/s" in err  # and, under it, the run's evaluations
+
+
+def test_resume_warns_about_runs_made_under_a_preset_s_earlier_settings(tmp_path):
+    """ga-set's paper preset changed (its elite is evaluated again) under the same run ids."""
+    plan = Plan(["sphere"], ["ga-set"], [0, 1], 150, algo_params={"ga-set": {"preset": "paper"}})
+    folder = tmp_path / "c"
+    run_campaign(plan, folder, progress=False)
+    old = next((folder / "runs").iterdir()) / RECORD
+    record = json.loads(old.read_text())
+    del record["algorithm"]["params"]["evaluate_copies"]  # as the preset's runs recorded it
+    old.write_text(json.dumps(record))
+    with pytest.warns(UserWarning, match=r"1 finished run\(s\) in .* ran ga-set's preset 'paper' "
+                      r"with other settings than it has now \(evaluate_copies\)"):
+        again = run_campaign(plan, folder, progress=False)
+    assert again.ran == 0
+    rerun = run_campaign(plan, folder, progress=False, rerun_changed=True)
+    assert (rerun.ran, rerun.rerun_changed) == (1, 1)
+    assert json.loads(old.read_text())["algorithm"]["params"]["evaluate_copies"] is True

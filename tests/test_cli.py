@@ -148,8 +148,8 @@ BAD = {
     ),
     "budget below a batch": (
         ["run", "--problem", "sphere", "--algo", "ga", "--budget", "10"],
-        "smaller than one batch of 'ga' (200 evaluations); raise --budget or lower the batch "
-        "(--set population=)",
+        "smaller than one batch of 'ga' (200 evaluations); raise the budget or lower the batch "
+        "(option population)",
     ),
     "budget not a number": (
         ["run", "--problem", "sphere", "--algo", "ga", "--budget", "lots"],

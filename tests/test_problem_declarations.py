@@ -207,3 +207,26 @@ def test_the_record_of_a_checked_problem_is_unchanged(tmp_path):
 
 def test_problem_base_class_keeps_its_defaults():
     assert Problem.bounds is None and Problem.worst_fitness is None
+
+
+def test_infinite_fitness_is_an_invalid_evaluation_not_a_contradiction():
+    """inf is what the worst fitness stands in for: check_worst refused a problem returning it."""
+    import numpy as np
+
+    from bench.testing import ProbeSphere
+
+    class InfSometimes(ProbeSphere):
+        worst_fitness = 1e6
+
+        def evaluate(self, genomes):
+            fitness = super().evaluate(genomes)
+            fitness[genomes[:, 0] > 0] = np.inf
+            return fitness
+
+    problem = InfSometimes(4)
+    problem.check_worst(np.array([np.inf, -np.inf, np.nan, 3.0]))
+    np.testing.assert_array_equal(problem.loss(np.array([np.inf, 1.0])), [np.inf, 1.0])
+    from bench.testing import check_problem
+
+    check_problem(problem)  # refused it: 'worst_fitness 1e+06 is better than ... (inf)'
+

@@ -95,3 +95,15 @@ def test_a_cluster_refuses_in_process_registrations_up_front():
         specs = [RunSpec("sphere", "prior-sampler", budget=20)]
         with pytest.raises(CampaignError, match="'prior-sampler' registered in this process"):
             list(run_many(specs))
+
+
+def test_a_cluster_refuses_an_in_process_generator_too():
+    """A run naming it failed on every worker as 'unknown generator'."""
+    from bench.generators.zoo import dcgan_mnist
+
+    with registered(generators={"my-gen": dcgan_mnist}):
+        run_many = on_cluster(client=None)
+        params = {"k": 5, "generator": "my-gen"}
+        specs = [RunSpec("diversity-mnist-rmse", "random", budget=20, problem_params=params)]
+        with pytest.raises(CampaignError, match="'my-gen' registered in this process"):
+            list(run_many(specs))

@@ -53,6 +53,12 @@ def load_run(folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise SpecError(f"unreadable {folder / ARCHIVE}: {exc}") from None
     if data is None:
         spec = record["spec"]
+        if record.get("status") != "finished":
+            error = record.get("error") if isinstance(record.get("error"), dict) else {}
+            raise SpecError(
+                f"{folder} ({spec['problem']} × {spec['algo']}) is a {record.get('status')} run "
+                f"({error.get('type', 'no error recorded')}), which saves no {ARCHIVE}"
+            )
         raise SpecError(
             f"{folder} ({spec['problem']} × {spec['algo']}) has no {ARCHIVE}: {NO_ARCHIVE}"
         )
