@@ -21,6 +21,7 @@ class RandomSampling(Algorithm):
     """
 
     paper_study: ClassVar[str | None] = SET_DIVERSITY_STUDY
+    learns: ClassVar[bool] = False
     # Seeds digest §2: a fresh population of 50 each iteration, 25,000 evaluations (the GA's)
     presets: ClassVar[dict[str, dict]] = {"paper": {"batch": 50, "budget": 25_000}}
 

@@ -81,6 +81,9 @@ class Algorithm(abc.ABC):
             A preset may carry ``"budget"``, the evaluations its source used.
         paper_study: The study whose settings the ``paper`` preset holds
             (``bench.problem.FACE_STUDY`` or ``SET_DIVERSITY_STUDY``), or ``None``.
+        learns: Whether later batches depend on what ``tell()`` reported; a run
+            whose budget is one batch of such an algorithm gets a note (it never
+            acted on an evaluation).
 
     Args:
         space: What the algorithm may know of the problem.
@@ -90,6 +93,7 @@ class Algorithm(abc.ABC):
 
     presets: ClassVar[dict[str, dict]] = {}
     paper_study: ClassVar[str | None] = None  # whose settings "paper" holds (bench.problem)
+    learns: ClassVar[bool] = True  # False: its batches ignore what tell() said (random sampling)
 
     def __init__(self, space: SearchSpace, seed: np.random.SeedSequence | int) -> None:
         self.space = space

@@ -263,6 +263,13 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None, nested: boo
             f"budget {spec.budget} is smaller than one batch of '{spec.algo}' "
             f"({algo.batch_size} evaluations); raise the budget or {_smaller_batch_hint(algo)}"
         )
+    notes = []
+    if spec.budget <= algo.batch_size and getattr(algo, "learns", True):
+        notes.append(
+            f"the budget ({spec.budget}) is no more than one batch of '{spec.algo}' "
+            f"({algo.batch_size}): the run ended before the search acted on any evaluation, "
+            "so it sampled its starting distribution only"
+        )
     if hasattr(problem, "warm_up"):
         problem.warm_up()  # one-off calibration (the face problem's measure axes), off the clock
     if hasattr(algo, "warm_up"):
@@ -286,6 +293,7 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None, nested: boo
             "params": plain(given),
             "defaults": plain(defaults),
         },
+        "notes": notes,
         "started": utc_now(),
         "status": "running",
         "error": None,

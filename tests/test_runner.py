@@ -341,3 +341,11 @@ def test_run_numbers_go_on_past_99999(tmp_path):
     (tmp_path / "99999-x").mkdir()
     assert save_run_numbered(tmp_path, "x", record={}).name == "100000-x"
     assert save_run_numbered(tmp_path, "x", record={}).name == "100001-x"
+
+
+def test_a_budget_of_one_batch_gets_a_note():
+    """A GA whose budget was its first population was random sampling under the GA's name."""
+    one_batch = execute(RunSpec("sphere", "ga", budget=200)).record["notes"]
+    assert len(one_batch) == 1 and "no more than one batch of 'ga' (200)" in one_batch[0]
+    assert execute(RunSpec("sphere", "ga", budget=250)).record["notes"] == []
+    assert execute(RunSpec("sphere", "random", budget=100)).record["notes"] == []  # never learns

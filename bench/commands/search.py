@@ -161,8 +161,8 @@ def _print_record(record: dict, folder: Path) -> None:
         if isinstance(problem_error, dict):  # the run stands; its picture or figures do not
             print(f"{label:<10} {problem_error.get('type')}: {problem_error.get('message')}")
     problem = record.get("problem") if isinstance(record.get("problem"), dict) else {}
-    for warning in problem.get("target_warnings") or []:  # two faces in a photo, say
-        print(f"note       {warning}")
+    for warning in [*(problem.get("target_warnings") or []), *(record.get("notes") or [])]:
+        print(f"note       {warning}")  # two faces in a photo; a budget of one batch
     best = record.get("best_fitness")
     if isinstance(best, int | float) and not isinstance(best, bool):
         print(f"best       {best:.6g} ({problem.get('sense', 'min')}imise)")
