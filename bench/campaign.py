@@ -697,7 +697,8 @@ def run_campaign(
         run_fn: Runs one spec (default: ``execute`` in this process, with a bar of the
             run's evaluations under the campaign's where ``progress``).
         run_many: Runs all pending specs at once instead, e.g. on a cluster
-            (``bench.distributed.on_cluster``); exclusive with ``run_fn``.
+            (``bench.distributed.on_cluster``); exclusive with ``run_fn``. Its
+            ``check(specs)`` attribute, if any, may refuse them before the folder changes.
         rerun_changed: Run again the finished runs made with an input file that
             has changed since (each keeps its record until the new one replaces it),
             instead of refusing the folder, and those made with another version of
@@ -752,6 +753,9 @@ def run_campaign(
         pending = [spec for spec in specs if spec.run_id in todo_ids]  # in plan order
         summary.rerun_changed = len(stale)
         summary.skipped_finished = len(finished) - len(stale)
+        check = getattr(run_many, "check", None)  # e.g. names a cluster cannot see
+        if check is not None:
+            check(pending)  # raises before the folder changes
         _write_json_atomic(
             folder / CAMPAIGN_FILE,
             {"schema_version": SCHEMA_VERSION, "plan": plan.to_dict(), "updated": utc_now()},

@@ -160,7 +160,7 @@ def on_cluster(
     """
 
     def run_many(specs: list[RunSpec]) -> Iterator[tuple[RunSpec, RunResult]]:
-        _refuse_in_process(specs)
+        _refuse_in_process(specs)  # again, for callers that skip run_many.check
         futures = client.map(task, specs, pure=False, retries=retries)
         spec_of = {future.key: spec for future, spec in zip(futures, specs, strict=True)}
         finished = as_completed(futures)
@@ -200,6 +200,7 @@ def on_cluster(
         finally:
             future.release()
 
+    run_many.check = _refuse_in_process  # run_campaign asks before it writes campaign.json
     return run_many
 
 

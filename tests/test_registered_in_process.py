@@ -107,3 +107,11 @@ def test_a_cluster_refuses_an_in_process_generator_too():
         specs = [RunSpec("diversity-mnist-rmse", "random", budget=20, problem_params=params)]
         with pytest.raises(CampaignError, match="'my-gen' registered in this process"):
             list(run_many(specs))
+
+
+def test_the_cluster_refusal_leaves_a_new_campaign_folder_unwritten(tmp_path):
+    plan = Plan(["sphere"], ["prior-sampler"], [0], budget=20)
+    with registered(algorithms={"prior-sampler": PriorSampler}):
+        with pytest.raises(CampaignError, match="registered in this process"):
+            run_campaign(plan, tmp_path / "c", progress=False, run_many=on_cluster(client=None))
+    assert not (tmp_path / "c" / "campaign.json").exists()
