@@ -20,9 +20,9 @@ class GeneticAlgorithm(Algorithm):
     population, keeping the ``elite`` best unchanged. As in DEAP's ``eaSimple``,
     only children that crossover or mutation changed are evaluated, so a
     generation costs at most ``population - elite`` evaluations; with
-    ``evaluate_copies`` every member of a generation is evaluated, unchanged
-    children and the elite included, so that a generation costs exactly
-    ``population`` and a budget counts generations. The search is the same
+    ``evaluate_copies`` every child is evaluated, and with ``evaluate_elite``
+    the elite too, so that with both a generation costs exactly ``population``
+    and a budget counts generations. The search is the same
     either way up to rounding (the copies' losses are their parents'), as long
     as the problem's fitness is deterministic: a batched evaluation (the face
     problem's) can round a genome's fitness differently, by about 1e-7, in a
@@ -45,8 +45,8 @@ class GeneticAlgorithm(Algorithm):
         sigma: Standard deviation of the Gaussian mutation.
         tournsize: Tournament size.
         elite: Best individuals copied unchanged into the next generation.
-        evaluate_copies: Evaluate children that crossover and mutation left unchanged,
-            and the elite, so that every generation costs ``population`` evaluations.
+        evaluate_copies: Evaluate children that crossover and mutation left unchanged.
+        evaluate_elite: Evaluate the elite again in each generation.
 
     """
 
@@ -86,6 +86,7 @@ class GeneticAlgorithm(Algorithm):
         tournsize: int = 3,
         elite: int = 0,
         evaluate_copies: bool = False,
+        evaluate_elite: bool = False,
     ):
         super().__init__(space, seed)
         if population < 2:
@@ -101,7 +102,7 @@ class GeneticAlgorithm(Algorithm):
             raise ValueError("alpha and sigma must be >= 0 and tournsize >= 1")
         self.population, self.cxpb, self.mutpb, self.indpb = population, cxpb, mutpb, indpb
         self.alpha, self.sigma, self.tournsize, self.elite = alpha, sigma, tournsize, elite
-        self.evaluate_copies = evaluate_copies
+        self.evaluate_copies, self.evaluate_elite = evaluate_copies, evaluate_elite
         self.genomes: np.ndarray | None = None  # [P, D]
         self.loss: np.ndarray | None = None  # [P], NaN where not yet evaluated
         self.generation = 0
@@ -136,11 +137,12 @@ class GeneticAlgorithm(Algorithm):
         if len(mutated):
             children[mutated] = self._mutate(children[mutated])
             loss[mutated] = np.nan
+        if self.evaluate_copies:
+            loss[:] = np.nan  # after the draws: the same random numbers either way
         elites = np.argsort(self.loss, kind="stable")[: self.elite]
         self.genomes = np.concatenate([self.genomes[elites], children])
-        self.loss = np.concatenate([self.loss[elites], loss])
-        if self.evaluate_copies:
-            self.loss[:] = np.nan  # after the draws: the same random numbers either way
+        kept = np.full(len(elites), np.nan) if self.evaluate_elite else self.loss[elites]
+        self.loss = np.concatenate([kept, loss])
         self.generation += 1
 
     def _crossover(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ class SetGeneticAlgorithm(GeneticAlgorithm):
     ``population - elite`` evaluations (49 with the source's 50 and 1). The
     source counts one generation as 50 evaluations and 500 generations as its
     25,000 (seeds digest §2), so the ``paper`` preset evaluates the elite again
-    (``evaluate_copies``): its 25,000 evaluations are the first population and
+    (``evaluate_elite``): its 25,000 evaluations are the first population and
     499 generations of 50, as the face GA's ``paper`` counts its 100k. Without
     it, 25,000 evaluations run about 510 generations.
 
@@ -37,8 +37,10 @@ class SetGeneticAlgorithm(GeneticAlgorithm):
         mutpb: Probability that a child is mutated at all.
         tournsize: Tournament size.
         elite: Best individuals copied unchanged into the next generation.
-        evaluate_copies: Evaluate the elite (and any unchanged child) again, so that
-            every generation costs ``population`` evaluations.
+        evaluate_copies: Evaluate children that variation left unchanged (with gene
+            reset over thousands of genes, hardly any).
+        evaluate_elite: Evaluate the elite again, so that every generation costs
+            ``population`` evaluations.
 
     """
 
@@ -52,7 +54,7 @@ class SetGeneticAlgorithm(GeneticAlgorithm):
             "cxpb": 0.7,
             "indpb": 0.02,
             "elite": 1,
-            "evaluate_copies": True,
+            "evaluate_elite": True,
             "budget": 25_000,
         },
         "quick": {"population": 50, "cxpb": 0.7, "indpb": 0.02, "elite": 1, "budget": 2_000},
@@ -70,6 +72,7 @@ class SetGeneticAlgorithm(GeneticAlgorithm):
         tournsize: int = 3,
         elite: int = 1,
         evaluate_copies: bool = False,
+        evaluate_elite: bool = False,
     ):
         super().__init__(
             space,
@@ -81,6 +84,7 @@ class SetGeneticAlgorithm(GeneticAlgorithm):
             tournsize=tournsize,
             elite=elite,
             evaluate_copies=evaluate_copies,
+            evaluate_elite=evaluate_elite,
         )
         if not 0.0 <= swap_prob <= 1.0:
             raise ValueError(f"swap_prob must lie in [0, 1], got {swap_prob}")

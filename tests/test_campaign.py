@@ -493,12 +493,12 @@ def test_resume_warns_about_runs_made_under_a_preset_s_earlier_settings(tmp_path
     run_campaign(plan, folder, progress=False)
     old = next((folder / "runs").iterdir()) / RECORD
     record = json.loads(old.read_text())
-    del record["algorithm"]["params"]["evaluate_copies"]  # as the preset's runs recorded it
+    del record["algorithm"]["params"]["evaluate_elite"]  # as the preset's runs recorded it
     old.write_text(json.dumps(record))
     with pytest.warns(UserWarning, match=r"1 finished run\(s\) in .* ran ga-set's preset 'paper' "
-                      r"with other settings than it has now \(evaluate_copies\)"):
+                      r"with other settings than it has now \(evaluate_elite\)"):
         again = run_campaign(plan, folder, progress=False)
     assert again.ran == 0
     rerun = run_campaign(plan, folder, progress=False, rerun_changed=True)
     assert (rerun.ran, rerun.rerun_changed) == (1, 1)
-    assert json.loads(old.read_text())["algorithm"]["params"]["evaluate_copies"] is True
+    assert json.loads(old.read_text())["algorithm"]["params"]["evaluate_elite"] is True

@@ -160,7 +160,7 @@ def test_set_ga_paper_counts_500_generations_of_50():
     problem = ProbeSphere(6)
     kw = dict(population=10, elite=1)
     skip = SetGeneticAlgorithm(problem.search_space, 5, **kw)
-    every = SetGeneticAlgorithm(problem.search_space, 5, evaluate_copies=True, **kw)
+    every = SetGeneticAlgorithm(problem.search_space, 5, evaluate_elite=True, **kw)
     for a, b in zip(_generations(skip, problem, 8), _generations(every, problem, 8), strict=True):
         np.testing.assert_array_equal(a, b)  # the same draws, the same populations
     spec = RunSpec("sphere", "ga-set", 25_000, 0, {"dim": 8}, preset="paper")
