@@ -289,3 +289,25 @@ def test_hitting_times_start_counting_at_the_first_valid_batch():
     assert hitting_times(curve, np.array([45.0, 10.0, 1.0]), "min").tolist() == [15, 29, np.inf]
     higher = pd.DataFrame({"evaluations": [1, 15, 29], "best": [np.nan, -20.0, -7.0]})
     assert hitting_times(higher, np.array([30.0, 10.0]), "max").tolist() == [15, 29]  # losses
+
+
+def test_a_folder_of_bench_run_results_gets_a_leaderboard_when_budgets_are_equal(tmp_path, capsys):
+    """It was refused outright: 'not a campaign folder'."""
+    runs = tmp_path / "runs"
+    for algo in ("random", "ga"):
+        for seed in (0, 1):
+            args = ["run", "--problem", "sphere", "--algo", algo, "--budget", "300"]
+            assert main([*args, "--seed", str(seed), "--out", str(runs), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", str(runs), "--out", str(tmp_path / "lb")]) == 0
+    assert "1 problem, 4 planned runs (4 finished)" in capsys.readouterr().out
+    assert "| ga | 2 | 2 |" in (tmp_path / "lb" / "README.md").read_text()
+    # the same spec twice would count twice; unequal budgets would compare unequal work
+    shutil.copytree(next(runs.iterdir()), runs / "copy")
+    assert main(["leaderboard", str(runs), "--out", str(tmp_path / "lb2")]) == 2
+    assert "are the same run" in capsys.readouterr().err
+    shutil.rmtree(runs / "copy")
+    args = ["run", "--problem", "sphere", "--algo", "ga", "--budget", "400", "--out", str(runs)]
+    assert main([*args, "--no-progress"]) == 0
+    assert main(["leaderboard", str(runs), "--out", str(tmp_path / "lb3")]) == 2
+    assert "have budgets 300 (4 runs), 400 (1 run)" in capsys.readouterr().err

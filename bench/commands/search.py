@@ -410,11 +410,13 @@ def _loose_record(folder: Path) -> dict | None:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     """Write the leaderboard (HTML, Markdown, tables, figures) of a campaign folder."""
     from bench.leaderboard import build_leaderboard
+    from bench.leaderboard.runs import run_folders
 
     folder = Path(args.campaign)
-    if not (folder / "campaign.json").is_file():
+    if not (folder / "campaign.json").is_file() and not run_folders(folder):
         raise SpecError(
-            f"{folder} is not a campaign folder (no campaign.json); run `bench campaign` first"
+            f"{folder} is not a campaign folder (no campaign.json) nor a folder of run "
+            "folders; run `bench campaign` first"
         )
     if not 0 < args.alpha < 1:
         raise SpecError(f"--alpha must be between 0 and 1, got {args.alpha}")
@@ -537,7 +539,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  bench leaderboard runs/c1              # writes runs/c1/leaderboard\n"
         "  bench leaderboard runs/c1 --out site/c1",
     )
-    p.add_argument("campaign", help="campaign folder (from bench campaign)")
+    p.add_argument(
+        "campaign", help="campaign folder (from bench campaign), or a folder of bench run results"
+    )
     p.add_argument("--out", help="leaderboard folder (default: CAMPAIGN/leaderboard)")
     p.add_argument(
         "--alpha", type=float, default=0.05, help="significance level of every test (0.05)"

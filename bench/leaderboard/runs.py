@@ -14,9 +14,18 @@ from typing import Any
 
 import pandas as pd
 
-from bench.campaign import load_campaign
+from bench.campaign import CAMPAIGN_FILE, load_campaign
 from bench.leaderboard.columns import EXTRA_COLUMNS, columns_for
-from bench.results import BEST_IMAGES, CURVE, RecordError, load_record, problem_sense
+from bench.results import (
+    BEST_IMAGES,
+    CURVE,
+    RECORD,
+    RecordError,
+    load_record,
+    load_run_folders,
+    problem_sense,
+)
+from bench.spec import SpecError
 
 STATUSES = ("finished", "failed", "pending")
 
@@ -32,7 +41,10 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
 
     """
     folder = Path(folder)
-    df = load_campaign(folder)  # an unusable record is a failed run already (and warned)
+    if (folder / CAMPAIGN_FILE).is_file():
+        df = load_campaign(folder)  # an unusable record is a failed run already (and warned)
+    else:
+        df = loose_runs(folder)
     records: dict[str, dict[str, Any]] = {}
     extra: dict[str, list[Any]] = {c.name: [] for c in EXTRA_COLUMNS}
     curves, images = [], []
@@ -58,6 +70,52 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     for name, values in extra.items():
         df[name] = pd.Series(values, index=df.index, dtype=object)
     return df, records
+
+
+def run_folders(folder: Path) -> list[Path]:
+    """The run folders (those holding a ``record.json``) directly inside ``folder``."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / RECORD).is_file()
+    )
+
+
+def loose_runs(folder: Path) -> pd.DataFrame:
+    """The runs of a folder of ``bench run`` results, checked as a campaign would be.
+
+    Without a plan there are no pending runs, and nothing else guarantees what a
+    campaign does: one run per spec and one budget per problem.
+
+    Raises:
+        SpecError: No run folder, one spec run twice, or unequal budgets on a problem.
+
+    """
+    folders = run_folders(folder)
+    if not folders:
+        raise SpecError(
+            f"{folder} is neither a campaign folder (no {CAMPAIGN_FILE}) nor a folder of run "
+            "folders; run `bench campaign`, or give the folder `bench run --out` wrote into"
+        )
+    df = load_run_folders(folders)
+    repeated = df[df["run_id"].notna() & df["run_id"].duplicated(keep=False)]
+    if len(repeated):
+        first = repeated.iloc[0]
+        twins = [Path(p).name for p in repeated.loc[repeated["run_id"] == first["run_id"], "path"]]
+        raise SpecError(
+            f"{folder}: {' and '.join(twins)} are the same run (spec id {first['run_id']}), "
+            "which would count twice; move one away"
+        )
+    for problem, group in df.groupby("problem", sort=False):
+        budgets = group["budget"].value_counts()
+        if len(budgets) > 1:
+            listed = ", ".join(f"{int(b)} ({n} run{'s' * (n != 1)})" for b, n in budgets.items())
+            raise SpecError(
+                f"{folder}: the runs on {problem} have budgets {listed}; a leaderboard "
+                "compares equal budgets: keep runs of one budget per problem"
+            )
+    return df
 
 
 def _usable_record(run: Path) -> dict[str, Any] | None:
