@@ -311,3 +311,21 @@ def test_a_folder_of_bench_run_results_gets_a_leaderboard_when_budgets_are_equal
     assert main([*args, "--no-progress"]) == 0
     assert main(["leaderboard", str(runs), "--out", str(tmp_path / "lb3")]) == 2
     assert "have budgets 300 (4 runs), 400 (1 run)" in capsys.readouterr().err
+
+
+def test_anytime_curves_are_a_table_with_the_studies_mean_and_std(board):
+    """The studies averaged runs; the figure shows median and IQR only."""
+    path = board.out / "tables" / "anytime-sphere.csv"
+    table = pd.read_csv(path)
+    assert list(table.columns) == [
+        "algo", "evaluations", "runs", "median", "q25", "q75", "mean", "std",
+    ]  # fmt: skip
+    runs = board.runs[(board.runs["problem"] == "sphere") & (board.runs["status"] == "finished")]
+    algo = str(runs["algo"].iloc[0])
+    last = table[table["algo"] == algo].iloc[-1]
+    finals = runs.loc[runs["algo"] == algo, "final"]
+    assert last["evaluations"] == int(runs["budget"].max())
+    assert last["runs"] == len(finals) and last["mean"] == pytest.approx(finals.mean())
+    if len(finals) > 1:
+        assert last["std"] == pytest.approx(finals.std())
+    assert 'href="tables/anytime-sphere.csv"' in (board.out / "problem-sphere.html").read_text()

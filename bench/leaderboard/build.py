@@ -7,7 +7,8 @@ Layout of ``out``::
     README.md                  everything as Markdown (readable on a code-hosting site)
     provenance.json            commits, packages, weights, budgets, seeds, hardware
     tables/runs.{csv,parquet}  every planned run, one row each
-    tables/<name>.{csv,parquet}, tables/pairwise-<name>.csv, tables/ranks.csv,
+    tables/<name>.{csv,parquet}, tables/pairwise-<name>.csv, tables/anytime-<name>.csv
+    (best-so-far median, IQR, mean and std per algorithm and evaluation count), tables/ranks.csv,
     tables/winrate.csv, tables/nemenyi.csv
     tables/diversity-<name>.csv, tables/diversity-matrix-<name>.csv   (face problems)
     figures/*.png, images/<problem>/<algo>.png, images/<problem>/target-<i>.png (faces),
@@ -153,6 +154,10 @@ def write_tables(board: Leaderboard) -> None:
     for result in board.problems:
         _write_table(result.table, folder / slug(result.problem))
         result.pairwise.to_csv(folder / f"pairwise-{slug(result.problem)}.csv", index=False)
+        problem_runs = board.runs[board.runs["problem"] == result.problem]
+        figures.anytime_table(problem_runs).to_csv(
+            folder / f"anytime-{slug(result.problem)}.csv", index=False
+        )
     fr = board.friedman
     fr.ranks.rename("avg_rank").rename_axis("algo").reset_index().to_csv(
         folder / "ranks.csv", index=False
@@ -279,7 +284,7 @@ def check_file_names(problems: list[str], algos: list[str]) -> None:
     named = [
         (f"problem {p!r}", f"tables/{pre}{slug(p)}")
         for p in problems
-        for pre in ("", "pairwise-", "diversity-", "diversity-matrix-")
+        for pre in ("", "pairwise-", "anytime-", "diversity-", "diversity-matrix-")
     ] + [
         (f"algorithm {a!r}", name)
         for a in algos

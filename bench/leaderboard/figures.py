@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,43 @@ def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     return path
+
+
+def anytime_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The anytime curves as numbers: best-so-far statistics over runs at each grid count.
+
+    The figure draws the median and IQR; the studies averaged (mean ± std), so both
+    are here, for the finished runs of each algorithm at ``GRID_POINTS`` evaluation
+    counts from 0 to the budget (a run counts from its first valid evaluation on).
+
+    Returns:
+        One row per algorithm × grid count: ``algo``, ``evaluations``, ``runs`` (those
+        with a valid evaluation by then), ``median``, ``q25``, ``q75``, ``mean``, ``std``
+        (ddof=1); empty where no run finished.
+
+    """
+    columns = ["algo", "evaluations", "runs", "median", "q25", "q75", "mean", "std"]
+    curves = _curves(runs)
+    if not any(curves.values()):
+        return pd.DataFrame(columns=columns)
+    grid = np.linspace(0, int(runs["budget"].max()), GRID_POINTS)
+    parts = []
+    for algo, cs in curves.items():
+        if not cs:
+            continue
+        values = np.stack([_best_so_far(c, grid) for c in cs])  # [runs, GRID_POINTS]
+        counted = np.isfinite(values).sum(axis=0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before a start
+            q25, median, q75 = np.nanpercentile(values, [25, 50, 75], axis=0)
+            mean = np.nanmean(values, axis=0)
+            std = np.nanstd(values, axis=0, ddof=1)
+        parts.append(pd.DataFrame({
+            "algo": algo, "evaluations": grid.round().astype(int), "runs": counted,
+            "median": median, "q25": q25, "q75": q75, "mean": mean,
+            "std": np.where(counted > 1, std, np.nan),
+        }))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
 def anytime_figure(runs: pd.DataFrame, path: Path) -> Path | None:

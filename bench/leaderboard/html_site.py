@@ -200,7 +200,9 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
     body.append(
         f'<p>Tables: <a href="tables/{escape(slug(result.problem))}.csv">CSV</a>, '
         f'<a href="tables/{escape(slug(result.problem))}.parquet">Parquet</a>, '
-        f'<a href="tables/pairwise-{escape(slug(result.problem))}.csv">pairwise tests</a>.</p>'
+        f'<a href="tables/pairwise-{escape(slug(result.problem))}.csv">pairwise tests</a>, '
+        f'<a href="tables/anytime-{escape(slug(result.problem))}.csv">anytime curves</a> '
+        "(median, IQR, mean and std of best-so-far fitness).</p>"
     )
     items = "".join(f"<li>{escape(line)}</li>" for line in settings(runs))
     body.append(
