@@ -27,6 +27,7 @@ import numpy as np
 from bench.algorithm import Algorithm, OrderError, checked_batch_size
 from bench.evaluator import BudgetEvaluator, as_batch
 from bench.generator import Generator
+from bench.images import check_images
 from bench.problem import MeasureSpace, Problem, check_batch_shape, exception_line
 from bench.runner import search
 
@@ -316,14 +317,8 @@ def check_problem(problem: Problem, n: int = 4, seed: int = 0) -> None:
         )
     with _requires(f"{name}.render(genomes [2, D]) must return None or 2 images"):
         images = problem.render(genomes[:2])
-        count = None if images is None else len(images)
-    if images is not None:
-        assert count == 2, f"render() of 2 genomes returned {count} images"
-        for im in images:
-            shape, dtype = np.shape(im), getattr(im, "dtype", type(im).__name__)
-            assert dtype == np.uint8 and len(shape) == 3 and shape[2] in (1, 3), (
-                f"render() must return uint8 [H, W, 1|3] images, got {dtype} {list(shape)}"
-            )
+    with _requires():  # the runner's own check of what render() returns, one wording
+        check_images(images, 2, f"{name}.render()")
 
 
 def check_generator(generator: Generator, n: int = 3) -> None:

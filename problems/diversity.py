@@ -208,8 +208,7 @@ class SetDiversity(Problem):
         Sets are scored ``sets_per_pass`` at a time, so that a large batch of large
         sets does not hold every image and similarity at once.
         """
-        check_batch_shape(genomes, (None, self.dim), f"{type(self).__name__} genomes")
-        step = self.sets_per_pass
+        step = self.sets_per_pass  # images() checks each pass's genomes
         parts = [
             set_statistics(self.images(genomes[i : i + step]).flatten(2), self.metric)
             for i in range(0, max(len(genomes), 1), step)
