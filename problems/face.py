@@ -165,6 +165,8 @@ class FaceSimilarity(Problem):
         self.target_warnings: tuple[str, ...] = ()
         self.target_spread: float | None = None  # largest photo-to-target distance
         self.target_max_pair_distance: float | None = None  # largest photo-to-photo distance
+        # per target photo, the pixels FaceNet saw ([x0, y0, x1, y1] of the upright photo)
+        self.target_regions: list[list[int] | None] | None = None
         self._judge2 = None  # (DlibJudge, target descriptor [128]) once asked for
         self._aligner: FaceAligner | None = None
         self.target = self._target_embedding()  # [512] float32 tensor on device
@@ -228,6 +230,7 @@ class FaceSimilarity(Problem):
         self.target_warnings = target.warnings
         self.target_spread = target.spread
         self.target_max_pair_distance = target.max_pair_distance
+        self.target_regions = [None if r is None else list(r) for r in target.regions]
         return torch.as_tensor(target.embedding, device=self.device)
 
     def _baseline(self) -> float | None:
@@ -487,6 +490,8 @@ class FaceSimilarity(Problem):
             # None for a seed: target; 0 for one photo
             "target_spread": self.target_spread,
             "target_max_pair_distance": self.target_max_pair_distance,
+            # None for a seed: target; per photo, the upright photo's pixels FaceNet saw
+            "target_regions": self.target_regions,
             "generator": name if isinstance(name, str) else type(name).__name__,
             "z_dim": self.z_dim,
             "space": self.latent.space,

@@ -103,6 +103,8 @@ class AlignedFace:
         probability: MTCNN's face probability.
         faces_found: How many faces MTCNN found (the largest is used).
         warnings: What the caller may want to tell the user.
+        region: ``(x0, y0, x1, y1)``, end exclusive: the pixels of the upright photo
+            that ``face`` was resized from (``box`` with the margin, inside the photo).
 
     """
 
@@ -112,6 +114,38 @@ class AlignedFace:
     probability: float
     faces_found: int
     warnings: tuple[str, ...] = ()
+    region: tuple[int, int, int, int] | None = None
+
+
+def crop_region(
+    box: Sequence[float], width: int, height: int, margin: int = MARGIN, size: int = IMAGE_SIZE
+) -> tuple[int, int, int, int]:
+    """The pixels facenet-pytorch's ``extract_face`` cuts for a detected face.
+
+    The margin is given in pixels of the ``size``-pixel crop, so the box grows by
+    ``margin · side / (size − margin)`` along each axis, half on each side, and is
+    clipped to the photo; coordinates are truncated to integers as the library does.
+
+    Args:
+        box: ``(x0, y0, x1, y1)`` of the face in the photo's pixels (floats).
+        width: The photo's width in pixels.
+        height: The photo's height in pixels.
+        margin: Margin in pixels of the final crop.
+        size: Side of the final crop.
+
+    Returns:
+        ``(x0, y0, x1, y1)``, end exclusive.
+
+    """
+    x0, y0, x1, y1 = (float(v) for v in box)
+    grow_x = margin * (x1 - x0) / (size - margin)
+    grow_y = margin * (y1 - y0) / (size - margin)
+    return (
+        int(max(x0 - grow_x / 2, 0)),
+        int(max(y0 - grow_y / 2, 0)),
+        int(min(x1 + grow_x / 2, width)),
+        int(min(y1 + grow_y / 2, height)),
+    )
 
 
 class FaceAligner:
@@ -177,8 +211,15 @@ class FaceAligner:
                 f"{box[0]:.0f},{box[1]:.0f})",
             )
         face = extract_face(photo, box, IMAGE_SIZE, self.margin)  # [3, 160, 160], 0..255
+        region = crop_region(box, photo.width, photo.height, self.margin)
         return AlignedFace(
-            path, face, tuple(float(v) for v in box), float(probs[0]), len(boxes), warnings
+            path,
+            face,
+            tuple(float(v) for v in box),
+            float(probs[0]),
+            len(boxes),
+            warnings,
+            region,
         )
 
 
@@ -221,6 +262,7 @@ class Target:
         warnings: Messages about the photos (several faces in one; two photos farther
             apart than ``SAME_PERSON_THRESHOLD``, probably of two people).
         max_pair_distance: Largest distance between two photos' embeddings (0 for one photo).
+        regions: Per photo, the pixels FaceNet saw (``AlignedFace.region``).
 
     """
 
@@ -229,6 +271,7 @@ class Target:
     spread: float
     warnings: tuple[str, ...]
     max_pair_distance: float = 0.0
+    regions: tuple[tuple[int, int, int, int] | None, ...] = ()
 
 
 def target_from_photos(
@@ -259,7 +302,8 @@ def target_from_photos(
     pairs = np.linalg.norm(emb[:, None] - emb[None], axis=2)  # [K, K]
     warnings = tuple(w for f in faces for w in f.warnings) + _two_people(faces, pairs)
     files = tuple(f.path for f in faces)
-    return Target(mean, files, spread, warnings, float(pairs.max()))
+    regions = tuple(f.region for f in faces)
+    return Target(mean, files, spread, warnings, float(pairs.max()), regions)
 
 
 def _two_people(faces: Sequence[AlignedFace], pairs: np.ndarray) -> tuple[str, ...]:

@@ -83,6 +83,9 @@ def sideways_photo(path: Path) -> Path:
     return path
 
 
+PHOTO_REGION = (0, 25, 20, 40)  # the first target photo's pixels "FaceNet saw"
+
+
 def facenet_distance(problem: str, algo: str, seed: int) -> float:
     """The best face's distance to the target: distinct and known for every run."""
     return round(0.4 + 0.1 * ALGOS.index(algo) + 0.03 * seed + 0.2 * (problem != "face-seed"), 6)
@@ -164,6 +167,8 @@ def make_face_campaign(folder: Path) -> Path:
             "sense": "min", "dim": 100, "target": params["target"],
             "generator": params["generator"], "z_dim": 100, "space": "z", "baseline_distance": None,
         }  # fmt: skip
+        if spec.problem == "face-photo":  # upright: 20 wide, 40 tall; the bottom 15 rows blue
+            described["target_regions"] = [list(PHOTO_REGION), [0, 0, 20, 15]]
         record = _record(spec, described, prov)
         finished = record["status"] == "finished"
         fitness = facenet_distance(spec.problem, spec.algo, spec.seed)

@@ -152,6 +152,9 @@ def test_the_baseline_is_the_targets_distance_to_another_photo(
     assert info["baseline_photos"] == [str(photos / "img11.jpg")]
     assert "img11.jpg, another photo of its person" in info["baseline"]
     assert info["target_warnings"] == []
+    assert info["target_regions"] == [
+        list(face_aligner.align(photos / n).region) for n in ("img10.jpg", "img5.jpg")
+    ]
     assert 0 < info["target_spread"] < info["target_max_pair_distance"] < SAME_PERSON_THRESHOLD
     assert problem.report(np.zeros((1, 4)))["baseline_distance"] == problem.baseline
     # "A,B" with target A alone is the same figure as baseline=B
@@ -177,3 +180,4 @@ def test_two_people_in_the_target_and_a_stranger_as_baseline_are_warned_about(bu
     seed = build("seed:1")
     assert seed.describe()["target_spread"] is None and seed.describe()["baseline"] is None
     assert seed.describe()["baseline_photos"] == []
+    assert seed.describe()["target_regions"] is None

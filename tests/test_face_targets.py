@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from bench.problems.face_targets import (
     FaceInputError,
+    crop_region,
     embed_faces,
     load_photo,
     photo_distance,
@@ -113,10 +114,35 @@ def test_several_faces_use_the_largest_and_say_so(photos, face_aligner):
     assert np.isclose((x1 - x0) * (y1 - y0), areas.max())
 
 
+@pytest.mark.parametrize("name", [PHOTO, "couple.jpg"])
+def test_region_is_the_pixels_facenet_saw(photos, face_aligner, name):
+    """The recorded region, cut and resized as the leaderboard does, is the aligned face."""
+    from bench.leaderboard.target_images import photo_crop
+
+    aligned = face_aligner.align(photos / name)
+    photo = load_photo(photos / name)
+    x0, y0, x1, y1 = aligned.region
+    bx0, by0, bx1, by1 = aligned.box
+    assert 0 <= x0 <= bx0 and 0 <= y0 <= by0 and bx1 <= x1 <= photo.width and by1 <= y1
+    assert y1 <= photo.height and (x1 - x0) > (bx1 - bx0)  # the margin widens the box
+    shown = photo_crop(str(photos / name), list(aligned.region))  # [160, 160, 3]
+    face = aligned.face.permute(1, 2, 0).numpy()  # [160, 160, 3], 0..255
+    np.testing.assert_array_equal(shown, face.astype(np.uint8))
+    assert np.array_equal(face, np.round(face))  # integers: nothing lost in the comparison
+
+
+def test_crop_region_grows_by_the_margin_and_stays_in_the_photo():
+    # a 146-px box with margin 14 of 160: 14 px more per axis, 7 on each side
+    assert crop_region((100, 50, 246, 196), 400, 300, margin=14) == (93, 43, 253, 203)
+    assert crop_region((2.9, 1.5, 148.9, 147.5), 150, 150, margin=14) == (0, 0, 150, 150)
+    assert crop_region((10, 10, 50, 50), 400, 300, margin=0) == (10, 10, 50, 50)
+
+
 def test_target_from_one_and_from_several_photos(photos, facenet, face_aligner, reference):
     one = target_from_photos([photos / PHOTO], facenet, face_aligner)
     np.testing.assert_allclose(one.embedding, reference, atol=1e-6)
     assert one.spread == 0.0
+    assert one.regions == (face_aligner.align(photos / PHOTO).region,)
     two = target_from_photos([photos / PHOTO, photos / SAME_PERSON], facenet, face_aligner)
     assert np.isclose(np.linalg.norm(two.embedding), 1.0, atol=1e-5)
     other = _embedding(facenet, face_aligner, photos / SAME_PERSON)

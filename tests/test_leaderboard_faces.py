@@ -16,6 +16,7 @@ from bench.problems.face import seed_latent
 from leaderboard_face_campaign import (
     BASELINE,
     MISSING_WEIGHTS,
+    PHOTO_REGION,
     SEED_DISTANCES,
     facenet_distance,
     make_face_campaign,
@@ -29,6 +30,7 @@ from bench.leaderboard import build_leaderboard
 from bench.leaderboard.diversity import ALL_ALGOS, embedding_of, pairwise_distances
 from bench.leaderboard.target_images import (
     TargetUnavailable,
+    photo_crop,
     photo_target,
     seed_target,
     target_images,
@@ -191,6 +193,33 @@ def test_photo_target_is_the_first_photo_upright(board):
     assert arr.shape == (40, 20, 3)  # stored 40 × 20 sideways, shown 20 wide × 40 tall
     top, bottom = arr[:15].mean(axis=(0, 1)), arr[-15:].mean(axis=(0, 1))
     assert top[0] > 200 > top[2] and bottom[2] > 200 > bottom[0]  # red left half went on top
+
+
+def test_photo_target_is_shown_as_facenet_saw_it(board):
+    (target,) = board.targets["face-photo"]
+    x0, y0, x1, y1 = PHOTO_REGION
+    assert target.crop_caption == (
+        f"as FaceNet saw it: MTCNN's face with margin, pixels of person.jpg ({x0}, {y0})–"
+        f"({x1}, {y1}), resized to 160×160"
+    )
+    with Image.open(board.out / target.crop) as im:
+        arr = np.asarray(im.convert("RGB")).astype(int)
+    assert arr.shape == (160, 160, 3)
+    # the region is the upright photo's bottom: blue (in the stored, sideways file it
+    # would lie outside the 40 × 20 pixels)
+    assert arr[..., 2].mean() > 200 > arr[..., 0].mean()
+    md = (board.out / "README.md").read_text()
+    assert f"![target crop]({target.crop})" in md
+    assert target.crop in parse(board.out / "problem-face-photo.html").links
+
+
+@pytest.mark.parametrize(
+    "region", [None, [0, 25, 20], [0, 25, 20, 41], [5, 5, 5, 9], [0.0, 25, 20, 40], [True, 0, 1, 1]]
+)
+def test_a_photo_region_outside_the_photo_is_not_cut(tmp_path, region):
+    photo = str(sideways_photo(tmp_path / "p.jpg"))
+    assert photo_crop(photo, region) is None
+    assert photo_crop(str(tmp_path / "gone.jpg"), list(PHOTO_REGION)) is None
 
 
 def test_an_unavailable_target_is_said_not_fatal(board):

@@ -12,7 +12,7 @@ Layout of ``out``::
     tables/winrate.csv, tables/nemenyi.csv
     tables/diversity-<name>.csv, tables/diversity-matrix-<name>.csv   (face problems)
     figures/*.png, images/<problem>/<algo>.png, images/<problem>/target-<i>.png (faces),
-    images/<problem>/target-<i>-crop.png (a seed target's face as FaceNet saw it),
+    images/<problem>/target-<i>-crop.png (the target's face as FaceNet saw it),
     images/<problem>/runs/<algo>-s<seed>.png (faces: each heatmap run's best face)
 
 Every link between these files is relative, so the folder can be copied or

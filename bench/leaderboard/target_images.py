@@ -7,10 +7,11 @@
   orientation (``bench.problems.face_targets.load_photo``), shrunk to at most
   ``MAX_SIDE`` pixels.
 
-A ``seed:N`` target whose runs recorded the problem's ``crop_box`` is also shown
-as FaceNet saw it: that box of the face resized to ``FACENET_SIDE`` pixels. A
-photo target is not: the box MTCNN found in the photo is not recorded, and the
-leaderboard runs no face detector.
+A target is also shown as FaceNet saw it, resized to ``FACENET_SIDE`` pixels: for
+``seed:N``, the problem's recorded ``crop_box`` of the face; for photos, the first
+photo's ``target_regions`` entry (MTCNN's box with the margin, recorded by the run:
+the leaderboard runs no face detector). Runs recorded before either was kept show
+the target alone.
 
 Where neither works (weights missing, generator not registered, photo gone) the
 page says ``target unavailable: <reason>`` instead of failing.
@@ -48,7 +49,7 @@ class TargetImage:
         path: The picture, relative to the leaderboard folder; ``None`` if unavailable.
         reason: Why it is unavailable (empty when ``path`` is set).
         crop: The face as FaceNet saw it, relative to the leaderboard folder; ``None``
-            where it is not shown (photo targets, no recorded crop box).
+            where the runs recorded no usable crop box or photo region.
         crop_caption: What ``crop`` is.
 
     """
@@ -130,9 +131,7 @@ def face_crop(image: np.ndarray, box: object) -> np.ndarray | None:
         is not four integers inside the image.
 
     """
-    if not isinstance(box, list | tuple) or len(box) != 4:
-        return None
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in box):
+    if not _integer_box(box):
         return None
     x0, y0, x1, y1 = box
     height, width, channels = image.shape
@@ -165,25 +164,75 @@ def _picture(
     return photo_target(first), f"target: photo {Path(first).name}"
 
 
+def photo_crop(path: str, region: object) -> np.ndarray | None:
+    """The pixels FaceNet saw of a target photo, cut as the face problem cut them.
+
+    The upright photo's ``region`` resized to ``FACENET_SIDE`` pixels with Pillow's
+    bilinear filter: facenet-pytorch's ``extract_face`` on a Pillow image, so the
+    picture is the face FaceNet embedded, pixel for pixel.
+
+    Args:
+        path: The photo.
+        region: The record's ``target_regions`` entry, ``[x0, y0, x1, y1]``, end exclusive.
+
+    Returns:
+        uint8 image ``[FACENET_SIDE, FACENET_SIDE, 3]``, or ``None`` where ``region``
+        is not four integers inside the photo, or the photo cannot be read.
+
+    """
+    from bench.problems.face_targets import FaceInputError, load_photo
+
+    if not _integer_box(region):
+        return None
+    try:
+        photo = load_photo(path)
+    except FaceInputError:
+        return None
+    x0, y0, x1, y1 = region
+    if not (0 <= x0 < x1 <= photo.width and 0 <= y0 < y1 <= photo.height):
+        return None
+    face = photo.crop((x0, y0, x1, y1)).resize(
+        (FACENET_SIDE, FACENET_SIDE), Image.Resampling.BILINEAR
+    )
+    return np.asarray(face, dtype=np.uint8)
+
+
+def _integer_box(box: object) -> bool:
+    """Whether ``box`` is four integers (not booleans)."""
+    return (
+        isinstance(box, list | tuple)
+        and len(box) == 4
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in box)
+    )
+
+
 def _crop(
     image: np.ndarray, target: str, problem: dict[str, Any], out: Path, path: Path
 ) -> tuple[str | None, str]:
-    """Save a seed target's face as FaceNet saw it beside its picture ``path``.
+    """Save the target as FaceNet saw it beside its picture ``path``.
 
     Returns:
-        ``(crop picture relative to out, caption)``, or ``(None, "")`` for a photo
-        target or where the runs recorded no usable ``crop_box``.
+        ``(crop picture relative to out, caption)``, or ``(None, "")`` where the runs
+        recorded no usable ``crop_box`` (seed targets) or ``target_regions`` (photos).
 
     """
-    box = problem.get("crop_box")
-    face = face_crop(image, box) if target.startswith("seed:") else None
+    side = FACENET_SIDE
+    if target.startswith("seed:"):
+        box = problem.get("crop_box")
+        face = face_crop(image, box)
+        where = "pixels"
+    else:
+        first = next((p.strip() for p in target.split(",") if p.strip()), "")
+        regions = problem.get("target_regions")
+        box = regions[0] if isinstance(regions, list) and regions else None
+        face = photo_crop(first, box)
+        where = f"MTCNN's face with margin, pixels of {Path(first).name}"
     if face is None:
         return None, ""
     crop = path.with_name(f"{path.stem}-crop.png")
     save_grid([face], out / crop)
     x0, y0, x1, y1 = box
-    side = FACENET_SIDE
-    caption = f"as FaceNet saw it: pixels ({x0}, {y0})–({x1}, {y1}), resized to {side}×{side}"
+    caption = f"as FaceNet saw it: {where} ({x0}, {y0})–({x1}, {y1}), resized to {side}×{side}"
     return crop.as_posix(), caption
 
 
