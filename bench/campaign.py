@@ -380,6 +380,55 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
+def _plain_json(value: Any) -> Any:
+    """``value`` as JSON gives it back (tuples as lists): stored and new plans compare alike."""
+    return json.loads(json.dumps(value))
+
+
+def plan_additions(old: Plan, new: Plan) -> dict[str, list] | None:
+    """What ``new`` adds to ``old``, where it is ``old`` plus more runs, else ``None``.
+
+    ``new`` extends ``old`` when it names every problem, algorithm and seed of
+    ``old`` (perhaps more) and gives each of ``old``'s problems and algorithms the
+    same budget and parameters: every run of ``old`` keeps its spec and its id, so
+    its finished runs stand as they are.
+
+    Args:
+        old: The plan stored in a campaign folder.
+        new: The plan about to run there.
+
+    Returns:
+        ``{"problems": [...], "algorithms": [...], "seeds": [...]}``, the names and
+        seeds ``new`` adds (in its order; all empty for the same plan), or ``None``.
+
+    """
+    added: dict[str, list] = {}
+    for key in ("problems", "algorithms", "seeds"):
+        before, after = getattr(old, key), getattr(new, key)
+        if not set(map(str, before)) <= set(map(str, after)):
+            return None
+        added[key] = [x for x in after if str(x) not in set(map(str, before))]
+    try:
+        same_budget = all(old.budget_for(p) == new.budget_for(p) for p in old.problems)
+    except SpecError:
+        return None
+    same_params = all(
+        _plain_json(old.problem_params.get(p, {})) == _plain_json(new.problem_params.get(p, {}))
+        for p in old.problems
+    ) and all(
+        _plain_json(old.algo_params.get(a, {})) == _plain_json(new.algo_params.get(a, {}))
+        for a in old.algorithms
+    )
+    return added if same_budget and same_params else None
+
+
+def describe_additions(added: dict[str, list]) -> str:
+    """``algorithms my-algo; seeds 5, 6``: what ``plan_additions`` found, for one line."""
+    return "; ".join(
+        f"{key} {', '.join(map(str, names))}" for key, names in added.items() if names
+    )
+
+
 def _check_plan(folder: Path, plan: Plan, force: bool) -> None:
     path = folder / CAMPAIGN_FILE
     if not path.exists():
@@ -396,12 +445,24 @@ def _check_plan(folder: Path, plan: Plan, force: bool) -> None:
             map(str, new[key])
         ):
             old[key] = new[key]
-    if old != new and not force:
-        changed = sorted(k for k in new if old.get(k) != new[k])
+    if old == new or force:
+        return
+    stored = read_plan(folder)
+    if plan_additions(stored, plan) is not None:
+        return  # more runs beside the finished ones, which keep their specs
+    changed = sorted(k for k in new if old.get(k) != new[k])
+    fewer = plan_additions(plan, stored)
+    if fewer is not None:
+        more = describe_additions(fewer)
         raise CampaignError(
-            f"{folder} holds a campaign with a different plan (changed: {', '.join(changed)}); "
-            "re-run with the same options to resume, use another --out folder, or pass --force"
+            f"{folder} holds a campaign with more runs than this plan (its {more} "
+            f"too): run `bench campaign --out {folder}` to resume it whole with its own plan, or "
+            "pass --force to make this plan the folder's (the other runs stay on disk, unlisted)"
         )
+    raise CampaignError(
+        f"{folder} holds a campaign with a different plan (changed: {', '.join(changed)}); "
+        "re-run with the same options to resume, use another --out folder, or pass --force"
+    )
 
 
 @dataclass

@@ -66,9 +66,12 @@ def test_failed_runs_are_kept_and_rerun_only_on_request(tmp_path):
 def test_changed_plan_is_refused_unless_forced(tmp_path):
     run_campaign(_plan(seeds=[0]), tmp_path, progress=False)
     with pytest.raises(CampaignError, match=r"different plan.*seeds"):
-        run_campaign(_plan(seeds=[0, 1]), tmp_path, progress=False)
-    summary = run_campaign(_plan(seeds=[0, 1]), tmp_path, progress=False, force=True)
-    assert (summary.skipped_finished, summary.ran) == (4, 4)  # same specs keep their ids
+        run_campaign(_plan(seeds=[1]), tmp_path, progress=False)
+    summary = run_campaign(_plan(seeds=[1]), tmp_path, progress=False, force=True)
+    assert (summary.skipped_finished, summary.ran) == (0, 4)
+    # seed 0's runs stayed on disk: a plan naming both seeds only adds runs, no --force
+    summary = run_campaign(_plan(seeds=[0, 1]), tmp_path, progress=False)
+    assert (summary.skipped_finished, summary.ran) == (8, 0)  # same specs keep their ids
     # listing the same names in another order is the same plan: it resumes, no --force
     reordered = _plan(seeds=[1, 0], problems=["rastrigin", "sphere"], algorithms=["ga", "random"])
     assert run_campaign(reordered, tmp_path, progress=False).skipped_finished == 8

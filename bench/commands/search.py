@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import os
 import sys
@@ -12,10 +13,15 @@ from pathlib import Path
 import pandas as pd
 
 from bench.campaign import (
+    CAMPAIGN_FILE,
+    CampaignError,
     Plan,
+    describe_additions,
     failed_record,
     load_campaign,
     load_plan,
+    plan_additions,
+    read_plan,
     resolve_names,
     resolve_seeds,
     run_campaign,
@@ -221,6 +227,9 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             "campaign takes no --set: give parameters in a plan file, in [problem.NAME] and "
             "[algo.NAME] tables (see bench/plans/*.toml), and run it with --plan FILE"
         )
+    out = out_folder(args.out)
+    given = bool(args.plan or args.problems or args.algos or args.budget is not None)
+    stored = _stored_plan(out, needed=not given)
     if args.plan:
         if args.problems or args.algos or args.budget is not None:
             raise SpecError("--plan already names problems, algorithms and budget; drop the others")
@@ -229,13 +238,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             embedded = ", ".join(sorted(p.stem for p in PLANS_DIR.glob("*.toml")))
             raise SpecError(f"no plan file {args.plan}; the embedded plans are: {embedded}")
         plan = load_plan(path)
-        if args.seeds is not None:
-            planned, plan.seeds = plan.seeds, resolve_seeds(args.seeds)
-            print(
-                f"seeds      {_listed(plan.seeds)} (--seeds {args.seeds}, instead of the "
-                f"plan's {_listed(planned)})"
-            )
-    else:
+    elif given:
         if not args.problems or not args.algos or args.budget is None:
             raise SpecError("campaign needs --plan FILE, or --problems, --algos and --budget")
         plan = Plan(
@@ -244,8 +247,30 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             seeds=resolve_seeds(args.seeds if args.seeds is not None else 5),
             budget=args.budget,
         )
-    out = out_folder(args.out)
+    elif stored is not None:
+        plan = copy.deepcopy(stored)  # added names and seeds must not change ``stored``
+        print(f"plan       {out / CAMPAIGN_FILE}: the folder's own")
+    else:
+        raise SpecError(
+            "campaign needs --plan FILE, or --problems, --algos and --budget, or an --out "
+            f"folder that holds a campaign to resume ({out / CAMPAIGN_FILE} does not exist)"
+        )
+    if args.seeds is not None and (args.plan or not (args.problems or args.algos)):
+        planned, plan.seeds = plan.seeds, resolve_seeds(args.seeds)
+        print(
+            f"seeds      {_listed(plan.seeds)} (--seeds {args.seeds}, instead of the "
+            f"plan's {_listed(planned)})"
+        )
+    _add_names(plan, "problems", args.add_problems)
+    _add_names(plan, "algorithms", args.add_algos)
     plan.validate()  # every usage error before the --out folder is made
+    added = plan_additions(stored, plan) if stored is not None else None
+    if added is not None and any(added.values()):
+        new = len(plan) - len(stored)
+        print(
+            f"plan       adds {describe_additions(added)} to the folder's plan: {new} more runs "
+            "at its budgets; its finished runs are kept"
+        )
     for line in dict.fromkeys(line for spec in plan.specs() for line in preset_notes(spec)):
         print(f"note       {line}")
     if args.workers is not None and args.workers < 1:
@@ -296,6 +321,46 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     )
     _print_campaign(out)
     return 0 if summary.failed == 0 and summary.skipped_failed == 0 else 1  # all finished?
+
+
+def _stored_plan(out: Path, needed: bool) -> Plan | None:
+    """The plan in ``out``'s campaign file, ``None`` without one.
+
+    A damaged file raises ``CampaignError`` only where the plan is ``needed`` (no
+    other was given); otherwise resuming refuses it later with its own message.
+    """
+    if not (out / CAMPAIGN_FILE).is_file():
+        return None
+    try:
+        return read_plan(out)
+    except CampaignError:
+        if needed:
+            raise
+        return None
+
+
+def _add_names(plan: Plan, kind: str, names: list[str] | None) -> None:
+    """Append registered ``names`` (or ``all``: every one not in it) to ``plan``'s ``kind``.
+
+    Args:
+        plan: The plan, changed in place.
+        kind: ``"problems"`` or ``"algorithms"``.
+        names: What ``--add-problems`` or ``--add-algos`` gave, or ``None``.
+
+    Raises:
+        SpecError: A name is already in the plan (or unknown: ``UnknownNameError``).
+
+    """
+    if not names:
+        return
+    have: list[str] = getattr(plan, kind)
+    resolved = resolve_names(kind, names)
+    if "all" not in [n.lower() for n in names]:
+        twice = [n for n in resolved if n in have]
+        if twice:
+            option = "--add-algos" if kind == "algorithms" else "--add-problems"
+            raise SpecError(f"{option}: {', '.join(twice)} already in the plan")
+    have.extend(n for n in resolved if n not in have)
 
 
 def _listed(seeds: list[int]) -> str:
@@ -476,7 +541,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "examples:\n  bench campaign --problems all --algos all --seeds 5 --budget 2000 --out c1\n"
         "  bench campaign --plan plan.toml --out c2\n"
         "  bench campaign --plan plan.toml --out c3 --workers 4\n"
-        "  bench campaign --plan plan.toml --out c4 --scheduler tcp://HOST:8786",
+        "  bench campaign --plan plan.toml --out c4 --scheduler tcp://HOST:8786\n"
+        "  bench campaign --out c2 --add-algos my-algo   # c2's plan, and my-algo beside it",
     )
     p.add_argument("--problems", nargs="+", help="problem names or 'all'")
     p.add_argument("--algos", nargs="+", help="algorithm names or 'all'")
@@ -487,9 +553,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--budget", type=count_arg, help="evaluations per run, the same for all")
     p.add_argument(
+        "--add-algos",
+        nargs="+",
+        metavar="ALGO",
+        help="algorithms to run beside the plan's (yours, say), at their defaults; in a "
+        "folder that holds the plan, only their runs run",
+    )
+    p.add_argument(
+        "--add-problems",
+        nargs="+",
+        metavar="PROBLEM",
+        help="problems to add to the plan, at its (default) budget and default parameters",
+    )
+    p.add_argument(
         "--plan",
         help="TOML plan file instead of --problems, --algos and --budget (and of --seeds "
-        "unless given), or an embedded plan: "
+        "unless given), or an embedded plan; without it or them, the --out folder's own plan. "
+        "Embedded: "
         + ", ".join(sorted(p.stem for p in PLANS_DIR.glob("*.toml"))),
     )
     p.add_argument(

@@ -1,0 +1,148 @@
+"""Growing a campaign: your algorithm beside a finished plan's, more seeds, more problems.
+
+A plan that names everything a folder's plan does, with the same budgets and
+parameters, only adds runs: it resumes without ``--force`` and runs only the new
+ones. ``bench campaign --out DIR`` alone resumes the folder's own plan;
+``--add-algos`` and ``--add-problems`` extend whichever plan runs.
+"""
+
+import json
+
+import pytest
+
+from bench.campaign import (
+    CampaignError,
+    Plan,
+    load_campaign,
+    plan_additions,
+    read_plan,
+    run_campaign,
+)
+from bench.cli import main
+
+
+def _plan(**kw) -> Plan:
+    base = dict(
+        problems=["sphere"],
+        algorithms=["random"],
+        seeds=[0, 1],
+        budget=100,
+        problem_params={"sphere": {"dim": 8}},
+        algo_params={"random": {"batch": 20}},
+    )
+    base.update(kw)
+    return Plan(**base)
+
+
+def test_additions_are_what_the_new_plan_names_beyond_the_old():
+    old = _plan()
+    grown = _plan(algorithms=["random", "ga"], seeds=[0, 1, 2], problems=["sphere", "rastrigin"])
+    assert plan_additions(old, grown) == {
+        "problems": ["rastrigin"],
+        "algorithms": ["ga"],
+        "seeds": [2],
+    }
+    assert plan_additions(old, _plan()) == {"problems": [], "algorithms": [], "seeds": []}
+    # the same budget, said another way, is the same runs
+    assert plan_additions(old, _plan(budget={"default": 100})) is not None
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"budget": 200},
+        {"budget": {"sphere": 50, "default": 100}},
+        {"problem_params": {"sphere": {"dim": 9}}},
+        {"algo_params": {"random": {"batch": 10}}},
+        {"algo_params": {}},
+        {"seeds": [1, 2]},
+        {"algorithms": ["ga"]},
+        {"problems": ["rastrigin"], "problem_params": {}},
+    ],
+)
+def test_a_plan_that_changes_or_drops_a_run_adds_nothing(changed):
+    assert plan_additions(_plan(), _plan(**changed)) is None
+
+
+def test_new_algorithms_parameters_do_not_matter_old_ones_do():
+    old = _plan()
+    params = {"random": {"batch": 20}, "ga": {"population": 20}}
+    mine = _plan(algorithms=["random", "ga"], algo_params=params)
+    assert plan_additions(old, mine) == {"problems": [], "algorithms": ["ga"], "seeds": []}
+
+
+def test_an_extended_plan_resumes_without_force_and_runs_only_the_new_runs(tmp_path):
+    first = run_campaign(_plan(), tmp_path, progress=False)
+    assert first.ran == 2
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").iterdir()}
+    params = {"random": {"batch": 20}, "ga": {"population": 20}}
+    grown = _plan(algorithms=["random", "ga"], algo_params=params)
+    summary = run_campaign(grown, tmp_path, progress=False)
+    assert (summary.total, summary.ran, summary.skipped_finished) == (4, 2, 2)
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").iterdir()}
+    assert {k: after[k] for k in before} == before  # the finished runs were not touched
+    df = load_campaign(tmp_path)
+    assert sorted(df["algo"]) == ["ga", "ga", "random", "random"]
+    assert set(df["status"]) == {"finished"}
+    assert read_plan(tmp_path).algorithms == ["random", "ga"]
+    # the old plan now names fewer runs than the folder's: refused, saying how to resume
+    with pytest.raises(CampaignError, match=r"more runs than this plan \(its algorithms ga too\)"):
+        run_campaign(_plan(), tmp_path, progress=False)
+
+
+def test_a_changed_run_is_still_refused(tmp_path):
+    run_campaign(_plan(), tmp_path, progress=False)
+    with pytest.raises(CampaignError, match=r"different plan \(changed: algorithms, budget\)"):
+        run_campaign(_plan(budget=200, algorithms=["random", "ga"]), tmp_path, progress=False)
+
+
+def _campaign(*args: str) -> list[str]:
+    return ["campaign", *args, "--no-progress"]
+
+
+def test_cli_resumes_the_folders_plan_and_adds_algorithms(tmp_path, capsys):
+    out = str(tmp_path / "c")
+    base = ["--problems", "sphere", "--algos", "random", "--seeds", "2", "--budget", "200"]
+    assert main(_campaign(*base, "--out", out)) == 0
+    capsys.readouterr()
+    assert main(_campaign("--out", out, "--add-algos", "ga")) == 0
+    text = capsys.readouterr().out
+    assert f"plan       {out}/campaign.json: the folder's own" in text
+    assert "adds algorithms ga to the folder's plan: 2 more runs at its budgets" in text
+    assert "4 runs planned; ran 2 (0 failed), skipped 2 finished" in text
+    # more seeds and a problem, on the stored plan (ga included now)
+    assert main(_campaign("--out", out, "--seeds", "3", "--add-problems", "rastrigin")) == 0
+    text = capsys.readouterr().out
+    assert "seeds      0, 1, 2 (--seeds 3, instead of the plan's 0, 1)" in text
+    assert "adds problems rastrigin; seeds 2 to the folder's plan: 8 more runs" in text
+    assert "12 runs planned; ran 8 (0 failed), skipped 4 finished" in text
+    stored = json.loads((tmp_path / "c" / "campaign.json").read_text())["plan"]
+    assert stored["problems"] == ["sphere", "rastrigin"]
+    assert stored["algorithms"] == ["random", "ga"]
+    assert main(_campaign("--out", out)) == 0
+    assert "ran 0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--add-algos", "random"], "--add-algos: random already in the plan"),
+        (["--add-algos", "gaa"], "unknown algorithm 'gaa'; did you mean 'ga'?"),
+        (["--add-problems", "sphere"], "--add-problems: sphere already in the plan"),
+    ],
+)
+def test_cli_additions_refused_in_one_line(tmp_path, capsys, args, message):
+    out = str(tmp_path / "c")
+    base = ["--problems", "sphere", "--algos", "random", "--seeds", "1", "--budget", "100"]
+    assert main(_campaign(*base, "--out", out)) == 0
+    capsys.readouterr()
+    assert main(_campaign("--out", out, *args)) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_cli_without_a_plan_or_a_campaign_folder_says_what_it_needs(tmp_path, capsys):
+    assert main(_campaign("--out", str(tmp_path / "none"))) == 2
+    err = capsys.readouterr().err
+    assert "or an --out folder that holds a campaign to resume" in err
+    assert not (tmp_path / "none").exists()
