@@ -15,6 +15,7 @@ from bench.campaign import Plan, run_campaign
 from bench.cli import main
 from bench.evaluator import BudgetEvaluator
 from bench.leaderboard import build_leaderboard, figures
+from bench.problem import MeasureSpace
 from bench.registry import registered
 from bench.results import ARCHIVE, read_archive
 from bench.runner import execute
@@ -159,7 +160,7 @@ def test_the_leaderboard_caption_names_the_counts_drawn(runs, tmp_path):
         "algo": "random", "status": "finished", "qd_score": 1.0, "seed": 0, "sense": "min",
         "path": str(runs["measured"]), "run_id": "r",
     }])  # fmt: skip
-    path, caption = figures.archive_figure(record_runs, {}, tmp_path / "a.png")
+    path, caption, _ = figures.archive_figure(record_runs, {}, tmp_path / "a.png")
     assert path is not None and path.is_file()
     assert "random seed 0 (10, 50 and 100 evaluations)" in caption
     data = read_archive(runs["measured"])
@@ -190,3 +191,74 @@ def test_a_failed_run_says_it_failed_not_that_its_problem_keeps_no_archive(runs,
     assert main(["archive", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "is a failed run (ValueError), which saves no archive.npz" in err
+
+
+def _grid(bins: int, cells: list[tuple[int, int, int]]) -> dict[str, np.ndarray]:
+    """Archive arrays of a ``bins × bins`` grid on [0, 1]²: ``(snapshot, i, j)`` cells filled."""
+    index = np.array([i * bins + j for _, i, j in cells])
+    return {
+        "bins": np.array([bins, bins]),
+        "ranges": np.array([[0.0, 1.0], [0.0, 1.0]]),
+        "offset": np.array(0.0),
+        "evaluations": np.array([10, 20]),
+        "index": index,
+        "objective": -np.linspace(0.1, 0.9, len(cells)),
+        "found_at": np.arange(1, len(cells) + 1),
+        "snapshot": np.array([s for s, _, _ in cells]),
+    }
+
+
+def test_the_zoom_spans_every_drawn_filled_cell_with_a_margin(tmp_path):
+    data = _grid(100, [(0, 40, 70), (0, 41, 71), (1, 42, 75)])
+    first = figures.ArchiveRow("first", data, [0], ["mean", "max"])
+    both = figures.ArchiveRow("both", data, [0, 1], ["mean", "max"])
+    # cells 40..41 × 70..71, two cells more each side: [0.38, 0.44] × [0.68, 0.74]
+    np.testing.assert_allclose(figures.filled_extent([first]), [(0.38, 0.44), (0.68, 0.74)])
+    np.testing.assert_allclose(figures.filled_extent([both]), [(0.38, 0.45), (0.68, 0.78)])
+    edge = figures.ArchiveRow("edge", _grid(100, [(0, 0, 99)]), [0], [])
+    np.testing.assert_allclose(figures.filled_extent([edge]), [(0.0, 0.03), (0.97, 1.0)])
+    empty = figures.ArchiveRow("empty", _grid(100, [(1, 5, 5)]), [0], [])
+    assert figures.filled_extent([empty]) is None
+
+
+def test_the_leaderboard_zooms_a_small_map_only(tmp_path):
+    small = figures.ArchiveRow("ga", _grid(100, [(0, 40, 70), (1, 42, 75)]), [0, 1], ["a", "b"])
+    caption = figures._zoom_caption([small])
+    assert caption.startswith("The same panels zoomed to the cells filled in any of them (0.7% ")
+    assert "a 0.38 to 0.45 (of 0 to 1) and b 0.68 to 0.78 (of 0 to 1)" in caption
+    wide = figures.ArchiveRow("ga", _grid(10, [(0, 1, 1), (1, 8, 8)]), [0, 1], ["a", "b"])
+    assert figures._zoom_caption([wide]) == ""  # the filled cells span the whole grid
+    path = figures.draw_archive([small], "min", tmp_path / "z.png", zoom=True)
+    with Image.open(path) as image:
+        assert image.size[0] > 2 * 150
+
+
+def test_the_command_zooms_on_request(runs, tmp_path, capsys):
+    png = tmp_path / "zoom.png"
+    assert main(["archive", str(runs["measured"]), "--zoom", "--out", str(png)]) == 0
+    assert "evaluations, zoomed to the filled cells)" in capsys.readouterr().out
+    assert png.is_file()
+
+
+class WideProbe(ProbeMeasures):
+    """``ProbeMeasures`` on a grid so wide that N(0, 1) genes fill a small middle of it."""
+
+    measure_space = MeasureSpace(
+        names=("first gene", "last gene"), ranges=((-50.0, 50.0), (-50.0, 50.0)), bins=(100, 100)
+    )
+
+
+def test_the_leaderboard_pages_add_a_zoomed_heatmap_of_a_small_map(tmp_path):
+    problems = {"probe-wide": WideProbe, "probe-measures": ProbeMeasures}
+    with registered(problems=problems):
+        plan = Plan(list(problems), ["random"], [0, 1], 60, {}, {"random": {"batch": 20}})
+        run_campaign(plan, tmp_path / "c", progress=False)
+        board = build_leaderboard(tmp_path / "c", tmp_path / "lb")
+    assert "archive-zoom-probe-measures" not in board.figures  # its map spans its grid
+    zoom = board.figures["archive-zoom-probe-wide"]
+    assert zoom == "figures/archive-zoom-probe-wide.png" and (board.out / zoom).is_file()
+    caption = board.captions["archive-zoom-probe-wide"]
+    assert "zoomed to the cells filled in any of them" in caption and "(of -50 to 50)" in caption
+    markdown = (board.out / "README.md").read_text()
+    assert f"![Archive heatmaps, zoomed: probe-wide]({zoom})" in markdown
+    assert zoom in (board.out / "problem-probe-wide.html").read_text()

@@ -142,11 +142,12 @@ def cmd_archive(args: argparse.Namespace) -> int:
         return 0
     row = ArchiveRow(f"{spec['algo']} seed {seed}", data, positions, measures)
     try:
-        draw_archive([row], sense, path)
+        draw_archive([row], sense, path, zoom=args.zoom)
     except OSError as exc:
         raise SpecError(f"--out {path}: cannot write it: {exc.strerror or exc}") from None
     shown = ", ".join(str(n) for n in row.evaluations)
-    print(f"figure     {path} (snapshots at {shown} evaluations)")
+    zoomed = ", zoomed to the filled cells" if args.zoom else ""
+    print(f"figure     {path} (snapshots at {shown} evaluations{zoomed})")
     return 0
 
 
@@ -160,7 +161,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "the snapshots nearest the requested evaluation counts (default: first, middle, last).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  bench archive runs/00001-diversity-mnist-rmse-map-elites-s0\n"
-        "  bench archive RUN --at 0,12000,25000 --out map.png",
+        "  bench archive RUN --at 0,12000,25000 --out map.png\n"
+        "  bench archive RUN --zoom",
     )
     p.add_argument("run_folder", metavar="RUN_FOLDER", help="a run folder with archive.npz")
     p.add_argument(
@@ -171,5 +173,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out", metavar="FILE", help="figure file, .png/.pdf/.svg (default: <RUN>-archive.png)"
+    )
+    p.add_argument(
+        "--zoom",
+        action="store_true",
+        help="axes around the cells filled in the panels drawn, not the whole grid",
     )
     p.set_defaults(func=cmd_archive)

@@ -185,10 +185,16 @@ def write_figures(board: Leaderboard) -> None:
         name, problem = slug(result.problem), result.problem
         for key, draw in (("anytime", figures.anytime_figure), ("ecdf", figures.ecdf_figure)):
             _keep(board, f"{key}-{problem}", draw(runs, fig_dir / f"{key}-{name}.png"))
-        path, caption = figures.archive_figure(runs, board.records, fig_dir / f"archive-{name}.png")
+        zoom = fig_dir / f"archive-zoom-{name}.png"
+        path, caption, zoomed = figures.archive_figure(
+            runs, board.records, fig_dir / f"archive-{name}.png", zoom
+        )
         _keep(board, f"archive-{problem}", path)
         if path is not None:
             board.captions[f"archive-{problem}"] = caption
+        if zoomed:
+            _keep(board, f"archive-zoom-{problem}", zoom)
+            board.captions[f"archive-zoom-{problem}"] = zoomed
         _gallery(board, result, runs)
         if problem in board.diversity:
             heatmap = figures.diversity_figure(

@@ -259,10 +259,52 @@ def _panel(
     return image
 
 
-def draw_archive(rows: list[ArchiveRow], sense: str, path: Path) -> Path:
+ZOOM_MARGIN = 2  # cells of the grid shown beyond the filled ones on a zoomed heatmap
+ZOOM_SHARE = 0.25  # a zoomed heatmap is drawn where the filled cells span less of the grid
+
+
+def filled_extent(rows: list[ArchiveRow]) -> list[tuple[float, float]] | None:
+    """The measure ranges of the cells filled in any drawn panel, ``ZOOM_MARGIN`` cells wider.
+
+    Args:
+        rows: What ``draw_archive`` draws; rows of other grids than the first's are ignored.
+
+    Returns:
+        ``[(low, high)]`` per measure (at most 2) in the measures' units, inside the
+        grid's ranges; ``None`` where no drawn panel has a filled cell.
+
+    """
+    first = rows[0].data
+    bins = [int(b) for b in first["bins"]]
+    ranges = np.asarray(first["ranges"], dtype=np.float64)  # [M, 2]
+    same = [
+        r for r in rows
+        if list(map(int, r.data["bins"])) == bins and np.array_equal(r.data["ranges"], ranges)
+    ]  # fmt: skip
+    index = np.concatenate([snapshot_cells(r.data, p)["index"] for r in same for p in r.positions])
+    if not len(index):
+        return None
+    cells = np.unravel_index(index.astype(np.int64), bins)  # per measure [E]
+    extent = []
+    for m, c in enumerate(cells):
+        width = (ranges[m, 1] - ranges[m, 0]) / bins[m]
+        low = max(int(c.min()) - ZOOM_MARGIN, 0)
+        high = min(int(c.max()) + 1 + ZOOM_MARGIN, bins[m])
+        extent.append((ranges[m, 0] + low * width, ranges[m, 0] + high * width))
+    return extent
+
+
+def draw_archive(rows: list[ArchiveRow], sense: str, path: Path, zoom: bool = False) -> Path:
     """Heatmaps of the cells' fitness at the chosen snapshots, one row per ``ArchiveRow``.
 
     Every panel shares one colour scale. Grids of 1 or 2 measures only (``drawable``).
+
+    Args:
+        rows: The runs and snapshots, one figure row each.
+        sense: ``"min"`` or ``"max"``, the problem's.
+        path: The figure file.
+        zoom: Show every panel on the same ``filled_extent`` instead of the whole grid
+            (where a map fills a small corner of it, as the set-diversity maps do).
 
     Returns:
         ``path``, written (its suffix gives the format: ``.png``, ``.pdf``, ``.svg``...).
@@ -275,11 +317,16 @@ def draw_archive(rows: list[ArchiveRow], sense: str, path: Path) -> Path:
     values = np.concatenate(drawn)
     fitness = -values if sense == "min" else values
     limits = (float(fitness.min()), float(fitness.max())) if len(fitness) else (0.0, 1.0)
+    extent = filled_extent(rows) if zoom else None
     image = None
     for i, row in enumerate(rows):
         for c in range(ncol):
             if c < len(row.positions):
                 image = _panel(axes[i, c], row, row.positions[c], sense, limits)
+                if extent is not None:
+                    axes[i, c].set_xlim(*extent[0])
+                    if len(extent) > 1:
+                        axes[i, c].set_ylim(*extent[1])
             else:
                 axes[i, c].axis("off")
     if image is not None:
@@ -288,13 +335,21 @@ def draw_archive(rows: list[ArchiveRow], sense: str, path: Path) -> Path:
 
 
 def archive_figure(
-    runs: pd.DataFrame, records: dict[str, dict], path: Path
-) -> tuple[Path | None, str]:
+    runs: pd.DataFrame, records: dict[str, dict], path: Path, zoom: Path | None = None
+) -> tuple[Path | None, str, str]:
     """Fitness of the filled cells at the first, middle and last snapshot, one row per algorithm.
 
+    Args:
+        runs: One problem's rows of the runs table.
+        records: Run records by run id.
+        path: The figure on the whole grid.
+        zoom: Where to draw the same panels zoomed to the filled cells, if they fill
+            under ``ZOOM_SHARE`` of the grid's area (``None``: never drawn).
+
     Returns:
-        The figure (``None`` where no run saved 1-D or 2-D snapshots) and a caption
-        naming the runs shown and the evaluation counts of their panels.
+        The figure (``None`` where no run saved 1-D or 2-D snapshots), a caption
+        naming the runs shown and the evaluation counts of their panels, and the
+        zoomed figure's caption (``""`` where it was not drawn).
 
     """
     sense = str(runs["sense"].iloc[0])
@@ -307,13 +362,42 @@ def archive_figure(
             row = ArchiveRow(str(algo), data, default_snapshots(data["evaluations"]), measures)
             shown.append((row, run))
     if not shown:
-        return None, ""
+        return None, "", ""
     caption = "Passive archive of each algorithm's median-QD-score run, at its first, middle and "
     caption += "last snapshot: " + "; ".join(
         f"{row.label} seed {int(run['seed'])} ({_counts(row.evaluations)} evaluations)"
         for row, run in shown
     )
-    return draw_archive([row for row, _ in shown], sense, path), caption
+    rows = [row for row, _ in shown]
+    zoomed = _zoom_caption(rows) if zoom is not None else ""
+    if zoomed:
+        draw_archive(rows, sense, zoom, zoom=True)
+    return draw_archive(rows, sense, path), caption, zoomed
+
+
+def _zoom_caption(rows: list[ArchiveRow]) -> str:
+    """What a zoomed heatmap of ``rows`` shows, or ``""`` where zooming shows little more.
+
+    Zooming is worth it where the filled cells (with their margin) span under
+    ``ZOOM_SHARE`` of the grid's area.
+    """
+    extent = filled_extent(rows)
+    if extent is None:
+        return ""
+    ranges = np.asarray(rows[0].data["ranges"], dtype=np.float64)
+    spans = [(lo, hi, float(r[0]), float(r[1])) for (lo, hi), r in zip(extent, ranges, strict=True)]
+    share = float(np.prod([(hi - lo) / (r1 - r0) for lo, hi, r0, r1 in spans]))
+    if share >= ZOOM_SHARE:
+        return ""
+    names = [*rows[0].measures, *(f"measure {m + 1}" for m in range(len(spans)))]
+    text = " and ".join(
+        f"{name} {lo:.3g} to {hi:.3g} (of {r0:.3g} to {r1:.3g})"
+        for name, (lo, hi, r0, r1) in zip(names, spans, strict=False)
+    )
+    return (
+        f"The same panels zoomed to the cells filled in any of them ({share:.1%} of the "
+        f"grid, {ZOOM_MARGIN} cells of margin): {text}"
+    )
 
 
 def _counts(evaluations: list[int]) -> str:

@@ -217,8 +217,8 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
         _figure(board.figures.get(f"anytime-{result.problem}"), figures.ANYTIME_CAPTION)
     )
     body.append(_figure(board.figures.get(f"ecdf-{result.problem}"), figures.ECDF_CAPTION))
-    key = f"archive-{result.problem}"
-    body.append(_figure(board.figures.get(key), board.captions.get(key, "")))
+    for key in (f"archive-{result.problem}", f"archive-zoom-{result.problem}"):
+        body.append(_figure(board.figures.get(key), board.captions.get(key, "")))
     if result.problem in board.diversity:
         body += _diversity(board, result.problem)
     shots = board.gallery.get(result.problem, {})

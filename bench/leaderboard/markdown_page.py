@@ -189,10 +189,13 @@ def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
         path = board.figures.get(f"{key}-{result.problem}")
         if path:
             lines += [f"![{title.split(':')[0]}: {result.problem}]({path})", "", f"{title}.", ""]
-    key = f"archive-{result.problem}"
-    if key in board.figures:
-        lines += [f"![Archive heatmaps: {result.problem}]({board.figures[key]})", ""]
-        lines += [board.captions[key] + ".", ""]
+    for key, title in (
+        (f"archive-{result.problem}", "Archive heatmaps"),
+        (f"archive-zoom-{result.problem}", "Archive heatmaps, zoomed"),
+    ):
+        if key in board.figures:
+            lines += [f"![{title}: {result.problem}]({board.figures[key]})", ""]
+            lines += [board.captions[key] + ".", ""]
     if result.problem in board.diversity:
         lines += _diversity(board, result.problem)
     targets = board.targets.get(result.problem, [])
