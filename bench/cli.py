@@ -29,10 +29,45 @@ def build_parser() -> argparse.ArgumentParser:
         "  bench campaign --problems all --algos random ga --seeds 5 --budget 2000 --out runs/c1\n"
         "  bench show runs/c1",
     )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        nargs=0,
+        help="print the suite's version (and a checkout's commit) and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (search, generators, face, archive):
         module.add_parsers(sub)
     return parser
+
+
+def version_line() -> str:
+    """``latent-bench 0.1.0 (commit 1a2b3c4d5e6f, modified)``: what a record's provenance says.
+
+    The commit is given for a git checkout (an editable install), as records give
+    it; an installed wheel has none.
+    """
+    from importlib import metadata
+
+    from bench.provenance import git_state
+
+    try:
+        version = metadata.version("latent-bench")
+    except metadata.PackageNotFoundError:
+        version = "(not installed)"
+    state = git_state()
+    if not state["commit"]:
+        return f"latent-bench {version}"
+    dirty = ", modified" if state["dirty"] else ""
+    return f"latent-bench {version} (commit {state['commit'][:12]}{dirty})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: ``version_line()``, found only when asked (it runs git)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_line())
+        parser.exit()
 
 
 def _warning_line(message: Warning | str, *_: object, **__: object) -> str:

@@ -449,3 +449,28 @@ def test_a_run_summary_shows_target_warnings_and_the_report(capsys, tmp_path):
     assert "note       couple.jpg: 2 faces found" in out
     report = "facenet_distance 0.7759  baseline_distance 0.8233  beats_baseline yes\n"
     assert f"report     {report}" in out
+
+
+def test_version_names_the_release_and_the_checkouts_commit(capsys):
+    import re
+    import subprocess
+    import tomllib
+    from pathlib import Path
+
+    from bench.cli import main
+
+    root = Path(__file__).resolve().parents[1]
+    release = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"latent-bench {release}"), line
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    if head:  # a checkout: the commit its records carry
+        assert f"(commit {head[:12]}" in line
+    # the citation file cites the same release
+    cited = re.search(r"^version: (\S+)$", (root / "CITATION.cff").read_text(), re.M)
+    assert cited is not None and cited.group(1) == release
