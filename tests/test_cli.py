@@ -191,7 +191,7 @@ BAD = {
     "missing plan": (
         ["campaign", "--plan", "/nonexistent/plan.toml", "--out", "OUT"],
         "no plan file /nonexistent/plan.toml; the embedded plans are: leaderboard, quickstart, "
-        "set-diversity-paper",
+        "set-diversity-mnist-rmse, set-diversity-paper",
     ),
     "negative seed": (
         ["run", "--problem", "sphere", "--algo", "ga", "--seed", "-1"],

@@ -43,3 +43,17 @@ def test_the_set_diversity_paper_plan_is_the_study():
     assert len(specs) == 6 * 3 * 10 and {s.budget for s in specs} == {25_000}
     assert {s.preset for s in specs} == {"paper"}
     assert not any(preset_notes(s) for s in specs)  # every preset at its study's budget
+
+
+def test_the_published_mnist_cell_grows_into_the_whole_study():
+    """set-diversity-mnist-rmse is a part of set-diversity-paper: its runs count there."""
+    from bench.campaign import load_plan, plan_additions
+    from bench.commands.search import PLANS_DIR
+
+    cell = load_plan(PLANS_DIR / "set-diversity-mnist-rmse.toml")
+    cell.validate()
+    assert len(cell) == 9 and not any(preset_notes(s) for s in cell.specs())
+    study = load_plan(PLANS_DIR / "set-diversity-paper.toml")
+    added = plan_additions(cell, study)
+    assert added is not None and added["algorithms"] == []
+    assert len(added["problems"]) == 5 and added["seeds"] == list(range(3, 10))
