@@ -298,6 +298,14 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None, nested: boo
         "status": "running",
         "error": None,
     }
+    # before the search: a commit made while it runs is not the code that ran (the
+    # checkout's state is read once per process, at its first run: the modules it runs)
+    record["provenance"] = {
+        **provenance(problem.weight_files(), device),
+        "registered": registered_sources(
+            spec.problem, spec.algo, generator=getattr(problem, "generator_name", None)
+        ),
+    }
     start = time.perf_counter()
     try:
         algo_seconds = search(
@@ -346,14 +354,9 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None, nested: boo
             "eval_seconds": evaluator.eval_seconds,
             "algo_seconds": algo_seconds,
             "evals_per_second": evaluator.used / wall if wall > 0 else None,
-            "provenance": {
-                **provenance(problem.weight_files(), device),
-                "registered": registered_sources(
-                    spec.problem, spec.algo, generator=getattr(problem, "generator_name", None)
-                ),
-            },
         }
     )
+    record["provenance"] = record.pop("provenance")  # last, where readers of records look
     if evaluator.archive is not None:  # passive archive: QD-score and coverage for every algorithm
         record["archive"] = evaluator.archive.describe()
     curve = pd.DataFrame(evaluator.curve) if evaluator.curve else None

@@ -122,6 +122,31 @@ def test_same_spec_same_record_figures():
     assert c.record["best_fitness"] != a.record["best_fitness"]
 
 
+def test_provenance_is_read_before_the_search_not_after(monkeypatch):
+    """A commit made while a run searches is not the code that ran: read the state first."""
+    import bench.runner
+    from bench.registry import registered
+
+    order: list[str] = []
+    real = bench.runner.provenance
+
+    def spy(*args: Any, **kwargs: Any) -> dict:
+        order.append("provenance")
+        return real(*args, **kwargs)
+
+    class Logged(ProbeSphere):
+        def evaluate(self, genomes: np.ndarray) -> np.ndarray:
+            order.append("evaluate")
+            return super().evaluate(genomes)
+
+    monkeypatch.setattr(bench.runner, "provenance", spy)
+    with registered(problems={"logged": Logged}):
+        record = execute(RunSpec("logged", "random", 40, algo_params={"batch": 10})).record
+    assert order[0] == "provenance" and order.count("provenance") == 1
+    assert order.count("evaluate") == 4
+    assert list(record)[-1] == "provenance" and "commit" in record["provenance"]
+
+
 def test_record_carries_provenance_and_files(tmp_path):
     spec = RunSpec("sphere", "ga", budget=300, seed=1, algo_params={"population": 30})
     result = execute(spec)
