@@ -38,6 +38,7 @@ problem)::
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import math
@@ -380,18 +381,21 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
-def _plain_json(value: Any) -> Any:
-    """``value`` as JSON gives it back (tuples as lists): stored and new plans compare alike."""
-    return json.loads(json.dumps(value))
+def _run_ids(plan: Plan) -> set[str] | None:
+    """The run ids of ``plan``, ``None`` where it names a problem without a budget."""
+    try:
+        return {spec.run_id for spec in plan.specs()}
+    except SpecError:
+        return None
 
 
 def plan_additions(old: Plan, new: Plan) -> dict[str, list] | None:
     """What ``new`` adds to ``old``, where it is ``old`` plus more runs, else ``None``.
 
-    ``new`` extends ``old`` when it names every problem, algorithm and seed of
-    ``old`` (perhaps more) and gives each of ``old``'s problems and algorithms the
-    same budget and parameters: every run of ``old`` keeps its spec and its id, so
-    its finished runs stand as they are.
+    ``new`` extends ``old`` when every run of ``old`` is a run of ``new``, by run id
+    (the hash of its whole spec): its finished runs stand as they are. A budget or
+    parameter written another way that changes the id (``sigma = 1`` for ``1.0``)
+    is another run, so the plan does not extend ``old``.
 
     Args:
         old: The plan stored in a campaign folder.
@@ -399,27 +403,16 @@ def plan_additions(old: Plan, new: Plan) -> dict[str, list] | None:
 
     Returns:
         ``{"problems": [...], "algorithms": [...], "seeds": [...]}``, the names and
-        seeds ``new`` adds (in its order; all empty for the same plan), or ``None``.
+        seeds ``new`` adds (in its order; all empty for the same runs), or ``None``.
 
     """
-    added: dict[str, list] = {}
-    for key in ("problems", "algorithms", "seeds"):
-        before, after = getattr(old, key), getattr(new, key)
-        if not set(map(str, before)) <= set(map(str, after)):
-            return None
-        added[key] = [x for x in after if str(x) not in set(map(str, before))]
-    try:
-        same_budget = all(old.budget_for(p) == new.budget_for(p) for p in old.problems)
-    except SpecError:
+    before, after = _run_ids(old), _run_ids(new)
+    if before is None or after is None or not before <= after:
         return None
-    same_params = all(
-        _plain_json(old.problem_params.get(p, {})) == _plain_json(new.problem_params.get(p, {}))
-        for p in old.problems
-    ) and all(
-        _plain_json(old.algo_params.get(a, {})) == _plain_json(new.algo_params.get(a, {}))
-        for a in old.algorithms
-    )
-    return added if same_budget and same_params else None
+    return {
+        key: [x for x in getattr(new, key) if str(x) not in set(map(str, getattr(old, key)))]
+        for key in ("problems", "algorithms", "seeds")
+    }
 
 
 def describe_additions(added: dict[str, list]) -> str:
@@ -431,37 +424,35 @@ def describe_additions(added: dict[str, list]) -> str:
 
 def _check_plan(folder: Path, plan: Plan, force: bool) -> None:
     path = folder / CAMPAIGN_FILE
-    if not path.exists():
-        return
-    try:
-        old = json.loads(path.read_text())["plan"]
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
-        raise CampaignError(
-            f"{path} is unreadable ({exc}); remove it or use another folder"
-        ) from exc
-    new = plan.to_dict()
-    for key in ("problems", "algorithms", "seeds"):  # the order only orders the runs
-        if isinstance(old.get(key), list) and sorted(map(str, old[key])) == sorted(
-            map(str, new[key])
-        ):
-            old[key] = new[key]
-    if old == new or force:
+    if not path.exists() or force:
         return
     stored = read_plan(folder)
     if plan_additions(stored, plan) is not None:
-        return  # more runs beside the finished ones, which keep their specs
-    changed = sorted(k for k in new if old.get(k) != new[k])
-    fewer = plan_additions(plan, stored)
-    if fewer is not None:
-        more = describe_additions(fewer)
+        return  # the same runs, perhaps more: the finished ones keep their ids
+    new_ids = _run_ids(plan) or set()
+    lacking = [spec for spec in stored.specs() if spec.run_id not in new_ids]
+    absent = {
+        "problems": sorted({s.problem for s in lacking} - set(plan.problems)),
+        "algorithms": sorted({s.algo for s in lacking} - set(plan.algorithms)),
+        "seeds": sorted({s.seed for s in lacking} - set(plan.seeds)),
+    }
+    resume = (
+        f"run `bench campaign --out {folder}` to resume it with its own plan (--add-algos, "
+        f"--add-problems and --seeds add to it; in Python, run_campaign(read_plan(folder), "
+        "folder)), use another --out folder, or pass --force to make this plan the "
+        "folder's (the other runs stay on disk, unlisted)"
+    )
+    if any(absent.values()):
         raise CampaignError(
-            f"{folder} holds a campaign with more runs than this plan (its {more} "
-            f"too): run `bench campaign --out {folder}` to resume it whole with its own plan, or "
-            "pass --force to make this plan the folder's (the other runs stay on disk, unlisted)"
+            f"{folder} holds a campaign with runs this plan lacks ({len(lacking)} of its "
+            f"{len(stored)}: its {describe_additions(absent)} too): {resume}"
         )
+    old, new = stored.to_dict(), plan.to_dict()
+    changed = [k for k in ("budget", "problem_params", "algo_params") if old[k] != new[k]]
+    what = ", ".join(changed) or "a parameter's type, such as 1 for 1.0"
     raise CampaignError(
-        f"{folder} holds a campaign with a different plan (changed: {', '.join(changed)}); "
-        "re-run with the same options to resume, use another --out folder, or pass --force"
+        f"{folder} holds a campaign whose runs this plan changes ({len(lacking)} of its "
+        f"{len(stored)} runs; changed: {what}): {resume}"
     )
 
 
@@ -827,6 +818,9 @@ def run_campaign(
             if run_many is None:
                 results = _in_process(pending, run_fn, bar.set_description, progress)
             else:
+                flight = getattr(run_many, "in_flight", None)  # the workers' progress
+                if flight is not None and progress:
+                    flight.show = bar.set_description
                 results = run_many(pending)
             for spec, result in results:
                 result.save(runs / spec.run_id, replace=True)
@@ -916,13 +910,28 @@ def _failed_run_provenance(spec: RunSpec, device: str | None) -> dict[str, Any]:
 
 
 def read_plan(folder: Path) -> Plan:
-    """The plan stored in a campaign folder."""
+    """The plan stored in a campaign folder (``CampaignError`` naming what is wrong)."""
     path = Path(folder) / CAMPAIGN_FILE
     try:
-        plan = Plan(**json.loads(path.read_text())["plan"])
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CampaignError(f"{folder} is not a campaign folder (no {CAMPAIGN_FILE})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CampaignError(
+            f"{path} is unreadable ({exc}); remove it or use another folder"
+        ) from None
+    stored = data.get("plan") if isinstance(data, dict) else None
+    fields = {f.name for f in dataclasses.fields(Plan)}
+    required = {"problems", "algorithms", "seeds", "budget"}
+    if not isinstance(stored, dict) or not required <= set(stored) or set(stored) - fields:
+        keys = sorted(stored) if isinstance(stored, dict) else type(stored).__name__
+        raise CampaignError(
+            f"{path} holds a damaged plan (its keys: {keys}; a plan has "
+            f"{', '.join(sorted(fields))}); remove it or use another folder"
+        )
+    try:
+        plan = Plan(**stored)
         plan.check_types(values=False)  # what was stored ran: damage, not values, is the risk
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise CampaignError(f"{folder} is not a campaign folder ({path}: {exc})") from exc
     except SpecError as exc:
         raise CampaignError(f"{path} holds a damaged plan: {exc}") from exc
     return plan

@@ -24,6 +24,11 @@ network load once per worker, not once per run. A worker started with
 problems that take a ``device`` there unless the plan sets one; the device goes
 into each record's provenance and not into the run id.
 
+While runs go on, each worker tells the driver how far its run has come (a Dask
+event on topic ``PROGRESS_TOPIC`` at most every ``PROGRESS_SECONDS``), and the
+campaign's bar shows the runs in flight and their evaluations: a run of the set
+study takes half an hour, and a bar of whole runs alone looked stuck.
+
 Workers need what the driver needs: latent-bench installed, the weights, and
 the data named by ``LATENT_BENCH_DATA``. Specs travel to them; results (record,
 curve, best genome ``[D]``, rendered images, archive snapshots) travel back.
@@ -31,16 +36,18 @@ curve, best genome ``[D]``, rendered images, archive snapshots) travel back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
 
-from distributed import Client, KilledWorker, LocalCluster, as_completed
+from distributed import Client, KilledWorker, LocalCluster, as_completed, get_worker
 
 from bench.campaign import DEVICE_ENV, CampaignError, RunMany, failed_record, run_or_fail
 from bench.problem import Problem
@@ -50,6 +57,8 @@ from bench.runner import RunResult, execute
 from bench.spec import RunSpec, SpecError, build_problem, placed
 
 RETRIES = 2  # extra tries of a run whose task raised (a worker that died is the scheduler's)
+PROGRESS_TOPIC = "latent-bench-progress"  # Dask events: a run's evaluations so far
+PROGRESS_SECONDS = 5.0  # at most one progress event per run this often
 
 
 class ClusterLostError(RuntimeError):
@@ -137,7 +146,82 @@ def run_on_worker(spec: RunSpec) -> RunResult:
         problem = worker_problems().get(build_spec)
     except SpecError as exc:
         return RunResult(failed_record(spec, exc), None, None, None)
-    return run_or_fail(spec, lambda spec: execute(spec, device=device, problem=problem))
+    report = _progress_reporter(spec)
+    return run_or_fail(
+        spec, lambda spec: execute(spec, device=device, problem=problem, report=report)
+    )
+
+
+def _progress_reporter(spec: RunSpec) -> Callable[[int, float], None] | None:
+    """A ``report`` for ``execute`` that sends progress events from this worker.
+
+    One event (``PROGRESS_TOPIC``) per ``PROGRESS_SECONDS`` at most, none for the
+    last batch (the result follows): ``{"run": id, "used": n, "budget": b, "best": f}``.
+    ``None`` outside a Dask worker (the task called directly).
+    """
+    try:
+        worker = get_worker()
+    except ValueError:
+        return None
+    last = [float("-inf")]
+
+    def report(used: int, best: float) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_SECONDS or used >= spec.budget:
+            return
+        last[0] = now
+        message = {"run": spec.run_id, "used": int(used), "budget": spec.budget}
+        worker.log_event(PROGRESS_TOPIC, {**message, "best": float(best)})
+
+    return report
+
+
+class InFlight:
+    """What the workers last said about each run not yet back: the bar's description.
+
+    ``update`` is the ``PROGRESS_TOPIC`` handler (Dask calls it in the client's
+    event-loop thread); ``done`` forgets a run whose result arrived, and any event
+    of it that arrives later; ``line`` sums the runs in flight.
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[str, tuple[int, int]] = {}
+        self._done: set[str] = set()
+        self._lock = threading.Lock()
+        self.show: Callable[[str], object] | None = None  # e.g. the bar's set_description
+
+    def update(self, event: tuple[float, dict]) -> None:
+        """Keep one event's ``(used, budget)`` for its run and show the new line."""
+        _, message = event
+        try:
+            run, used, budget = message["run"], int(message["used"]), int(message["budget"])
+        except (KeyError, TypeError, ValueError):
+            return  # not one of ours
+        with self._lock:
+            if str(run) in self._done:
+                return  # sent before its result, delivered after it
+            self._runs[str(run)] = (used, budget)
+        self._show()
+
+    def done(self, run_id: str) -> None:
+        """Forget ``run_id``: its result is back."""
+        with self._lock:
+            self._runs.pop(run_id, None)
+            self._done.add(run_id)
+        self._show()
+
+    def line(self) -> str:
+        """``2 running: 12,340/50,000 evals`` (``""`` with none reported)."""
+        with self._lock:
+            runs = list(self._runs.values())
+        if not runs:
+            return ""
+        used, budget = sum(u for u, _ in runs), sum(b for _, b in runs)
+        return f"{len(runs)} running: {used:,}/{budget:,} evals"
+
+    def _show(self) -> None:
+        if self.show is not None:
+            self.show(self.line())
 
 
 def on_cluster(
@@ -155,12 +239,22 @@ def on_cluster(
 
     Returns:
         A function that submits its specs at once and yields ``(spec, result)`` pairs
-        as they finish, releasing each result on the cluster once it is yielded.
+        as they finish, releasing each result on the cluster once it is yielded; its
+        ``in_flight`` (``InFlight``) follows the workers' progress events meanwhile.
 
     """
+    flight = InFlight()
 
     def run_many(specs: list[RunSpec]) -> Iterator[tuple[RunSpec, RunResult]]:
         _refuse_in_process(specs)  # again, for callers that skip run_many.check
+        client.subscribe_topic(PROGRESS_TOPIC, flight.update)
+        try:
+            yield from _run_all(specs)
+        finally:
+            with contextlib.suppress(Exception):  # a lost scheduler has nothing to forget
+                client.unsubscribe_topic(PROGRESS_TOPIC)
+
+    def _run_all(specs: list[RunSpec]) -> Iterator[tuple[RunSpec, RunResult]]:
         futures = client.map(task, specs, pure=False, retries=retries)
         spec_of = {future.key: spec for future, spec in zip(futures, specs, strict=True)}
         finished = as_completed(futures)
@@ -179,9 +273,12 @@ def on_cluster(
                 result = _failed_on_cluster(spec, exc)
             finally:
                 future.release()
+            flight.done(spec.run_id)  # not a killer suspect's: it runs again, alone
             yield spec, result
         for spec in suspects:
-            yield spec, _alone(spec)
+            result = _alone(spec)
+            flight.done(spec.run_id)
+            yield spec, result
 
     def _alone(spec: RunSpec) -> RunResult:
         """``spec`` run again with no other run of this campaign on the cluster.
@@ -201,6 +298,7 @@ def on_cluster(
             future.release()
 
     run_many.check = _refuse_in_process  # run_campaign asks before it writes campaign.json
+    run_many.in_flight = flight  # run_campaign shows its line on the campaign's bar
     return run_many
 
 

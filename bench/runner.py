@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,7 @@ def search(
     progress: bool = False,
     desc: str | None = None,
     nested: bool = False,
+    report: Callable[[int, float], object] | None = None,
 ) -> float:
     """Ask, evaluate and tell until ``evaluator`` has spent its budget.
 
@@ -178,6 +180,8 @@ def search(
         progress: Show a progress bar.
         desc: Label of the progress bar.
         nested: The bar sits under a campaign's bar and goes when the run ends.
+        report: Called after each batch with the evaluations spent and the best
+            fitness so far (a Dask worker tells the campaign's driver).
 
     Returns:
         Seconds spent inside ``ask`` and ``tell``.
@@ -207,6 +211,8 @@ def search(
             evaluator.curve[-1]["algo_seconds"] = algo_seconds
             bar.update(len(result.fitness))
             bar.set_postfix(best=f"{evaluator.best_fitness:.4g}", refresh=False)
+            if report is not None:
+                report(evaluator.used, evaluator.best_fitness)
     finally:
         bar.close()
     return algo_seconds
@@ -219,6 +225,7 @@ def execute(
     problem: Problem | None = None,
     *,
     nested: bool = False,
+    report: Callable[[int, float], object] | None = None,
 ) -> RunResult:
     """Run ``spec`` to the end of its budget, NumPy's BLAS on one thread.
 
@@ -237,6 +244,8 @@ def execute(
         problem: The problem of ``spec``, already built (a worker reuses one across runs;
             it must hold no state between runs); built from the spec when ``None``.
         nested: The progress bar is a campaign's second line, gone when the run ends.
+        report: Called after each batch with the evaluations spent and the best
+            fitness so far (``search``).
 
     Returns:
         The run's result; ``record["status"]`` is ``"finished"`` or ``"failed"``.
@@ -246,10 +255,16 @@ def execute(
 
     """
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-        return _execute(spec, progress, problem, nested)
+        return _execute(spec, progress, problem, nested, report)
 
 
-def _execute(spec: RunSpec, progress: bool, problem: Problem | None, nested: bool) -> RunResult:
+def _execute(
+    spec: RunSpec,
+    progress: bool,
+    problem: Problem | None,
+    nested: bool,
+    report: Callable[[int, float], object] | None = None,
+) -> RunResult:
     if problem is None:
         problem = build_problem(spec)  # checks the spec (check_spec) before it builds
     else:
@@ -314,6 +329,7 @@ def _execute(spec: RunSpec, progress: bool, problem: Problem | None, nested: boo
             progress=progress,
             desc=f"{spec.problem} × {spec.algo} s{spec.seed}",
             nested=nested,
+            report=report,
         )
         record["status"] = "finished"
     except (KeyboardInterrupt, SpecError):

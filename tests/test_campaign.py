@@ -65,7 +65,7 @@ def test_failed_runs_are_kept_and_rerun_only_on_request(tmp_path):
 
 def test_changed_plan_is_refused_unless_forced(tmp_path):
     run_campaign(_plan(seeds=[0]), tmp_path, progress=False)
-    with pytest.raises(CampaignError, match=r"different plan.*seeds"):
+    with pytest.raises(CampaignError, match=r"runs this plan lacks .*its seeds 0 too"):
         run_campaign(_plan(seeds=[1]), tmp_path, progress=False)
     summary = run_campaign(_plan(seeds=[1]), tmp_path, progress=False, force=True)
     assert (summary.skipped_finished, summary.ran) == (0, 4)

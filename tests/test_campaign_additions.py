@@ -86,13 +86,17 @@ def test_an_extended_plan_resumes_without_force_and_runs_only_the_new_runs(tmp_p
     assert set(df["status"]) == {"finished"}
     assert read_plan(tmp_path).algorithms == ["random", "ga"]
     # the old plan now names fewer runs than the folder's: refused, saying how to resume
-    with pytest.raises(CampaignError, match=r"more runs than this plan \(its algorithms ga too\)"):
+    with pytest.raises(
+        CampaignError, match=r"runs this plan lacks \(2 of its 4: its algorithms ga too\)"
+    ):
         run_campaign(_plan(), tmp_path, progress=False)
 
 
 def test_a_changed_run_is_still_refused(tmp_path):
     run_campaign(_plan(), tmp_path, progress=False)
-    with pytest.raises(CampaignError, match=r"different plan \(changed: algorithms, budget\)"):
+    with pytest.raises(
+        CampaignError, match=r"whose runs this plan changes \(2 of its 2 runs; changed: budget\)"
+    ):
         run_campaign(_plan(budget=200, algorithms=["random", "ga"]), tmp_path, progress=False)
 
 
@@ -146,3 +150,54 @@ def test_cli_without_a_plan_or_a_campaign_folder_says_what_it_needs(tmp_path, ca
     err = capsys.readouterr().err
     assert "or an --out folder that holds a campaign to resume" in err
     assert not (tmp_path / "none").exists()
+
+
+def test_a_number_written_as_another_type_is_another_run_not_the_same(tmp_path):
+    """``cxpb = 1`` hashes to another run id than ``1.0``: not the same runs."""
+    ga = {"algorithms": ["ga"], "budget": 60}
+    plan = _plan(**ga, algo_params={"ga": {"population": 20, "cxpb": 1}})
+    run_campaign(plan, tmp_path, progress=False)
+    other = _plan(**ga, algo_params={"ga": {"population": 20, "cxpb": 1.0}})
+    assert plan_additions(plan, other) is None
+    with pytest.raises(CampaignError, match=r"changed: a parameter's type, such as 1 for 1\.0"):
+        run_campaign(other, tmp_path, progress=False)
+
+
+def test_a_plan_that_adds_and_lacks_names_what_it_lacks(tmp_path):
+    run_campaign(_plan(seeds=[0, 1, 2]), tmp_path, progress=False)
+    both = _plan(seeds=[0, 1], algorithms=["random", "ga"], algo_params={"random": {"batch": 20}})
+    with pytest.raises(
+        CampaignError, match=r"runs this plan lacks \(1 of its 3: its seeds 2 too\)"
+    ):
+        run_campaign(both, tmp_path, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"plan": {"problems": ["sphere"]}}', "holds a damaged plan (its keys: ['problems']"),
+        ('{"plan": 3}', "holds a damaged plan (its keys: int"),
+        ("{not json", "is unreadable"),
+    ],
+)
+def test_a_damaged_campaign_file_is_named_on_resume(tmp_path, capsys, text, message):
+    (tmp_path / "campaign.json").write_text(text)
+    assert main(_campaign("--out", str(tmp_path))) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "__init__" not in err, err
+
+
+def test_adding_a_problem_to_a_budget_table_without_default_says_how(tmp_path, capsys):
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        'problems = ["sphere"]\nalgorithms = ["random"]\nseeds = 1\n[budget]\nsphere = 100\n'
+    )
+    out = str(tmp_path / "c")
+    assert main(_campaign("--plan", str(plan), "--out", out)) == 0
+    capsys.readouterr()
+    assert main(_campaign("--out", out, "--add-problems", "rastrigin")) == 2
+    err = capsys.readouterr().err
+    assert "no default budget for rastrigin; write a plan file whose [budget] table" in err
+    # and a lone --budget on a folder says how to resume instead
+    assert main(_campaign("--out", out, "--budget", "50")) == 2
+    assert f"to resume {out}'s own plan give none of them" in capsys.readouterr().err

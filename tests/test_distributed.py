@@ -344,3 +344,63 @@ def test_a_lost_scheduler_stops_the_campaign_and_records_no_pending_run(tmp_path
         assert main([*args, "--scheduler", address]) == 0
     assert f"ran {6 - done} (0 failed), skipped {done} finished" in capsys.readouterr().out
     assert set(load_campaign(out)["status"]) == {"finished"}
+
+
+class _FakeWorker:
+    """What ``get_worker`` gives a task: here, a list of the events it logs."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict]] = []
+
+    def log_event(self, topic: str, msg: dict) -> None:
+        self.events.append((topic, msg))
+
+
+def test_a_worker_reports_its_runs_progress_between_batches(monkeypatch):
+    import bench.distributed as distributed
+
+    fake = _FakeWorker()
+    monkeypatch.setattr(distributed, "get_worker", lambda: fake)
+    monkeypatch.setattr(distributed, "PROGRESS_SECONDS", 0.0)  # every batch, for the test
+    spec = RunSpec("sphere", "random", 200, problem_params={"dim": 4}, algo_params={"batch": 50})
+    result = run_on_worker(spec)
+    assert result.record["status"] == "finished"
+    assert {topic for topic, _ in fake.events} == {distributed.PROGRESS_TOPIC}
+    messages = [msg for _, msg in fake.events]
+    assert [m["used"] for m in messages] == [50, 100, 150]  # not the last: its result follows
+    assert {(m["run"], m["budget"]) for m in messages} == {(spec.run_id, 200)}
+    assert all(np.isfinite(m["best"]) for m in messages)
+    # outside a worker (a task called directly) nothing is reported
+    monkeypatch.setattr(distributed, "get_worker", lambda: (_ for _ in ()).throw(ValueError()))
+    assert run_on_worker(spec).record["best_fitness"] == result.record["best_fitness"]
+
+
+def _says_half_done_then_runs(spec: RunSpec) -> RunResult:
+    """A task that reports half its budget as spent, waits, then runs ``spec``."""
+    from distributed import get_worker
+
+    from bench.distributed import PROGRESS_TOPIC
+
+    message = {"run": spec.run_id, "used": spec.budget // 2, "budget": spec.budget, "best": 1.0}
+    get_worker().log_event(PROGRESS_TOPIC, message)
+    time.sleep(1.5)  # the event reaches the driver before the result does
+    return run_on_worker(spec)
+
+
+def test_the_campaign_bar_shows_the_runs_in_flight(client, tmp_path):
+    from bench.distributed import InFlight
+
+    client.wait_for_workers(2, timeout=60)
+    plan = Plan(["sphere"], ["random"], [0, 1], 300, {"sphere": {"dim": 4}}, {})
+    run_many = on_cluster(client, task=_says_half_done_then_runs)
+    assert isinstance(run_many.in_flight, InFlight)
+    lines: list[str] = []
+    run_many.in_flight.show = lines.append
+    summary = run_campaign(plan, tmp_path, progress=False, run_many=run_many)
+    assert summary.ran == 2
+    shown = set(lines)
+    assert "2 running: 300/600 evals" in shown or "1 running: 150/300 evals" in shown, lines
+    assert lines[-1] == "" and run_many.in_flight.line() == ""  # nothing left in flight
+    late = (0.0, {"run": next(iter(plan.specs())).run_id, "used": 1, "budget": 300})
+    run_many.in_flight.update(late)  # an event delivered after its run's result
+    assert run_many.in_flight.line() == ""

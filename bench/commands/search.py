@@ -240,7 +240,15 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         plan = load_plan(path)
     elif given:
         if not args.problems or not args.algos or args.budget is None:
-            raise SpecError("campaign needs --plan FILE, or --problems, --algos and --budget")
+            resume = (
+                f"; to resume {out}'s own plan give none of them (a changed budget is another "
+                "campaign: use another --out)"
+                if stored is not None
+                else ""
+            )
+            raise SpecError(
+                f"campaign needs --plan FILE, or --problems, --algos and --budget{resume}"
+            )
         plan = Plan(
             problems=resolve_names("problems", args.problems),
             algorithms=resolve_names("algorithms", args.algos),
@@ -268,8 +276,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if added is not None and any(added.values()):
         new = len(plan) - len(stored)
         print(
-            f"plan       adds {describe_additions(added)} to the folder's plan: {new} more runs "
-            "at its budgets; its finished runs are kept"
+            f"plan       adds {describe_additions(added)} to the folder's plan: {new} more "
+            f"run{'s' if new != 1 else ''} at its budgets; its finished runs are kept"
         )
     for line in dict.fromkeys(line for spec in plan.specs() for line in preset_notes(spec)):
         print(f"note       {line}")
@@ -355,6 +363,15 @@ def _add_names(plan: Plan, kind: str, names: list[str] | None) -> None:
         return
     have: list[str] = getattr(plan, kind)
     resolved = resolve_names(kind, names)
+    budget = plan.budget
+    if kind == "problems" and isinstance(budget, dict) and "default" not in budget:
+        new = [n for n in resolved if n not in budget]
+        if new:
+            raise SpecError(
+                f"--add-problems: the plan's budget table has no default budget for "
+                f"{', '.join(new)}; write a plan file whose [budget] table names it "
+                f"({new[0]} = N) and run it with --plan FILE"
+            )
     if "all" not in [n.lower() for n in names]:
         twice = [n for n in resolved if n in have]
         if twice:
