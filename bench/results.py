@@ -330,6 +330,7 @@ def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]
         "qd_score_offset": archive.get("qd_score_offset"),
         "error": error.get("message") if error else None,
         "error_type": error.get("type") if error else None,
+        "notes": _notes(record),
         "commit": prov.get("commit"),
         "dirty": prov.get("dirty"),
         "started": record.get("started"),
@@ -339,6 +340,38 @@ def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]
         if value is None or isinstance(value, bool | int | float | str):
             row[f"report_{key}"] = value
     return row
+
+
+def _notes(record: dict[str, Any]) -> str | None:
+    """The run's ``notes`` (what the runner saw fit to say, e.g. a budget of one batch), joined."""
+    notes = record.get("notes")
+    if not isinstance(notes, list):
+        return None
+    texts = [str(n) for n in notes if isinstance(n, str) and n]
+    return " | ".join(texts) if texts else None
+
+
+def grouped_notes(runs: pd.DataFrame) -> list[str]:
+    """One line per problem × algorithm × note of the finished runs that carry notes.
+
+    Args:
+        runs: Rows of ``flat_row`` (``problem``, ``algo``, ``status``, ``notes``).
+
+    Returns:
+        ``"rastrigin × ga (3 of 3 runs): the budget (200) is no more than ..."``, in
+        the rows' order.
+
+    """
+    if "notes" not in runs.columns:
+        return []
+    done = runs[runs["status"] == "finished"]
+    finished = done.groupby(["problem", "algo"], sort=False).size()
+    lines = []
+    noted = done[done["notes"].notna()]
+    for (problem, algo, note), group in noted.groupby(["problem", "algo", "notes"], sort=False):
+        of = int(finished[(problem, algo)])
+        lines.append(f"{problem} × {algo} ({len(group)} of {of} runs): {note}")
+    return lines
 
 
 def problem_sense(runs: pd.DataFrame, problem: str) -> str:

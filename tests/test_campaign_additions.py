@@ -201,3 +201,23 @@ def test_adding_a_problem_to_a_budget_table_without_default_says_how(tmp_path, c
     # and a lone --budget on a folder says how to resume instead
     assert main(_campaign("--out", out, "--budget", "50")) == 2
     assert f"to resume {out}'s own plan give none of them" in capsys.readouterr().err
+
+
+def test_notes_of_runs_reach_the_summary_and_the_leaderboard(tmp_path, capsys):
+    """A GA whose budget is one population never searched: said, not only in its records."""
+    from bench.leaderboard import build_leaderboard
+
+    out = tmp_path / "c"
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        'problems = ["sphere"]\nalgorithms = ["random", "ga"]\nseeds = 2\nbudget = 100\n'
+        "[algo.ga]\npopulation = 100\n"
+    )
+    assert main(_campaign("--plan", str(plan), "--out", str(out))) == 0
+    text = capsys.readouterr().out
+    line = "sphere × ga (2 of 2 runs): the budget (100) is no more than one batch of 'ga' (100)"
+    assert "notes of finished runs" in text and line in text
+    assert "sphere × random" not in text.split("notes of finished runs")[1]
+    board = build_leaderboard(out, tmp_path / "lb")
+    assert f"- {line}" in (board.out / "README.md").read_text()
+    assert "Notes the runs recorded" in (board.out / "problem-sphere.html").read_text()

@@ -39,6 +39,7 @@ from bench.registry import GROUPS, RegistryError, registry
 from bench.results import (
     RECORD,
     RecordError,
+    grouped_notes,
     load_record,
     problem_sense,
     save_run_numbered,
@@ -437,6 +438,11 @@ def _print_campaign(folder: Path) -> None:
         for (problem, algo, message), count in counts.items():
             runs = f"{count} run{'s' if count > 1 else ''}"
             print(f"  {problem} × {algo} ({runs}): {message}")
+    notes = grouped_notes(df)
+    if notes:
+        print("\nnotes of finished runs (their records say more):")
+        for line in notes:
+            print(f"  {line}")
 
 
 def _error_line(kind: object, message: object) -> str:

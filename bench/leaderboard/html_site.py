@@ -23,6 +23,7 @@ from bench.leaderboard.markdown_page import (
     unfinished_runs,
 )
 from bench.leaderboard.provenance import provenance_lines
+from bench.results import grouped_notes
 
 if TYPE_CHECKING:
     from bench.leaderboard.build import Leaderboard
@@ -212,6 +213,10 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
     if unfinished:
         items = "".join(f"<li>{escape(u)}</li>" for u in unfinished)
         body.append(f'<h2>Runs not in the statistics</h2><ul class="unfinished">{items}</ul>')
+    notes = grouped_notes(runs)
+    if notes:
+        items = "".join(f"<li>{escape(n)}</li>" for n in notes)
+        body.append(f'<h2>Notes the runs recorded</h2><ul class="notes">{items}</ul>')
     body.append("<h2>Figures</h2>")
     body.append(
         _figure(board.figures.get(f"anytime-{result.problem}"), figures.ANYTIME_CAPTION)

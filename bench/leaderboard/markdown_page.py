@@ -12,6 +12,7 @@ from bench.leaderboard import diversity
 from bench.leaderboard.figures import ANYTIME_CAPTION, ECDF_CAPTION
 from bench.leaderboard.formatting import LEGEND, cell, rows, slug
 from bench.leaderboard.provenance import provenance_lines
+from bench.results import grouped_notes
 
 if TYPE_CHECKING:
     from bench.leaderboard.build import Leaderboard
@@ -185,6 +186,9 @@ def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
     unfinished = unfinished_runs(runs)
     if unfinished:
         lines += ["Runs not in the statistics:", ""] + [f"- {u}" for u in unfinished] + [""]
+    notes = grouped_notes(runs)
+    if notes:
+        lines += ["Notes the runs recorded:", ""] + [f"- {n}" for n in notes] + [""]
     for key, title in (("anytime", ANYTIME_CAPTION), ("ecdf", ECDF_CAPTION)):
         path = board.figures.get(f"{key}-{result.problem}")
         if path:
