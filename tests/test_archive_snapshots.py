@@ -262,3 +262,33 @@ def test_the_leaderboard_pages_add_a_zoomed_heatmap_of_a_small_map(tmp_path):
     markdown = (board.out / "README.md").read_text()
     assert f"![Archive heatmaps, zoomed: probe-wide]({zoom})" in markdown
     assert zoom in (board.out / "problem-probe-wide.html").read_text()
+
+
+def _cluster(stray: bool) -> dict[str, np.ndarray]:
+    """A 100 × 100 grid with 15 × 15 cells filled at 40..54 × 70..84, and perhaps (99, 99)."""
+    cells = [(0, i, j) for i in range(40, 55) for j in range(70, 85)]
+    return _grid(100, cells + ([(1, 99, 99)] if stray else []))
+
+
+def test_a_stray_cell_far_from_the_rest_is_left_out_of_the_zoom_and_named():
+    plain = figures.ArchiveRow("ga", _cluster(stray=False), [0, 1], ["a", "b"])
+    strayed = figures.ArchiveRow("cmaes", _cluster(stray=True), [0, 1], ["a", "b"])
+    expected = [(0.38, 0.57), (0.68, 0.87)]  # 40..54 and 70..84, two cells more each side
+    np.testing.assert_allclose(figures.filled_extent([plain]), expected)
+    np.testing.assert_allclose(figures.filled_extent([plain, strayed]), expected)
+    assert figures.stray_cells([plain]) == 0 and figures.stray_cells([plain, strayed]) == 1
+    caption = figures._zoom_caption([plain, strayed])
+    assert "; 1 stray cell more than 5 cells from the rest lie outside" in caption
+    # cells next to the rest are never stray, however few: the view walks out to them
+    near = _grid(100, [(0, i, j) for i in range(40, 55) for j in range(70, 85)] + [(1, 58, 86)])
+    row = figures.ArchiveRow("near", near, [0, 1], [])
+    np.testing.assert_allclose(figures.filled_extent([row]), [(0.38, 0.61), (0.68, 0.89)])
+    assert figures.stray_cells([row]) == 0
+
+
+def test_colours_leave_out_one_extreme_cell_and_say_so():
+    fitness = np.r_[np.linspace(0.55, 0.65, 300), 1.0]
+    (low, high), extend = figures._colour_limits(fitness)
+    assert 0.55 < low < 0.552 and 0.648 < high < 0.65 and extend == "both"  # 3 cells a side
+    (low, high), extend = figures._colour_limits(np.array([0.2, 0.3, 0.9]))
+    assert (low, high, extend) == (0.2, 0.9, "neither")  # few cells: every one in the scale

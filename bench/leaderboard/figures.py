@@ -261,10 +261,37 @@ def _panel(
 
 ZOOM_MARGIN = 2  # cells of the grid shown beyond the filled ones on a zoomed heatmap
 ZOOM_SHARE = 0.25  # a zoomed heatmap is drawn where the filled cells span less of the grid
+STRAY_SHARE = 0.01  # at most this share of the drawn cells at each end may be left out ...
+STRAY_GAP = 5  # ... and only beyond this many empty cells from the rest: stray cells
+COLOUR_SHARE = 0.01  # colours span the drawn fitness from this quantile to 1 minus it
+
+
+def _kept_span(coords: np.ndarray) -> tuple[int, int]:
+    """The cell span ``(low, high)`` of ``coords [E]`` without stray cells at its ends.
+
+    A stray cell is among the outer ``STRAY_SHARE`` of the cells and more than
+    ``STRAY_GAP`` cells from the rest (one evaluation of the prior mean, say, far
+    from where a search spent the rest of its budget).
+    """
+    low = int(np.quantile(coords, STRAY_SHARE, method="inverted_cdf"))
+    high = int(np.quantile(coords, 1 - STRAY_SHARE, method="inverted_cdf"))
+    values = np.unique(coords)
+    for v in values[values < low][::-1]:  # walk out while the next cell is near
+        if low - v > STRAY_GAP:
+            break
+        low = int(v)
+    for v in values[values > high]:
+        if v - high > STRAY_GAP:
+            break
+        high = int(v)
+    return low, high
 
 
 def filled_extent(rows: list[ArchiveRow]) -> list[tuple[float, float]] | None:
     """The measure ranges of the cells filled in any drawn panel, ``ZOOM_MARGIN`` cells wider.
+
+    Stray cells far from the rest (``_kept_span``) are left outside; ``stray_cells``
+    counts them.
 
     Args:
         rows: What ``draw_archive`` draws; rows of other grids than the first's are ignored.
@@ -274,24 +301,58 @@ def filled_extent(rows: list[ArchiveRow]) -> list[tuple[float, float]] | None:
         grid's ranges; ``None`` where no drawn panel has a filled cell.
 
     """
-    first = rows[0].data
-    bins = [int(b) for b in first["bins"]]
-    ranges = np.asarray(first["ranges"], dtype=np.float64)  # [M, 2]
-    same = [
-        r for r in rows
-        if list(map(int, r.data["bins"])) == bins and np.array_equal(r.data["ranges"], ranges)
-    ]  # fmt: skip
-    index = np.concatenate([snapshot_cells(r.data, p)["index"] for r in same for p in r.positions])
-    if not len(index):
+    spans = _cell_spans(rows)
+    if spans is None:
         return None
-    cells = np.unravel_index(index.astype(np.int64), bins)  # per measure [E]
+    ranges = np.asarray(rows[0].data["ranges"], dtype=np.float64)  # [M, 2]
+    bins = [int(b) for b in rows[0].data["bins"]]
     extent = []
-    for m, c in enumerate(cells):
+    for m, (low, high) in enumerate(spans):
         width = (ranges[m, 1] - ranges[m, 0]) / bins[m]
-        low = max(int(c.min()) - ZOOM_MARGIN, 0)
-        high = min(int(c.max()) + 1 + ZOOM_MARGIN, bins[m])
+        low, high = max(low - ZOOM_MARGIN, 0), min(high + 1 + ZOOM_MARGIN, bins[m])
         extent.append((ranges[m, 0] + low * width, ranges[m, 0] + high * width))
     return extent
+
+
+def stray_cells(rows: list[ArchiveRow]) -> int:
+    """How many drawn cells (per row, over its panels) ``filled_extent`` leaves outside."""
+    spans = _cell_spans(rows)
+    if spans is None:
+        return 0
+    count = 0
+    for _, cells in _drawn_cells(rows):
+        outside = np.zeros(len(cells[0]), dtype=bool)
+        for c, (low, high) in zip(cells, spans, strict=True):
+            outside |= (c < low) | (c > high)
+        count += int(outside.sum())
+    return count
+
+
+def _drawn_cells(rows: list[ArchiveRow]) -> list[tuple[ArchiveRow, tuple[np.ndarray, ...]]]:
+    """Per row on the first row's grid, the cells filled in any of its panels, per measure."""
+    first = rows[0].data
+    bins = [int(b) for b in first["bins"]]
+    ranges = np.asarray(first["ranges"], dtype=np.float64)
+    out = []
+    for r in rows:
+        if list(map(int, r.data["bins"])) != bins or not np.array_equal(r.data["ranges"], ranges):
+            continue
+        index = np.unique(
+            np.concatenate([snapshot_cells(r.data, p)["index"] for p in r.positions])
+        ).astype(np.int64)
+        out.append((r, np.unravel_index(index, bins)))
+    return out
+
+
+def _cell_spans(rows: list[ArchiveRow]) -> list[tuple[int, int]] | None:
+    """Per measure, the span of cells kept in view (``_kept_span``), ``None`` with none drawn."""
+    drawn = _drawn_cells(rows)
+    if not drawn or not sum(len(cells[0]) for _, cells in drawn):
+        return None
+    measures = len(drawn[0][1])
+    return [
+        _kept_span(np.concatenate([cells[m] for _, cells in drawn])) for m in range(measures)
+    ]
 
 
 def draw_archive(rows: list[ArchiveRow], sense: str, path: Path, zoom: bool = False) -> Path:
@@ -316,7 +377,7 @@ def draw_archive(rows: list[ArchiveRow], sense: str, path: Path, zoom: bool = Fa
     drawn = [snapshot_cells(r.data, p)["objective"] for r in rows for p in r.positions]
     values = np.concatenate(drawn)
     fitness = -values if sense == "min" else values
-    limits = (float(fitness.min()), float(fitness.max())) if len(fitness) else (0.0, 1.0)
+    limits, extend = _colour_limits(fitness)
     extent = filled_extent(rows) if zoom else None
     image = None
     for i, row in enumerate(rows):
@@ -330,8 +391,25 @@ def draw_archive(rows: list[ArchiveRow], sense: str, path: Path, zoom: bool = Fa
             else:
                 axes[i, c].axis("off")
     if image is not None:
-        fig.colorbar(image, ax=axes, label=f"fitness of the cell's elite ({sense}imise)")
+        label = f"fitness of the cell's elite ({sense}imise)"
+        fig.colorbar(image, ax=axes, label=label, extend=extend)
     return _save(fig, path)
+
+
+def _colour_limits(fitness: np.ndarray) -> tuple[tuple[float, float], str]:
+    """Colour limits of the drawn fitness ``[E]`` and the colour bar's ``extend``.
+
+    From the ``COLOUR_SHARE`` quantile to ``1 - COLOUR_SHARE``, so that one cell far
+    from the rest (a prior-mean sample at similarity 1.0) does not paint every other
+    cell one colour; cells beyond take the end colours, and the bar's arrows say so.
+    """
+    if not len(fitness):
+        return (0.0, 1.0), "neither"
+    low = float(np.quantile(fitness, COLOUR_SHARE, method="inverted_cdf"))
+    high = float(np.quantile(fitness, 1 - COLOUR_SHARE, method="inverted_cdf"))
+    below, above = bool((fitness < low).any()), bool((fitness > high).any())
+    extend = {(True, True): "both", (True, False): "min", (False, True): "max"}
+    return (low, high), extend.get((below, above), "neither")
 
 
 def archive_figure(
@@ -394,9 +472,16 @@ def _zoom_caption(rows: list[ArchiveRow]) -> str:
         f"{name} {lo:.3g} to {hi:.3g} (of {r0:.3g} to {r1:.3g})"
         for name, (lo, hi, r0, r1) in zip(names, spans, strict=False)
     )
+    stray = stray_cells(rows)
+    left = (
+        f"; {stray} stray cell{'s' if stray > 1 else ''} more than {STRAY_GAP} cells from "
+        "the rest lie outside (see the whole grid above)"
+        if stray
+        else ""
+    )
     return (
         f"The same panels zoomed to the cells filled in any of them ({share:.1%} of the "
-        f"grid, {ZOOM_MARGIN} cells of margin): {text}"
+        f"grid, {ZOOM_MARGIN} cells of margin): {text}{left}"
     )
 
 
