@@ -646,6 +646,73 @@ def _check_plugins(
     return set()
 
 
+def _changed_code(finished: dict[str, dict[str, Any]]) -> dict[str, tuple[set[str], str]]:
+    """Finished runs of classes registered in-process whose code has changed since.
+
+    Their records hold the sha256 of the class's file (``provenance.registered.*.code``,
+    ``bench.provenance.code_digest``); a name registered in-process now is hashed
+    again. Names not registered in-process now are not compared.
+
+    Returns:
+        ``"algorithm my-es (my_es.py)"`` → (ids of the runs, the code's sha256 now).
+
+    """
+    from bench.provenance import code_digest
+    from bench.registry import RegistryError, registry
+
+    now: dict[tuple[str, str], str | None] = {}
+    changed: dict[str, tuple[set[str], str]] = {}
+    for run_id, record in finished.items():
+        prov = record.get("provenance")
+        entries = prov.get("registered") if isinstance(prov, dict) else None
+        if not isinstance(entries, dict):
+            continue
+        for key, entry in entries.items():
+            code = entry.get("code") if isinstance(entry, dict) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if key not in REGISTERED_KINDS or not isinstance(code, dict) or not name:
+                continue
+            if (key, name) not in now:
+                try:
+                    current = registry(REGISTERED_KINDS[key]).entry(name)
+                    digest = code_digest(current.load()) if current.in_process else None
+                except RegistryError:
+                    digest = None
+                now[(key, name)] = None if digest is None else digest["sha256"]
+            if now[(key, name)] is not None and now[(key, name)] != code.get("sha256"):
+                label = f"{key} {name} ({code.get('of')})"
+                ids, _ = changed.setdefault(label, (set(), now[(key, name)]))
+                ids.add(run_id)
+    return changed
+
+
+def _check_code(
+    folder: Path, finished: dict[str, dict[str, Any]], rerun_changed: bool
+) -> set[str]:
+    """Warn about finished runs of an in-process class whose code changed since, or pick them.
+
+    Args:
+        folder: The campaign folder, for the message.
+        finished: Records of the finished runs resume would skip, by run id.
+        rerun_changed: Return those runs to run again instead of warning.
+
+    Returns:
+        Ids of those runs (only with ``rerun_changed``).
+
+    """
+    changed = _changed_code(finished)
+    if rerun_changed:
+        return set().union(*(ids for ids, _ in changed.values()))
+    for label, (ids, digest) in sorted(changed.items()):
+        warnings.warn(
+            f"{len(ids)} finished run(s) in {folder} used {label} registered in-process, "
+            f"whose code has changed since (sha256 now {digest[:12]}): they are kept; pass "
+            "--rerun-changed to run them again, or use another --out folder",
+            stacklevel=3,
+        )
+    return set()
+
+
 def _changed_presets(
     finished: dict[str, dict[str, Any]], specs: dict[str, RunSpec]
 ) -> dict[tuple[str, str], tuple[set[str], set[str]]]:
@@ -799,6 +866,7 @@ def run_campaign(
         # before campaign.json changes: a refused folder stays as it was
         stale = _check_inputs(folder, finished, rerun_changed)
         stale |= _check_plugins(folder, finished, rerun_changed)
+        stale |= _check_code(folder, finished, rerun_changed)
         by_id = {spec.run_id: spec for spec in specs}
         stale |= _check_presets(folder, finished, by_id, rerun_changed)
         todo_ids = set(todo) | stale

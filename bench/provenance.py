@@ -249,7 +249,36 @@ def registered_sources(
             out[key] = None
             continue
         out[key] = {"name": entry.name, "target": entry.target, "source": entry.source}
+        if entry.in_process:  # no version says which code ran: its source does
+            code = code_digest(entry.load())
+            if code is not None:
+                out[key]["code"] = code
     return out
+
+
+def code_digest(obj: object) -> dict[str, str] | None:
+    """The code of a class registered in-process: its file's sha256, else its own source's.
+
+    A version says which code an installed plugin ran; a class from a script or a
+    notebook has none, so its code is hashed instead: the whole file it was
+    defined in (helpers beside it count too), or the class's source where no file
+    holds it (a notebook cell).
+
+    Returns:
+        ``{"of": "my_es.py" or "class source", "sha256": ...}``, or ``None`` where
+        Python cannot find the source (a class built at run time).
+
+    """
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(obj)  # type: ignore[arg-type]
+        if path and Path(path).is_file():
+            return {"of": Path(path).name, "sha256": sha256_file(path)}
+        source = inspect.getsource(obj)  # type: ignore[arg-type]
+    except (TypeError, OSError):
+        return None
+    return {"of": "class source", "sha256": hashlib.sha256(source.encode()).hexdigest()}
 
 
 def problem_generator(problem: str, params: dict | None = None) -> str | None:

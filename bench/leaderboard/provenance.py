@@ -49,6 +49,24 @@ def _plugin_versions(prov: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _outside_code(prov: dict[str, Any]) -> list[str]:
+    """What a run used from outside the suite: ``"algorithm my-es: my_es:MyES, <source>"``.
+
+    Entry points of other packages and classes registered in-process, the latter with
+    the sha256 of their code (``bench.provenance.code_digest``).
+    """
+    out = []
+    for key, entry in (prov.get("registered") or {}).items():
+        if not isinstance(entry, dict) or str(entry.get("source", "")).startswith("latent-bench"):
+            continue
+        text = f"{key} {entry.get('name')}: {entry.get('target')}, {entry.get('source')}"
+        code = entry.get("code")
+        if isinstance(code, dict):
+            text += f", {code.get('of')} sha256 {str(code.get('sha256'))[:12]}"
+        out.append(text)
+    return out
+
+
 def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Provenance of a leaderboard.
 
@@ -62,7 +80,8 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
         more than one sha256 means the runs used different versions of the file,
         e.g. a target photo replaced between two sittings), ``budgets`` (problem →
         budget), ``seeds``, ``started``/``finished`` (first and last run),
-        ``run_seconds`` (sum of run wall times) and ``generated`` (this leaderboard's
+        ``run_seconds`` (sum of run wall times), ``plugins`` (code from outside the
+        suite that runs used → number of runs) and ``generated`` (this leaderboard's
         commit, time and statistics packages).
 
     """
@@ -70,6 +89,7 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
     packages: dict[str, Counter[str]] = {}
     machines: Counter[str] = Counter()
     weights: dict[str, Counter[str]] = {}
+    plugins: Counter[str] = Counter()
     for record in records.values():
         prov = record.get("provenance") or {}
         if not prov:
@@ -81,6 +101,7 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
         for name, version in _plugin_versions(prov).items():
             packages.setdefault(name, Counter())[version] += 1
         machines[_machine(record)] += 1
+        plugins.update(_outside_code(prov))
         for path, digest in (prov.get("weights") or {}).items():
             # records written before portable_path() named files by absolute path
             name = portable_path(path) if Path(path).is_absolute() else path
@@ -98,6 +119,7 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
         "commits": dict(commits),
         "packages": {k: dict(v) for k, v in sorted(packages.items())},
         "machines": dict(machines),
+        "plugins": dict(plugins),
         "weights": {k: dict(sorted(v.items())) for k, v in sorted(weights.items())},
         "budgets": {str(k): int(v) for k, v in budgets.items()},
         "seeds": sorted(int(s) for s in runs["seed"].dropna().unique()),
@@ -158,6 +180,7 @@ def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
         ("commit", counted(prov["commits"])),
         ("packages", pkgs or "none recorded"),
         ("weights (sha256)", weights or "none (no problem loads weight files)"),
+        *([("from outside the suite", counted(prov["plugins"]))] if prov.get("plugins") else []),
         ("budget", ", ".join(f"{p}: {b} evaluations" for p, b in prov["budgets"].items())),
         ("seeds", ", ".join(map(str, prov["seeds"]))),
         ("hardware", counted(prov["machines"])),
