@@ -103,6 +103,10 @@ def test_every_link_resolves_and_provenance_is_on_every_page(board):
         for link in parsed.links:
             assert not re.match(r"^[a-z]+://", link), f"{page.name} links outside: {link}"
             assert (board.out / link).is_file(), f"{page.name}: broken link {link}"
+        if page.name == "index.html":  # every table of the overview is linked
+            tables = {p.name for p in (board.out / "tables").glob("*.csv")}
+            overview = {"runs.csv", "ranks.csv", "winrate.csv", "nemenyi.csv"} & tables
+            assert overview <= {Path(link).name for link in parsed.links}
         text = "".join(parsed.text)
         for label in PROVENANCE:
             assert label in text, f"{page.name} lacks {label}"

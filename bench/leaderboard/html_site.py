@@ -134,12 +134,17 @@ def index_page(board: Leaderboard) -> str:
         f'<li><a href="{escape(board.page(r.problem))}">{escape(r.problem)}</a></li>'
         for r in board.problems
     )
+    nemenyi = (
+        ', <a href="tables/nemenyi.csv">nemenyi.csv</a>'
+        if (board.out / "tables" / "nemenyi.csv").is_file()
+        else ""
+    )
     body = [
         *([f'<p class="note">{escape(board.note)}</p>'] if board.note else []),
         f"<p>{len(board.runs)} planned runs: {escape(counts)}. Markdown version: "
         '<a href="README.md">README.md</a>; tables: <a href="tables/runs.csv">runs.csv</a>, '
-        '<a href="tables/ranks.csv">ranks.csv</a>, <a href="tables/winrate.csv">winrate.csv</a>.'
-        "</p>",
+        '<a href="tables/ranks.csv">ranks.csv</a>, <a href="tables/winrate.csv">winrate.csv</a>'
+        f"{nemenyi}.</p>",
         f"<h2>Problems</h2><ul>{links}</ul>",
         html_table(problems),
         "<h2>Average ranks across problems</h2>",
