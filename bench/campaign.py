@@ -247,6 +247,49 @@ def _toml_key(name: str) -> str:
     return name if name and all(c.isalnum() or c in "-_" for c in name) else json.dumps(name)
 
 
+def _toml_value(value: Any) -> str:
+    """A plan value (``check_param_value``'s kinds) as TOML: ``1.0`` stays a float."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # 1.0, 0.001, 1e-05: TOML floats all
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise SpecError(f"a plan holds numbers, strings, booleans and lists, not {value!r}")
+
+
+def plan_toml(plan: Plan, comment: str = "") -> str:
+    """``plan`` as a plan file that ``load_plan`` reads back to the same runs (run ids).
+
+    Args:
+        plan: The plan, e.g. a campaign folder's (``read_plan``).
+        comment: Lines to put on top, each as a ``#`` comment.
+
+    Returns:
+        The TOML text.
+
+    """
+    lines = [f"# {line}".rstrip() for line in comment.splitlines()]
+    if isinstance(plan.budget, dict):
+        budget = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in plan.budget.items()]
+    else:
+        lines.append(f"budget = {_toml_value(plan.budget)}")
+    lines.append(f"seeds = {_toml_value(list(plan.seeds))}")
+    lines.append(f"problems = {_toml_value(list(plan.problems))}")
+    lines.append(f"algorithms = {_toml_value(list(plan.algorithms))}")
+    if isinstance(plan.budget, dict):
+        lines += ["", "[budget]", *budget]
+    for key, tables in (("problem", plan.problem_params), ("algo", plan.algo_params)):
+        for name, params in tables.items():
+            lines += ["", f"[{key}.{_toml_key(name)}]"]
+            lines += [f"{_toml_key(p)} = {_toml_value(v)}" for p, v in params.items()]
+    return "\n".join(lines) + "\n"
+
+
 def check_param_value(where: str, value: Any) -> None:
     """Raise ``SpecError`` unless ``value`` is a plan's kind of parameter value.
 

@@ -221,3 +221,47 @@ def test_notes_of_runs_reach_the_summary_and_the_leaderboard(tmp_path, capsys):
     board = build_leaderboard(out, tmp_path / "lb")
     assert f"- {line}" in (board.out / "README.md").read_text()
     assert "Notes the runs recorded" in (board.out / "problem-sphere.html").read_text()
+
+
+@pytest.mark.parametrize(
+    "name", ["leaderboard", "quickstart", "set-diversity-paper", "set-diversity-mnist-rmse"]
+)
+def test_a_plan_written_as_toml_reads_back_to_the_same_runs(tmp_path, name):
+    from bench.campaign import load_plan, plan_toml
+    from bench.commands.search import PLANS_DIR
+
+    plan = load_plan(PLANS_DIR / f"{name}.toml")
+    path = tmp_path / "again.toml"
+    path.write_text(plan_toml(plan, "a comment\nof two lines"))
+    again = load_plan(path)
+    assert again.to_dict() == plan.to_dict()
+    assert [s.run_id for s in again.specs()] == [s.run_id for s in plan.specs()]
+
+
+def test_types_survive_the_toml_round_trip(tmp_path):
+    from bench.campaign import load_plan, plan_toml
+
+    plan = _plan(
+        algorithms=["ga", "pymoo:de"],
+        budget={"sphere": 300, "default": 100},
+        algo_params={"ga": {"cxpb": 1.0, "population": 20, "name": 'a "q"'}, "pymoo:de": {}},
+    )
+    path = tmp_path / "p.toml"
+    path.write_text(plan_toml(plan))
+    again = load_plan(path)
+    assert again.algo_params["ga"] == {"cxpb": 1.0, "population": 20, "name": 'a "q"'}
+    assert isinstance(again.algo_params["ga"]["cxpb"], float)
+    assert [s.run_id for s in again.specs()] == [s.run_id for s in plan.specs()]
+
+
+def test_show_plan_prints_the_folders_plan(tmp_path, capsys):
+    out = str(tmp_path / "c")
+    base = ["--problems", "sphere", "--algos", "random", "--seeds", "1", "--budget", "100"]
+    assert main(_campaign(*base, "--out", out)) == 0
+    capsys.readouterr()
+    assert main(["show", out, "--plan"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"# The plan of the campaign in {out}.")
+    assert 'budget = 100\nseeds = [0]\nproblems = ["sphere"]\nalgorithms = ["random"]\n' in text
+    assert main(["show", str(tmp_path), "--plan"]) == 2
+    assert "holds no campaign (campaign.json), so no plan" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from bench.campaign import (
     load_campaign,
     load_plan,
     plan_additions,
+    plan_toml,
     read_plan,
     resolve_names,
     resolve_seeds,
@@ -464,6 +465,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.exists():
         raise SpecError(f"{folder} does not exist")
+    if args.plan:
+        if not (folder / CAMPAIGN_FILE).is_file():
+            raise SpecError(f"--plan: {folder} holds no campaign ({CAMPAIGN_FILE}), so no plan")
+        note = (
+            f"The plan of the campaign in {folder}. Edit it and run it with\n"
+            f"bench campaign --plan FILE --out {folder} (--force where it drops or changes runs)."
+        )
+        print(plan_toml(read_plan(folder), note), end="")
+        return 0
     if (folder / "campaign.json").exists():
         _print_campaign(folder)
     elif (folder / RECORD).exists():
@@ -633,6 +643,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("show", help="summarise a run or a campaign folder")
     p.add_argument("dir", help="run folder, folder of runs, or campaign folder")
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="print a campaign folder's plan as a plan file (TOML) instead",
+    )
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
