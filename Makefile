@@ -40,7 +40,7 @@ leaderboard: $(BIN)/.installed
 
 # One cell of the set-diversity study at the study's budget, the published
 # results/set-diversity-mnist-rmse: bench/plans/set-diversity-mnist-rmse.toml (resumable; about
-# 3.5 h with 2 workers on a 2-core CPU), then its board. SD_WORKERS sets the worker processes.
+# 2.5 h with 2 workers on a 2-core CPU), then its board. SD_WORKERS sets the worker processes.
 SD_WORKERS ?= 2
 SD_NOTE := The MNIST / RMSE cell of the set-diversity study at its own budget (seeds digest §2): \
 	50 latents of our MNIST DCGAN, fitness the mean pairwise 1 − RMSE of their 50 images \
