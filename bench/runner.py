@@ -9,6 +9,7 @@ only usage errors (``SpecError``) and interrupts propagate.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 import traceback
@@ -27,7 +28,14 @@ from bench.algorithm import Algorithm
 from bench.evaluator import BudgetEvaluator
 from bench.images import ImageError, check_images
 from bench.problem import Problem
-from bench.provenance import SCHEMA_VERSION, provenance, registered_sources, utc_now
+from bench.provenance import (
+    SCHEMA_VERSION,
+    portable_path,
+    provenance,
+    registered_sources,
+    sha256_file,
+    utc_now,
+)
 from bench.registry import RegistryError, registry
 from bench.results import save_run
 from bench.spec import (
@@ -372,6 +380,10 @@ def _execute(
             "evals_per_second": evaluator.used / wall if wall > 0 else None,
         }
     )
+    weights = record["provenance"]["weights"]
+    for path in problem.weight_files():  # files first used after the search (report's judges)
+        with contextlib.suppress(OSError):  # gone since: the run stands, unhashed
+            weights.setdefault(portable_path(path), sha256_file(path))
     record["provenance"] = record.pop("provenance")  # last, where readers of records look
     if evaluator.archive is not None:  # passive archive: QD-score and coverage for every algorithm
         record["archive"] = evaluator.archive.describe()

@@ -115,8 +115,8 @@ def test_a_seed_target_is_also_shown_as_facenet_saw_it(board):
     np.testing.assert_array_equal(crop, face_crop(whole[..., None], CROP)[..., 0])
     assert target.crop in parse(board.out / "problem-face-seed.html").links
     assert f"![target crop]({target.crop})" in (board.out / "README.md").read_text()
-    (photo,) = board.targets["face-photo"]
-    assert photo.crop is None  # the box MTCNN found in the photo is not recorded
+    (photo,) = board.targets["face-photo"]  # its runs recorded target_regions
+    assert photo.crop == "images/face-photo/target-0-crop.png"
 
 
 @pytest.mark.parametrize("box", [None, [0, 0, 29, 28], [5, 5, 5, 9], [0.0, 0, 9, 9], [1, 2, 3]])
