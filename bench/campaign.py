@@ -628,26 +628,36 @@ def _changed_plugins(
     """
     installed: dict[tuple[str, str], tuple[str, str] | None] = {}
     changed: dict[str, tuple[dict[str, set[str]], set[str]]] = {}
+    for run_id, key, entry in _registered_entries(finished):
+        recorded = distribution_version(entry.get("source"))
+        name = entry.get("name")
+        if recorded is None or recorded[0] == "latent-bench" or not isinstance(name, str):
+            continue
+        if (key, name) not in installed:
+            installed[(key, name)] = _installed_version(key, name)
+        now = installed[(key, name)]
+        if now is not None and now != recorded:
+            versions, nows = changed.setdefault(recorded[0], ({}, set()))
+            versions.setdefault(recorded[1], set()).add(run_id)
+            nows.add(" ".join(now))
+    return changed
+
+
+def _registered_entries(
+    finished: dict[str, dict[str, Any]],
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(run id, kind key, entry)`` of each ``provenance.registered`` entry of the records.
+
+    Records without the block, unknown kind keys and malformed entries are skipped.
+    """
     for run_id, record in finished.items():
         prov = record.get("provenance")
         entries = prov.get("registered") if isinstance(prov, dict) else None
         if not isinstance(entries, dict):
             continue
         for key, entry in entries.items():
-            if key not in REGISTERED_KINDS or not isinstance(entry, dict):
-                continue
-            recorded = distribution_version(entry.get("source"))
-            name = entry.get("name")
-            if recorded is None or recorded[0] == "latent-bench" or not isinstance(name, str):
-                continue
-            if (key, name) not in installed:
-                installed[(key, name)] = _installed_version(key, name)
-            now = installed[(key, name)]
-            if now is not None and now != recorded:
-                versions, nows = changed.setdefault(recorded[0], ({}, set()))
-                versions.setdefault(recorded[1], set()).add(run_id)
-                nows.add(" ".join(now))
-    return changed
+            if key in REGISTERED_KINDS and isinstance(entry, dict):
+                yield run_id, key, entry
 
 
 def _check_plugins(
@@ -705,27 +715,21 @@ def _changed_code(finished: dict[str, dict[str, Any]]) -> dict[str, tuple[set[st
 
     now: dict[tuple[str, str], str | None] = {}
     changed: dict[str, tuple[set[str], str]] = {}
-    for run_id, record in finished.items():
-        prov = record.get("provenance")
-        entries = prov.get("registered") if isinstance(prov, dict) else None
-        if not isinstance(entries, dict):
+    for run_id, key, entry in _registered_entries(finished):
+        code, name = entry.get("code"), entry.get("name")
+        if not isinstance(code, dict) or not name:
             continue
-        for key, entry in entries.items():
-            code = entry.get("code") if isinstance(entry, dict) else None
-            name = entry.get("name") if isinstance(entry, dict) else None
-            if key not in REGISTERED_KINDS or not isinstance(code, dict) or not name:
-                continue
-            if (key, name) not in now:
-                try:
-                    current = registry(REGISTERED_KINDS[key]).entry(name)
-                    digest = code_digest(current.load()) if current.in_process else None
-                except RegistryError:
-                    digest = None
-                now[(key, name)] = None if digest is None else digest["sha256"]
-            if now[(key, name)] is not None and now[(key, name)] != code.get("sha256"):
-                label = f"{key} {name} ({code.get('of')})"
-                ids, _ = changed.setdefault(label, (set(), now[(key, name)]))
-                ids.add(run_id)
+        if (key, name) not in now:
+            try:
+                current = registry(REGISTERED_KINDS[key]).entry(name)
+                digest = code_digest(current.load()) if current.in_process else None
+            except RegistryError:
+                digest = None
+            now[(key, name)] = None if digest is None else digest["sha256"]
+        if now[(key, name)] is not None and now[(key, name)] != code.get("sha256"):
+            label = f"{key} {name} ({code.get('of')})"
+            ids, _ = changed.setdefault(label, (set(), now[(key, name)]))
+            ids.add(run_id)
     return changed
 
 
