@@ -415,6 +415,23 @@ class Problem(abc.ABC):
         """Files whose sha256 goes into every record's provenance."""
         return ()
 
+    def fed_genomes(self, genomes: np.ndarray) -> np.ndarray:
+        """The genomes as the problem feeds them to its model: ``genomes`` themselves here.
+
+        A problem that maps genomes before use (set diversity's ``sphere``, which
+        scales every latent to the length of a prior draw) returns the mapped ones,
+        so that where a run's best genome lies against the prior
+        (``bench.prior_distance``) is measured on what the generator saw.
+
+        Args:
+            genomes: Array ``[N, D]``.
+
+        Returns:
+            Array ``[N, D]``.
+
+        """
+        return genomes
+
     def describe(self) -> dict:
         """Parameters that identify this problem instance, for records."""
         return {}

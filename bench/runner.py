@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from bench.algorithm import Algorithm
 from bench.evaluator import BudgetEvaluator
 from bench.images import ImageError, check_images
+from bench.prior_distance import genome_vs_prior
 from bench.problem import Problem
 from bench.provenance import (
     SCHEMA_VERSION,
@@ -367,6 +368,11 @@ def _execute(
             record["report"] = plain(report)
         except Exception as exc:  # so are the problem's own figures
             record["report_error"] = error_info(exc)
+        # where the best genome lies against the prior: outside it, a generator's images
+        # score for other reasons than the search's (bench.prior_distance)
+        with contextlib.suppress(AttributeError, TypeError, ValueError):  # a prior of its own
+            fed = problem.fed_genomes(evaluator.best_genome[None])[0]
+            record["best_vs_prior"] = genome_vs_prior(fed, problem.prior)
     record.update(
         {
             "finished": utc_now(),

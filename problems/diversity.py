@@ -99,6 +99,10 @@ class SetDiversity(Problem):
         chunk: Most images per generator pass.
         compile: Opt-in ``torch.compile`` of the generator; the largest fitness change
             it causes on a probe batch is measured and described.
+        sphere: Scale every latent to length ``sqrt(z_dim)`` (where draws from the
+            N(0, 1) prior lie) before the generator. Growing the latents then gains
+            nothing: unconstrained, larger latents give saturated, more different
+            images, and CMA-ES finds them (``bench.prior_distance``). Off in the study.
 
     """
 
@@ -117,12 +121,13 @@ class SetDiversity(Problem):
         device: str = "cpu",
         chunk: int = 1000,
         compile: bool = False,  # the user-facing name: --set compile=true
+        sphere: bool = False,
     ):
         if k < 2:
             raise ValueError(f"k must be at least 2 (a set needs pairs), got {k}")
         if chunk < 1:
             raise ValueError(f"chunk must be at least 1, got {chunk}")
-        self.k, self.chunk = k, chunk
+        self.k, self.chunk, self.sphere = k, chunk, bool(sphere)
         self.generator_name = generator or self.default_generator
         self.generator = self._load_generator(self.generator_name, weights, device)
         self.z_dim = self.generator.z_dim
@@ -179,6 +184,7 @@ class SetDiversity(Problem):
             "z_dim": self.z_dim,
             "compile": self.compile_deviation is not None,
             "compile_max_fitness_deviation": self.compile_deviation,
+            "sphere": self.sphere,
         }
 
     def weight_files(self) -> Sequence[Path]:
@@ -198,9 +204,23 @@ class SetDiversity(Problem):
         """
         check_batch_shape(genomes, (None, self.dim), f"{type(self).__name__} genomes")
         n = len(genomes)
-        z = np.asarray(genomes, dtype=np.float32).reshape(n * self.k, self.z_dim)
+        z = np.asarray(self.fed_genomes(genomes), dtype=np.float32).reshape(n * self.k, self.z_dim)
         imgs = self.generator.generate(z, chunk=self.chunk)  # [N*K, C, H, W] in [-1, 1]
         return ((imgs + 1.0) / 2.0).reshape(n, self.k, *imgs.shape[1:])
+
+    def fed_genomes(self, genomes: np.ndarray) -> np.ndarray:
+        """``genomes [N, K · z_dim]`` as the generator reads them (float64).
+
+        With ``sphere`` each latent is scaled to length ``sqrt(z_dim)`` (a latent of
+        zeros stays zeros: it has no direction); without, they are as given.
+        """
+        genomes = np.asarray(genomes, dtype=np.float64)
+        if not self.sphere:
+            return genomes
+        z = genomes.reshape(len(genomes), self.k, self.z_dim)
+        norm = np.linalg.norm(z, axis=2, keepdims=True)
+        scale = np.divide(np.sqrt(self.z_dim), norm, out=np.zeros_like(norm), where=norm > 0)
+        return (z * scale).reshape(genomes.shape)
 
     def evaluate_with_measures(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fitness ``[N]`` (mean similarity) and measures ``[N, 2]`` (mean, max) of ``[N, D]``.

@@ -129,8 +129,8 @@ def test_figures_and_tables_are_written(board):
         parquet = pd.read_parquet(board.out / "tables" / f"{stem}.parquet")
         assert list(csv["algo"]) == list(parquet["algo"])
     winrate = pd.read_csv(board.out / "tables" / "winrate.csv", index_col=0)
-    # ga has runs on rastrigin only, where its one run beats all three of random's
-    assert winrate.loc["ga", "random"] == 1.0 and winrate.loc["random", "ga"] == 0.0
+    # ga has one finished run (on rastrigin): too few for a chance, so no win rate
+    assert winrate.loc["ga"].isna().all() and winrate["ga"].isna().all()
     assert winrate.loc["cma-me", "random"] + winrate.loc["random", "cma-me"] == pytest.approx(1)
 
 

@@ -23,7 +23,7 @@ def long_table(cells: dict[str, np.ndarray], sense: str = "min", problem: str = 
                 {"problem": problem, "algo": algo, "seed": seed, "budget": 100,
                  "status": "finished", "final": float(v), "sense": sense,
                  "evals_per_second": 1000.0, "wall_seconds": 0.1, "nonfinite": 0,
-                 "qd_score": None, "coverage": None}
+                 "qd_score": None, "coverage": None, "prior_rms": None}
             )  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -197,12 +197,25 @@ def test_rank_blocks_turn_max_into_loss():
 
 def test_win_rate_averages_problems():
     wr = stats.win_rate(
-        {"p": {"a": np.array([1.0]), "b": np.array([2.0])},
-         "q": {"a": np.array([5.0]), "b": np.array([2.0]), "c": np.array([9.0])}}
+        {"p": {"a": np.array([1.0, 1.5]), "b": np.array([2.0, 3.0])},
+         "q": {"a": np.array([5.0, 6]), "b": np.array([2.0, 3]), "c": np.array([9.0, 8])}}
     )  # fmt: skip
     assert wr.loc["a", "b"] == 0.5 and wr.loc["b", "a"] == 0.5
     assert wr.loc["b", "c"] == 1.0 and wr.loc["c", "a"] == 0.0
     assert math.isnan(wr.loc["a", "a"])
+
+
+def test_one_run_against_one_gives_no_chance():
+    one = {"a": np.array([1.0]), "b": np.array([2.0]), "c": np.array([3.0, 4.0])}
+    wr = stats.win_rate({"p": one})
+    assert wr.loc[["a", "b"]].isna().all().all()  # a 1 or a 0 is no chance of winning
+    assert wr[["a", "b"]].isna().all().all()
+    table = stats.pairwise_vs_best(one).set_index("algo")  # c: the one cell of 2+ runs
+    assert table.loc["c", "verdict"] == "best" and table.loc["c", "a12"] == 0.5
+    assert math.isnan(table.loc["a", "a12"]) and math.isnan(table.loc["b", "a12"])
+    assert table.loc["a", "verdict"] == table.loc["b", "verdict"] == "too few runs"
+    both = stats.pairwise_vs_best({"a": [1.0, 2.0], "b": [3.0]}).set_index("algo")
+    assert math.isnan(both.loc["b", "a12"])  # 2 runs against 1: still no chance
 
 
 def test_problem_table_counts_every_status():

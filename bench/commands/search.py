@@ -36,6 +36,7 @@ from bench.commands.common import (
     seed_arg,
     writable_out,
 )
+from bench.prior_distance import FAR_RMS_Z
 from bench.registry import GROUPS, RegistryError, registry
 from bench.results import (
     RECORD,
@@ -177,6 +178,9 @@ def _print_record(record: dict, folder: Path) -> None:
     report = _report_line(record.get("report"))
     if report:
         print(f"report     {report}")
+    prior = _prior_line(record.get("best_vs_prior"))
+    if prior:
+        print(f"prior      {prior}")
     wall, ev, al = (
         _number(record.get(k)) for k in ("wall_seconds", "eval_seconds", "algo_seconds")
     )
@@ -187,6 +191,20 @@ def _print_record(record: dict, folder: Path) -> None:
             f"time       {wall:.2f} s wall, {ev / wall:.0%} evaluating, {al / wall:.0%} in the "
             f"algorithm, {_number(evaluations) / wall:.1f} evals/s"
         )
+
+
+def _prior_line(figures: object) -> str:
+    """Where the best genome lies against the prior (``bench.prior_distance``), on one line."""
+    if not isinstance(figures, dict):
+        return ""
+    rms, beyond = figures.get("rms_z"), figures.get("beyond_3_std")
+    if not isinstance(rms, int | float) or not isinstance(beyond, int | float):
+        return ""
+    far = "  far from the prior" if rms >= FAR_RMS_Z else ""
+    return (
+        f"best genome RMS {rms:.3f} prior stds (a prior draw: about 1), "
+        f"{beyond:.1%} of its genes beyond 3 stds{far}"
+    )
 
 
 def _report_line(report: object) -> str:

@@ -41,6 +41,11 @@ def _report(key: str) -> Callable[[dict[str, Any]], Any]:
     return lambda record: (record.get("report") or {}).get(key)
 
 
+def _prior_rms(record: dict[str, Any]) -> Any:
+    figures = record.get("best_vs_prior")
+    return figures.get("rms_z") if isinstance(figures, dict) else None
+
+
 @dataclass(frozen=True)
 class Column:
     """One extra column.
@@ -88,6 +93,13 @@ EXTRA_COLUMNS: list[Column] = [
         help="median QD-score of the passive archive (offset in the run records)",
     ),
     Column("coverage", _archive("coverage"), help="median share of archive cells filled"),
+    Column(
+        "prior_rms",
+        _prior_rms,
+        help="median RMS of the best genome's genes in prior standard deviations: about 1 for "
+        "a draw from the prior (the latents a generator was trained on); well above 1, the "
+        "search scored latents the generator never saw",
+    ),
     Column(
         "baseline",
         _report("baseline_distance"),

@@ -12,6 +12,7 @@ from bench.leaderboard import diversity
 from bench.leaderboard.figures import ANYTIME_CAPTION, ECDF_CAPTION
 from bench.leaderboard.formatting import LEGEND, cell, rows, slug
 from bench.leaderboard.provenance import provenance_lines
+from bench.prior_distance import FAR_RMS_Z
 from bench.results import grouped_notes
 
 if TYPE_CHECKING:
@@ -89,6 +90,35 @@ def problem_notes(board: Leaderboard, result: ProblemResult) -> list[str]:
         f"Omnibus test over algorithms: {_omnibus_words(result.omnibus, board.alpha)}. "
         f"Pairwise: two-sided Mann–Whitney U against {best}, Holm-corrected at "
         f"α = {board.alpha}.",
+        *far_from_prior_notes(result),
+    ]
+
+
+def far_from_prior_notes(result: ProblemResult) -> list[str]:
+    """A sentence naming the algorithms whose best genomes lie far outside the prior.
+
+    Their fitness comes partly from latents the generator never saw in training
+    (``bench.prior_distance``), so it does not compare like for like with that of
+    algorithms that stay in the prior. Empty where every median ``prior_rms`` is
+    below ``FAR_RMS_Z`` or the column is absent.
+    """
+    table = result.table
+    if "prior_rms" not in table or "algo" not in table:
+        return []
+    rms = pd.to_numeric(table.set_index("algo")["prior_rms"], errors="coerce")
+    far = rms[rms >= FAR_RMS_Z].sort_values(ascending=False)
+    if far.empty:
+        return []
+    near = rms[rms < FAR_RMS_Z]
+    named = ", ".join(f"{algo} ({value:.2f})" for algo, value in far.items())
+    within = (
+        f"; the others' lie within {near.min():.2f}–{near.max():.2f}" if len(near) else ""
+    )
+    return [
+        f"Far from the prior: the best genomes of {named} have an RMS of that many prior "
+        f"standard deviations (median over runs; a draw from the prior gives about 1{within}). "
+        "Their images come from latents the generator never saw in training, so their "
+        "fitness is not won in the same space: see the prior_rms column."
     ]
 
 

@@ -12,11 +12,15 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.campaign import CAMPAIGN_FILE, load_campaign
 from bench.leaderboard.columns import EXTRA_COLUMNS, columns_for
+from bench.prior_distance import genome_vs_prior
+from bench.registry import RegistryError, registry
 from bench.results import (
+    BEST_GENOME,
     BEST_IMAGES,
     CURVE,
     RECORD,
@@ -54,6 +58,8 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
             records[row.run_id] = record
         record = record or {}
         run = Path(row.path) if isinstance(row.path, str) else None
+        if record and "best_vs_prior" not in record and run is not None:
+            record = _with_prior_distance(record, run, row.problem)
         curves.append(str(run / CURVE) if run and (run / CURVE).is_file() else None)
         images.append(str(run / BEST_IMAGES) if run and (run / BEST_IMAGES).is_file() else None)
         for col in EXTRA_COLUMNS:
@@ -70,6 +76,26 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     for name, values in extra.items():
         df[name] = pd.Series(values, index=df.index, dtype=object)
     return df, records
+
+
+def _with_prior_distance(record: dict[str, Any], run: Path, problem: str) -> dict[str, Any]:
+    """``record`` with ``best_vs_prior`` worked out from its best genome, where it lacks it.
+
+    Records written before runs recorded it still have ``best_genome.npy``; the prior
+    is the problem class's own (``Problem.prior``, N(0, 1) unless a class says
+    otherwise), read without building the problem. The figures are marked
+    ``"from": "leaderboard"``. A record without a best genome, or of a problem no
+    longer registered, is returned as it is.
+    """
+    genome_file = run / BEST_GENOME
+    if record.get("status") != "finished" or not genome_file.is_file():
+        return record
+    try:
+        prior = registry("problems").load(problem).prior
+        figures = genome_vs_prior(np.load(genome_file, allow_pickle=False), prior)
+    except (RegistryError, OSError, ValueError, TypeError, AttributeError):
+        return record
+    return {**record, "best_vs_prior": {**figures, "from": "leaderboard"}}
 
 
 def run_folders(folder: Path) -> list[Path]:

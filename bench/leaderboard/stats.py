@@ -33,6 +33,7 @@ from statsmodels.stats.multitest import multipletests
 
 ALPHA = 0.05
 NOT_SIGNIFICANT = "not significant"
+MIN_RUNS_FOR_A12 = 2  # fewer runs on either side: A12 is 0, ½ or 1, no estimate of a chance
 
 
 def to_loss(values: np.ndarray | pd.Series, sense: str) -> np.ndarray:
@@ -289,8 +290,9 @@ def pairwise_vs_best(losses: dict[str, np.ndarray], alpha: float = ALPHA) -> pd.
 
     Returns:
         One row per algorithm: ``algo``, ``vs`` (the best), ``u``, ``p``,
-        ``p_holm``, ``a12`` (chance a run of ``algo`` beats a run of the best)
-        and ``verdict``: ``"best"`` (``"tied: every run the same"`` where every
+        ``p_holm``, ``a12`` (chance a run of ``algo`` beats a run of the best;
+        NaN where either has fewer than 2 runs, whose 0 or 1 would read as a
+        certainty) and ``verdict``: ``"best"`` (``"tied: every run the same"`` where every
         run of every algorithm reached one value), ``"worse"``/``"better"`` where the Holm
         p-value is below ``alpha``, ``"not significant"`` otherwise, or
         ``"too few runs"``.
@@ -302,7 +304,8 @@ def pairwise_vs_best(losses: dict[str, np.ndarray], alpha: float = ALPHA) -> pd.
     rows = []
     for name, v in clean.items():
         row = {"algo": name, "vs": best, "u": math.nan, "p": math.nan, "p_holm": math.nan}
-        row["a12"] = a12(v, clean[best]) if best is not None else math.nan
+        enough = best is not None and min(len(v), len(clean[best])) >= MIN_RUNS_FOR_A12
+        row["a12"] = a12(v, clean[best]) if enough or name == best else math.nan
         if name == best:
             row["verdict"] = "best"
         elif len(v) < 2 or best is None or len(clean[best]) < 2:
@@ -419,14 +422,19 @@ def win_rate(losses_by_problem: dict[str, dict[str, np.ndarray]]) -> pd.DataFram
     """Chance that a run of the row algorithm beats one of the column algorithm.
 
     A12 on each problem (ties count half), averaged over the problems where both
-    algorithms have finished runs. The diagonal is NaN.
+    algorithms have at least ``MIN_RUNS_FOR_A12`` finished runs (one run against one
+    is a 0 or a 1, not a chance). The diagonal is NaN, as is a pair never compared.
     """
     algos = list(dict.fromkeys(a for cells in losses_by_problem.values() for a in cells))
     sums = pd.DataFrame(0.0, index=algos, columns=algos)
     counts = pd.DataFrame(0, index=algos, columns=algos)
     for cells in losses_by_problem.values():
         clean = {k: np.asarray(v, dtype=np.float64) for k, v in cells.items()}
-        clean = {k: v[np.isfinite(v)] for k, v in clean.items() if np.isfinite(v).any()}
+        clean = {
+            k: v[np.isfinite(v)]
+            for k, v in clean.items()
+            if np.isfinite(v).sum() >= MIN_RUNS_FOR_A12
+        }
         for a in clean:
             for b in clean:
                 if a != b:
