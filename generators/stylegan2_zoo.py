@@ -69,7 +69,8 @@ def stylegan2_ffhq(
     """
     path = weights or os.environ.get(FFHQ_ENV)
     if not path or not Path(path).is_file():
-        where = f"not found at {path}" if path else "not given"
+        origin = "" if weights else f" (from ${FFHQ_ENV})"
+        where = f"not found at {path}{origin}" if path else "not given"
         raise MissingWeightsError(
             f"stylegan2-ffhq weights {where}: they are not shipped; download {FFHQ_SOURCES}, "
             f"then pass {WEIGHTS_OPTION} or set ${FFHQ_ENV}; a .pkl also needs its sha256 "

@@ -20,6 +20,7 @@ def test_distance_matches_the_library(bench_cmd, data_dir, cached_weights, facen
     lines = {x.split()[0]: x for x in res.stdout.splitlines()}
     expected, _ = photo_distance(a, b, facenet, face_aligner)
     assert np.isclose(float(lines["facenet"].split()[1]), expected, atol=1e-4)
+    assert "same person for FaceNet: yes, below 1.13" in lines["facenet"]
     # the second judge (dlib) agrees that img5 and img10 show one person
     assert float(lines["dlib"].split()[1]) < 0.6 and "for dlib: yes" in lines["dlib"]
 

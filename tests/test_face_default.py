@@ -35,8 +35,9 @@ def test_default_generator_ships_with_its_calibrations(face, tmp_path_factory):
     assert face.generator_name == "dcgan-faces" and face.describe()["space"] == "z"
     card = model_card("dcgan-faces")["face_problem"]
     assert list(face.crop.box) == card["crop_box"]  # the shipped box, not a new calibration
-    # the shipped box file predates raw-box IQRs: its IQR (of clipped boxes) is not reported
-    assert face.describe()["crop_iqr"] is None and face.describe()["crop_face_side"] is None
+    # records carry the crop's quality from the file, as the card quotes it
+    assert face.describe()["crop_iqr"] == card["crop_iqr_px"]
+    assert face.describe()["crop_face_side"] == card["crop_face_side_px"]
     # the axes' file is named after the imported FaceNet's sha256: an import that writes
     # other bytes (a torch archive named after a temporary file did) never finds it
     assert face.pca_filename in card["files"], (face.pca_filename, card["files"])
@@ -129,3 +130,23 @@ def test_a_box_calibrated_here_gets_measure_axes_of_its_own(face, facenet_cache)
         assert moved.pca.samples == 24  # fitted on faces cut with that box
     finally:
         (crops / shipped.name).unlink(missing_ok=True)
+
+
+def test_shipped_crop_files_hold_the_calibration_their_model_cards_quote():
+    """A run's record carries the crop's quality (raw-box IQR, face side) from the file it
+    read, so the file must be the calibration the card and the README quote."""
+    from bench.problems.face_crop import CropBox
+
+    checked = 0
+    for path in WEIGHTS_DIR.glob("*.json"):
+        card = json.loads(path.read_text()).get("face_problem")
+        if not isinstance(card, dict) or "crop_box" not in card:
+            continue
+        crop_name = next(f for f in card["files"] if f.endswith("-crop.json"))
+        crop = CropBox.load(WEIGHTS_DIR / crop_name)
+        assert list(crop.box) == card["crop_box"]
+        assert list(crop.iqr) == card["crop_iqr_px"]
+        assert crop.face_side == card["crop_face_side_px"]
+        assert f"{crop.detected}/{crop.samples}" == card["crop_faces_detected"]
+        checked += 1
+    assert checked  # dcgan-faces at least

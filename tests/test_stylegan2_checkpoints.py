@@ -471,8 +471,13 @@ def test_stylegan2_ffhq_without_weights_says_where_they_come_from(monkeypatch, t
     factory = registry("generators").load("stylegan2-ffhq")
     with pytest.raises(MissingWeightsError, match=r"ffhq\.pkl.*weights=PATH"):
         factory()
-    with pytest.raises(MissingWeightsError, match="not found at"):
+    with pytest.raises(MissingWeightsError, match="not found at") as given:
         factory(weights=str(tmp_path / "nope.pkl"))
+    assert "LATENT_BENCH_STYLEGAN2_FFHQ)" not in str(given.value)
+    monkeypatch.setenv("LATENT_BENCH_STYLEGAN2_FFHQ", str(tmp_path / "gone.pkl"))
+    with pytest.raises(MissingWeightsError, match=r"gone\.pkl \(from \$LATENT_BENCH_STYLEGAN2"):
+        factory()  # a path the user never typed says where it came from
+    monkeypatch.delenv("LATENT_BENCH_STYLEGAN2_FFHQ")
     write_nvidia_pkl(small(), tmp_path / "ffhq.pkl", tmp_path / "EXECUTED")
     with pytest.raises(SpecError, match="trust=True"):
         factory(weights=str(tmp_path / "ffhq.pkl"))

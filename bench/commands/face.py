@@ -68,7 +68,12 @@ def cmd_distance(args: argparse.Namespace) -> int:
     import numpy as np
 
     from bench.problems.dlib_judge import DlibJudge, JudgeUnavailable, dlib_distance
-    from bench.problems.face_targets import FaceAligner, face_distance, load_photo
+    from bench.problems.face_targets import (
+        SAME_PERSON_THRESHOLD,
+        FaceAligner,
+        face_distance,
+        load_photo,
+    )
     from bench.problems.facenet_weights import load_facenet
 
     try:
@@ -80,7 +85,16 @@ def cmd_distance(args: argparse.Namespace) -> int:
         raise SpecError(str(exc)) from exc
     for line in a.warnings + b.warnings:
         print(f"note       {line}", file=sys.stderr)
-    print(f"facenet    {face_distance(a, b, model):.4f}  (L2 of unit embeddings, {args.weights})")
+    distance = face_distance(a, b, model)
+    if args.weights == "facenet-casia":  # the threshold was measured on these weights only
+        verdict = (
+            f"yes, below {SAME_PERSON_THRESHOLD}" if distance < SAME_PERSON_THRESHOLD
+            else f"no, not below {SAME_PERSON_THRESHOLD}"
+        )  # fmt: skip
+        said = f"same person for FaceNet: {verdict}"
+    else:
+        said = f"no same-person threshold measured for {args.weights}"
+    print(f"facenet    {distance:.4f}  (L2 of unit embeddings, {args.weights}; {said})")
     try:
         judge = DlibJudge()
     except JudgeUnavailable as exc:
