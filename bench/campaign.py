@@ -160,10 +160,12 @@ class Plan:
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise SpecError(f"{key} must be a list of names, got {names!r}")
         budgets = self.budget.values() if isinstance(self.budget, dict) else [self.budget]
-        if any(isinstance(n, bool) or not isinstance(n, int) for n in budgets):
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in budgets):
             raise SpecError(
-                f"budget must be an integer or a table of integers per problem, got {self.budget!r}"
+                "budget must be a positive integer or a table of them per problem, got "
+                f"{self.budget!r}"
             )
+        check_seeds(self.seeds)  # a string would be iterated letter by letter
         check_param_tables("problem", self.problem_params, values)
         check_param_tables("algo", self.algo_params, values)
 
@@ -242,9 +244,18 @@ def resolve_seeds(seeds: int | list[int]) -> list[int]:
     return list(seeds)
 
 
+RERUN_CHANGED = "--rerun-changed (rerun_changed=True in Python)"
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # TOML's bare keys: ASCII only
+
+
 def _toml_key(name: str) -> str:
     """``name`` as a TOML key: bare where it can be (``ga``), else quoted (``"pymoo:de"``)."""
-    return name if name and all(c.isalnum() or c in "-_" for c in name) else json.dumps(name)
+    return name if _BARE_KEY.fullmatch(name) else _toml_string(name)
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: JSON's escapes, and DEL escaped too (TOML refuses it)."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _toml_value(value: Any) -> str:
@@ -256,7 +267,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)  # 1.0, 0.001, 1e-05: TOML floats all
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
+        return _toml_string(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise SpecError(f"a plan holds numbers, strings, booleans and lists, not {value!r}")
@@ -593,8 +604,8 @@ def _check_inputs(
     )
     raise CampaignError(
         f"{len(stale)} finished run(s) in {folder} were made with other input files: {files}; "
-        "restore the file(s), use another --out folder, or pass --rerun-changed to run "
-        "those runs again"
+        f"restore the file(s), use another --out folder, or pass {RERUN_CHANGED} to "
+        "run those runs again"
     )
 
 
@@ -693,42 +704,49 @@ def _check_plugins(
             f"{len(runs[dist])} finished run(s) in {folder} used {used}; "
             f"{' and '.join(sorted(nows))} "
             f"{'is' if len(nows) == 1 else 'are'} installed now: they are kept; pass "
-            "--rerun-changed to run them again, or use another --out folder",
+            f"{RERUN_CHANGED} to run them again, or use another --out folder",
             stacklevel=3,
         )
     return set()
 
 
 def _changed_code(finished: dict[str, dict[str, Any]]) -> dict[str, tuple[set[str], str]]:
-    """Finished runs of classes registered in-process whose code has changed since.
+    """Finished runs of classes from outside the suite whose code has changed since.
 
     Their records hold the sha256 of the class's file (``provenance.registered.*.code``,
-    ``bench.provenance.code_digest``); a name registered in-process now is hashed
-    again. Names not registered in-process now are not compared.
+    ``bench.provenance.code_digest``): classes registered in-process and plugins'
+    (an editable install keeps its version while its code changes). The class
+    registered under the name now is hashed again; the suite's own classes, named by
+    the commit, are not compared.
 
     Returns:
-        ``"algorithm my-es (my_es.py)"`` → (ids of the runs, the code's sha256 now).
+        ``"algorithm my-es (my_es.py, registered in-process)"`` → (ids of the runs, the
+        code's sha256 now).
 
     """
-    from bench.provenance import code_digest
+    from bench.provenance import code_digest, outside_the_suite
     from bench.registry import RegistryError, registry
 
-    now: dict[tuple[str, str], str | None] = {}
+    now: dict[tuple[str, str], tuple[str, str] | None] = {}  # → (sha256, where it is from)
     changed: dict[str, tuple[set[str], str]] = {}
     for run_id, key, entry in _registered_entries(finished):
         code, name = entry.get("code"), entry.get("name")
         if not isinstance(code, dict) or not name:
             continue
         if (key, name) not in now:
+            now[(key, name)] = None
             try:
                 current = registry(REGISTERED_KINDS[key]).entry(name)
-                digest = code_digest(current.load()) if current.in_process else None
+                digest = code_digest(current.load()) if outside_the_suite(current) else None
             except RegistryError:
                 digest = None
-            now[(key, name)] = None if digest is None else digest["sha256"]
-        if now[(key, name)] is not None and now[(key, name)] != code.get("sha256"):
-            label = f"{key} {name} ({code.get('of')})"
-            ids, _ = changed.setdefault(label, (set(), now[(key, name)]))
+            if digest is not None:
+                where = "registered in-process" if current.in_process else f"from {current.source}"
+                now[(key, name)] = (digest["sha256"], where)
+        if now[(key, name)] is not None and now[(key, name)][0] != code.get("sha256"):
+            digest_now, where = now[(key, name)]
+            label = f"{key} {name} ({code.get('of')}, {where})"
+            ids, _ = changed.setdefault(label, (set(), digest_now))
             ids.add(run_id)
     return changed
 
@@ -736,7 +754,7 @@ def _changed_code(finished: dict[str, dict[str, Any]]) -> dict[str, tuple[set[st
 def _check_code(
     folder: Path, finished: dict[str, dict[str, Any]], rerun_changed: bool
 ) -> set[str]:
-    """Warn about finished runs of an in-process class whose code changed since, or pick them.
+    """Warn about finished runs of a class whose code has changed (``_changed_code``), or pick them.
 
     Args:
         folder: The campaign folder, for the message.
@@ -752,9 +770,9 @@ def _check_code(
         return set().union(*(ids for ids, _ in changed.values()))
     for label, (ids, digest) in sorted(changed.items()):
         warnings.warn(
-            f"{len(ids)} finished run(s) in {folder} used {label} registered in-process, "
-            f"whose code has changed since (sha256 now {digest[:12]}): they are kept; pass "
-            "--rerun-changed to run them again, or use another --out folder",
+            f"{len(ids)} finished run(s) in {folder} used {label}, whose code has changed "
+            f"since (sha256 now {digest[:12]}): they are kept; pass {RERUN_CHANGED} to run "
+            "them again, or use another --out folder",
             stacklevel=3,
         )
     return set()
@@ -808,7 +826,7 @@ def _check_presets(
         warnings.warn(
             f"{len(ids)} finished run(s) in {folder} ran {algo}'s preset '{preset}' with "
             f"other settings than it has now ({', '.join(sorted(keys))}): they are kept; pass "
-            "--rerun-changed to run them again, or use another --out folder",
+            f"{RERUN_CHANGED} to run them again, or use another --out folder",
             stacklevel=3,
         )
     return set()
@@ -1039,9 +1057,14 @@ def read_plan(folder: Path) -> Plan:
     fields = {f.name for f in dataclasses.fields(Plan)}
     required = {"problems", "algorithms", "seeds", "budget"}
     if not isinstance(stored, dict) or not required <= set(stored) or set(stored) - fields:
-        keys = sorted(stored) if isinstance(stored, dict) else type(stored).__name__
+        if isinstance(stored, dict):
+            keys = f"its keys: {sorted(stored)}"
+        elif stored is None:
+            keys = "no plan table"
+        else:
+            keys = f"its plan: {type(stored).__name__}, not a table"
         raise CampaignError(
-            f"{path} holds a damaged plan (its keys: {keys}; a plan has "
+            f"{path} holds a damaged plan ({keys}; a plan has "
             f"{', '.join(sorted(fields))}); remove it or use another folder"
         )
     try:

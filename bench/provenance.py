@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from threadpoolctl import threadpool_info
 
@@ -249,20 +250,29 @@ def registered_sources(
             out[key] = None
             continue
         out[key] = {"name": entry.name, "target": entry.target, "source": entry.source}
-        if entry.in_process:  # no version says which code ran: its source does
+        if outside_the_suite(entry):  # a version may not say which code ran: its source does
             code = code_digest(entry.load())
             if code is not None:
                 out[key]["code"] = code
     return out
 
 
-def code_digest(obj: object) -> dict[str, str] | None:
-    """The code of a class registered in-process: its file's sha256, else its own source's.
+def outside_the_suite(entry: Any) -> bool:
+    """Whether a registry entry is a plugin's or registered in-process, not the suite's own.
 
-    A version says which code an installed plugin ran; a class from a script or a
-    notebook has none, so its code is hashed instead: the whole file it was
-    defined in (helpers beside it count too), or the class's source where no file
-    holds it (a notebook cell).
+    The suite's own code is named by the commit; other code by its ``code_digest``.
+    """
+    return bool(entry.in_process) or not str(entry.source).startswith("latent-bench")
+
+
+def code_digest(obj: object) -> dict[str, str] | None:
+    """The code of a class from outside the suite: its file's sha256, else its own source's.
+
+    A class from a script or a notebook has no version, and a plugin installed with
+    ``pip install -e`` (how one develops a plugin) keeps its version while its code
+    changes; so the code is hashed: the whole file the class was defined in
+    (helpers beside it count too; other modules of its package do not), or the
+    class's source where no file holds it (a notebook cell).
 
     Returns:
         ``{"of": "my_es.py" or "class source", "sha256": ...}``, or ``None`` where

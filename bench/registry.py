@@ -271,8 +271,8 @@ def in_process_names(kind: str, names: list[str]) -> list[str]:
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot be a registered name, or ``None`` if it can.
 
-    A name becomes part of folder names and command lines, so it holds only ASCII
-    letters, digits and ``_ . : -``, starts with a letter, digit or ``_``, and is at
+    A name becomes part of folder names and command lines, so it holds only
+    ASCII letters, digits and ``_ . : -``, starts with a letter, digit or ``_``, and is at
     most ``MAX_NAME_LENGTH`` characters long (e.g. ``ga``, ``map-elites``,
     ``pymoo:de``).
     """
@@ -282,7 +282,7 @@ def check_name(name: str) -> str | None:
         return f"a name is at most {MAX_NAME_LENGTH} characters, this one has {len(name)}"
     if not NAME_PATTERN.fullmatch(name):
         return (
-            "a name holds only letters, digits and _ . : - and starts with a letter, "
+            "a name holds only ASCII letters, digits and _ . : - and starts with a letter, "
             "digit or _ (no /, \\, spaces or leading dot); rename the entry point"
         )
     return None

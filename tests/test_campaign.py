@@ -454,7 +454,10 @@ def test_a_campaign_folder_without_runs_shows_them_pending(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        ({"budget": "x"}, "holds a damaged plan: budget must be an integer"),
+        ({"budget": "x"}, "holds a damaged plan: budget must be a positive integer"),
+        ({"budget": -5}, "holds a damaged plan: budget must be a positive integer"),
+        ({"seeds": "abc"}, "holds a damaged plan: seeds must be a non-empty list of integers"),
+        ({"seeds": [0, "1"]}, "holds a damaged plan: seeds are Python ints from 0"),
         ({"problems": 5}, "holds a damaged plan: problems must be a list of names"),
         ({"algo_params": "ga"}, "holds a damaged plan: 'algo' must be a table of tables"),
     ],

@@ -176,7 +176,8 @@ def test_a_plan_that_adds_and_lacks_names_what_it_lacks(tmp_path):
     ("text", "message"),
     [
         ('{"plan": {"problems": ["sphere"]}}', "holds a damaged plan (its keys: ['problems']"),
-        ('{"plan": 3}', "holds a damaged plan (its keys: int"),
+        ('{"plan": 3}', "holds a damaged plan (its plan: int, not a table"),
+        ('{"other": 1}', "holds a damaged plan (no plan table"),
         ("{not json", "is unreadable"),
     ],
 )
@@ -252,6 +253,16 @@ def test_types_survive_the_toml_round_trip(tmp_path):
     assert again.algo_params["ga"] == {"cxpb": 1.0, "population": 20, "name": 'a "q"'}
     assert isinstance(again.algo_params["ga"]["cxpb"], float)
     assert [s.run_id for s in again.specs()] == [s.run_id for s in plan.specs()]
+
+
+def test_keys_and_strings_toml_has_no_bare_form_for_are_quoted_and_escaped():
+    import tomllib
+
+    from bench.campaign import plan_toml
+
+    params = {"σ": 0.5, "x-y_1": 2, "note": "a\x7fb\tc"}  # Unicode key; DEL, a tab
+    text = plan_toml(_plan(algo_params={"ga": params}))
+    assert tomllib.loads(text)["algo"]["ga"] == params
 
 
 def test_show_plan_prints_the_folders_plan(tmp_path, capsys):

@@ -88,7 +88,8 @@ def test_the_code_of_an_in_process_class_is_recorded_and_its_change_warned(tmp_p
     edited = _module(code, 2.0)
     summary, warned = _campaign(tmp_path / "c", edited)
     assert summary.ran == 0 and len(warned) == 1, warned
-    assert "2 finished run(s)" in warned[0] and "algorithm my-es (my_es_module.py)" in warned[0]
+    assert "2 finished run(s)" in warned[0]
+    assert "algorithm my-es (my_es_module.py, registered in-process)" in warned[0]
     assert "whose code has changed since" in warned[0] and "--rerun-changed" in warned[0]
     summary, _ = _campaign(tmp_path / "c", edited, rerun_changed=True)
     assert (summary.ran, summary.rerun_changed) == (2, 2)

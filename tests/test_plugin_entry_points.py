@@ -249,3 +249,29 @@ def test_plan_file_parameters_reach_tuple_and_path_hints(boxed, tmp_path):
     path.write_text(path.read_text().replace("[0.25, 0.75]", "[0.25, 0.5, 0.75]"))
     with pytest.raises(SpecError, match=r"'box' expects tuple\[float, float\]"):
         load_plan(path).validate()
+
+
+def test_a_plugins_code_edited_under_one_version_is_named_on_resume(plugin, tmp_path):
+    """``pip install -e`` keeps a plugin's version while its author edits it: the record's
+    sha256 of the class's file is what tells a resumed campaign."""
+    import shutil
+
+    copy = tmp_path / "plugin"
+    shutil.copytree(plugin, copy)
+    args = ("campaign", "--problems", "sphere", "--algos", "simple-es", "--seeds", "2",
+            "--budget", "20", "--out", "c", "--no-progress")  # fmt: skip
+    first = _bench(copy, *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    record = json.loads(next((tmp_path / "c" / "runs").glob("*/record.json")).read_text())
+    code = record["provenance"]["registered"]["algorithm"]["code"]
+    assert code["of"] == "__init__.py" and len(code["sha256"]) == 64
+    again = _bench(copy, "campaign", "--out", "c", "--no-progress", cwd=tmp_path)
+    assert again.returncode == 0 and "code has changed" not in again.stderr
+    with (copy / "myplug" / "__init__.py").open("a") as f:
+        f.write("\n# an edit, same version\n")
+    edited = _bench(copy, "campaign", "--out", "c", "--no-progress", cwd=tmp_path)
+    assert edited.returncode == 0, edited.stderr
+    assert (
+        "2 finished run(s) in c used algorithm simple-es (__init__.py, from myplug 1.0), "
+        "whose code has changed since"
+    ) in " ".join(edited.stderr.split())

@@ -71,7 +71,8 @@ def test_resume_warns_once_per_plugin_whose_version_changed_and_keeps_the_runs(
     assert (later.ran, later.skipped_finished) == (0, 4)  # kept
     assert noted == [
         f"2 finished run(s) in {tmp_path} used myplug 0.3.1; myplug 0.4.0 is installed now: "
-        "they are kept; pass --rerun-changed to run them again, or use another --out folder"
+        "they are kept; pass --rerun-changed (rerun_changed=True in Python) to run them again, "
+        "or use another --out folder"
     ]
     rerun, noted = _campaign(tmp_path, "0.4.0", monkeypatch, rerun_changed=True)
     assert (rerun.ran, rerun.rerun_changed, rerun.skipped_finished, noted) == (2, 2, 2, [])
@@ -94,11 +95,12 @@ def test_the_warning_counts_each_old_version_and_covers_the_generator(tmp_path, 
     noted = _campaign(tmp_path, "0.4.0", monkeypatch)[1]
     assert sorted(noted) == [
         f"2 finished run(s) in {tmp_path} used myplug 0.3.0 (1 runs) or 0.3.1 (1 runs); "
-        "myplug 0.4.0 is installed now: they are kept; pass --rerun-changed to run them "
-        "again, or use another --out folder",
+        "myplug 0.4.0 is installed now: they are kept; pass --rerun-changed "
+        "(rerun_changed=True in Python) to run them again, or use another --out folder",
         f"4 finished run(s) in {tmp_path} used genplug 1; latent-bench "
         f"{distribution_version(_builtin_source())[1]} is installed now: they are kept; pass "
-        "--rerun-changed to run them again, or use another --out folder",
+        "--rerun-changed (rerun_changed=True in Python) to run them again, or use another "
+        "--out folder",
     ]
 
 

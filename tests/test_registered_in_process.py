@@ -115,3 +115,20 @@ def test_the_cluster_refusal_leaves_a_new_campaign_folder_unwritten(tmp_path):
         with pytest.raises(CampaignError, match="registered in this process"):
             run_campaign(plan, tmp_path / "c", progress=False, run_many=on_cluster(client=None))
     assert not (tmp_path / "c" / "campaign.json").exists()
+
+
+def test_a_folder_grown_in_python_says_so_when_resumed_from_the_command_line(tmp_path, capsys):
+    from bench.cli import main
+
+    plan = Plan(problems=["sphere"], algorithms=["random", "prior-sampler"], seeds=[0],
+                budget=20, problem_params={"sphere": {"dim": 4}})  # fmt: skip
+    with registered(algorithms={"prior-sampler": PriorSampler}):
+        run_campaign(plan, tmp_path / "c", progress=False)
+    assert main(["campaign", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown algorithm 'prior-sampler'" in err and err.count("\n") == 1, err
+    assert "runs of prior-sampler used a class registered in-process" in err
+    assert "run_campaign(read_plan(folder), folder)" in err
+    assert main(["campaign", "--problems", "sphere", "--algos", "nope", "--budget", "5",
+                 "--out", str(tmp_path / "d")]) == 2  # fmt: skip
+    assert "registered in-process" not in capsys.readouterr().err  # a typo is only a typo

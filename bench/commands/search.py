@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ import pandas as pd
 
 from bench.campaign import (
     CAMPAIGN_FILE,
+    RUNS,
     CampaignError,
     Plan,
     describe_additions,
@@ -291,7 +293,13 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         )
     _add_names(plan, "problems", args.add_problems)
     _add_names(plan, "algorithms", args.add_algos)
-    plan.validate()  # every usage error before the --out folder is made
+    try:
+        plan.validate()  # every usage error before the --out folder is made
+    except RegistryError as exc:
+        hint = _registered_in_process_hint(out, plan) if stored is not None else ""
+        if hint:
+            raise SpecError(f"{exc}. {hint}") from exc
+        raise
     added = plan_additions(stored, plan) if stored is not None else None
     if added is not None and any(added.values()):
         new = len(plan) - len(stored)
@@ -349,6 +357,45 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     )
     _print_campaign(out)
     return 0 if summary.failed == 0 and summary.skipped_failed == 0 else 1  # all finished?
+
+
+def _registered_in_process_hint(out: Path, plan: Plan) -> str:
+    """Why a folder's plan names what this process does not know: registered in-process.
+
+    A campaign grown in Python with a class of a script or notebook (``registered``)
+    cannot be resumed from the command line, whose registry holds entry points only.
+    Returns ``""`` unless the folder's records say the unknown name was registered so.
+    """
+    unknown = set()
+    for kind, names in (("problems", plan.problems), ("algorithms", plan.algorithms)):
+        for name in names:
+            try:
+                registry(kind).entry(name)
+            except RegistryError:
+                unknown.add(name)
+    found = set()
+    for path in sorted((out / RUNS).glob(f"*/{RECORD}")):
+        try:
+            entries = json.loads(path.read_text())["provenance"]["registered"].values()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        for entry in entries:
+            if (
+                isinstance(entry, dict)
+                and entry.get("name") in unknown
+                and "registered in-process" in str(entry.get("source"))
+            ):
+                found.add(entry["name"])
+        if found == unknown:
+            break
+    if not found:
+        return ""
+    names = ", ".join(sorted(found))
+    return (
+        f"{out}'s runs of {names} used a class registered in-process (a script's or a "
+        "notebook's), which the command line cannot see: resume it from Python, inside "
+        "`with registered(...)`, with run_campaign(read_plan(folder), folder)"
+    )
 
 
 def _stored_plan(out: Path, needed: bool) -> Plan | None:
