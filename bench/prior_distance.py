@@ -26,6 +26,34 @@ import numpy as np
 from bench.problem import GaussianPrior
 
 FAR_RMS_Z = 1.25  # a best genome this many prior stds (RMS) out is called far from the prior
+RARE = 0.001  # ... or further than a prior draw of its length reaches this seldom (few genes)
+
+
+def far_threshold(genes: int) -> float:
+    """The ``rms_z`` from which a genome of ``genes`` genes is called far from the prior.
+
+    ``FAR_RMS_Z``, or where a genome is short enough for prior draws to reach that
+    often (a draw's ``D · rms_z²`` is chi-square with ``D`` degrees of freedom), the
+    RMS that only ``RARE`` of them exceed: 1.25 from 80 genes, 1.72 at 10, so
+    that a sphere's optimum, itself a prior draw, is not called far.
+
+    Args:
+        genes: Genes per genome, ``D >= 1``.
+
+    """
+    from scipy.stats import chi2
+
+    return max(FAR_RMS_Z, math.sqrt(float(chi2.ppf(1.0 - RARE, genes)) / genes))
+
+
+def is_far(figures: Any) -> bool:
+    """Whether a record's ``best_vs_prior`` figures lie far from the prior (``far_threshold``)."""
+    if not isinstance(figures, dict):
+        return False
+    rms, genes = figures.get("rms_z"), figures.get("genes")
+    if not isinstance(rms, int | float) or not isinstance(genes, int) or genes < 1:
+        return False
+    return rms >= far_threshold(genes)
 
 
 def genome_vs_prior(genome: np.ndarray, prior: GaussianPrior) -> dict[str, Any]:

@@ -257,12 +257,16 @@ def registered_sources(
     return out
 
 
+SUITE = "latent-bench"  # the suite's distribution name
+
+
 def outside_the_suite(entry: Any) -> bool:
     """Whether a registry entry is a plugin's or registered in-process, not the suite's own.
 
     The suite's own code is named by the commit; other code by its ``code_digest``.
     """
-    return bool(entry.in_process) or not str(entry.source).startswith("latent-bench")
+    return bool(entry.in_process) or str(entry.source).split(" ")[0] != SUITE
+
 
 
 def code_digest(obj: object) -> dict[str, str] | None:

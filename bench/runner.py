@@ -370,9 +370,11 @@ def _execute(
             record["report_error"] = error_info(exc)
         # where the best genome lies against the prior: outside it, a generator's images
         # score for other reasons than the search's (bench.prior_distance)
-        with contextlib.suppress(AttributeError, TypeError, ValueError):  # a prior of its own
+        try:  # a courtesy too: a prior of another kind, or a failing fed_genomes, has none
             fed = problem.fed_genomes(evaluator.best_genome[None])[0]
             record["best_vs_prior"] = genome_vs_prior(fed, problem.prior)
+        except Exception as exc:
+            record["best_vs_prior_error"] = error_info(exc)
     record.update(
         {
             "finished": utc_now(),

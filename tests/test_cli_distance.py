@@ -21,6 +21,8 @@ def test_distance_matches_the_library(bench_cmd, data_dir, cached_weights, facen
     expected, _ = photo_distance(a, b, facenet, face_aligner)
     assert np.isclose(float(lines["facenet"].split()[1]), expected, atol=1e-4)
     assert "same person for FaceNet: yes, below 1.13" in lines["facenet"]
+    named = bench_cmd("distance", str(a), str(b), "--weights", "casia-webface")  # the alias's name
+    assert "same person for FaceNet: yes, below 1.13" in named.stdout, named.stderr
     # the second judge (dlib) agrees that img5 and img10 show one person
     assert float(lines["dlib"].split()[1]) < 0.6 and "for dlib: yes" in lines["dlib"]
 

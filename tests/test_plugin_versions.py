@@ -143,3 +143,13 @@ def test_the_page_foot_counts_the_runs_of_each_plugin_version():
     assert line == "genplug 2.0, myplug 0.3.1 (2 runs)/0.4.0 (1 runs)"
     prov["packages"] = {"myplug": ["0.3.1", "0.4.0"]}  # a provenance.json written before counts
     assert dict(provenance_lines(prov))["packages"] == "myplug 0.3.1/0.4.0"
+
+
+def test_only_the_suites_own_distribution_is_the_suite():
+    from bench.provenance import outside_the_suite
+    from bench.registry import Entry
+
+    assert not outside_the_suite(Entry("x", "m:C", "latent-bench 0.1.0"))
+    assert outside_the_suite(Entry("x", "m:C", "latent-bench-extras 0.3.0"))
+    assert outside_the_suite(Entry("x", "m:C", "latent-benchmarks 1.0"))
+    assert outside_the_suite(Entry("x", "m:C", "latent-bench 0.1.0", in_process=True))

@@ -10,7 +10,7 @@ import pytest
 from bench.campaign import Plan, run_campaign
 from bench.leaderboard.build import compute
 from bench.leaderboard.markdown_page import far_from_prior_notes
-from bench.prior_distance import FAR_RMS_Z, genome_vs_prior
+from bench.prior_distance import FAR_RMS_Z, far_threshold, genome_vs_prior, is_far
 from bench.problem import GaussianPrior, Problem
 from bench.registry import registered
 from bench.results import BEST_GENOME, RECORD
@@ -79,24 +79,65 @@ def test_leaderboards_name_algorithms_whose_best_genomes_leave_the_prior(tmp_pat
         rms = runs.groupby("algo")["prior_rms"].median()
         assert rms["pymoo:cmaes"] > FAR_RMS_Z  # CMA-ES grows its steps down a slope
         assert rms["random"] < FAR_RMS_Z  # the best of 300 prior draws stays near 1
-        (note,) = far_from_prior_notes(board.problems[0])
+        (note,) = far_from_prior_notes(board, board.problems[0])
         assert f"pymoo:cmaes ({rms['pymoo:cmaes']:.2f})" in note
         assert "random" not in note.split("; the others")[0]
+        assert f"seldom reaches {far_threshold(32):.2f}" in note  # 32 genes: 1.40, not 1.25
         table = board.problems[0].table.set_index("algo")
         assert table.loc["pymoo:cmaes", "prior_rms"] == pytest.approx(rms["pymoo:cmaes"])
 
 
+def _forget_prior_figures(folder):
+    for run in (folder / "runs").iterdir():  # as runs recorded before best_vs_prior
+        record = json.loads((run / RECORD).read_text())
+        del record["best_vs_prior"]
+        (run / RECORD).write_text(json.dumps(record))
+
+
 def test_records_from_before_are_measured_from_their_best_genome(tmp_path):
-    with registered(problems={"downhill": Downhill}):
-        folder = _campaign(tmp_path / "c")
-        for run in (folder / "runs").iterdir():  # as runs recorded before best_vs_prior
-            record = json.loads((run / RECORD).read_text())
-            del record["best_vs_prior"]
-            (run / RECORD).write_text(json.dumps(record))
-        board = compute(folder, tmp_path / "board")
+    plan = Plan(
+        problems=["sphere"], algorithms=["random", "ga"], seeds=[0, 1], budget=100,
+        problem_params={"sphere": {"dim": 6}}, algo_params={"ga": {"population": 20}},
+    )  # fmt: skip
+    folder = tmp_path / "c"
+    run_campaign(plan, folder, progress=False)
+    _forget_prior_figures(folder)
+    board = compute(folder, tmp_path / "board")
     for row in board.runs.itertuples():
         genome = np.load(folder / "runs" / row.run_id / BEST_GENOME)
         assert row.prior_rms == pytest.approx(float(np.sqrt(np.mean(genome**2))))
+        assert board.records[row.run_id]["best_vs_prior"]["from"] == "leaderboard"
+
+
+def test_records_from_before_of_a_problem_from_outside_the_suite_are_not_guessed(tmp_path):
+    with registered(problems={"downhill": Downhill}):  # its prior could be set per instance
+        folder = _campaign(tmp_path / "c")
+        _forget_prior_figures(folder)
+        board = compute(folder, tmp_path / "board")
+    assert board.runs["prior_rms"].isna().all()
+    assert far_from_prior_notes(board, board.problems[0]) == []
+
+
+def test_short_genomes_are_held_to_what_prior_draws_of_their_length_reach():
+    assert far_threshold(5000) == far_threshold(100) == FAR_RMS_Z
+    assert far_threshold(10) == pytest.approx(1.72, abs=0.01)  # chi-square, 99.9 %
+    rng = np.random.default_rng(np.random.SeedSequence(5))
+    draws = [genome_vs_prior(g, GaussianPrior()) for g in rng.standard_normal((20_000, 10))]
+    assert 5 <= sum(is_far(f) for f in draws) <= 45  # about 0.1 % of 20,000: 20
+    assert sum(f["rms_z"] >= FAR_RMS_Z for f in draws) > 1000  # a fixed 1.25 flags ~10 %
+
+
+class Mapped(Downhill):
+    def fed_genomes(self, genomes):
+        raise RuntimeError("device-side assert triggered")
+
+
+def test_a_failing_fed_genomes_keeps_the_finished_run():
+    with registered(problems={"mapped": Mapped}):
+        record = execute(RunSpec("mapped", "random", budget=200, seed=0)).record
+    assert record["status"] == "finished" and record["best_fitness"] is not None
+    assert "best_vs_prior" not in record
+    assert record["best_vs_prior_error"]["type"] == "RuntimeError"
 
 
 def test_far_genomes_are_flagged_by_bench_show(tmp_path, capsys):

@@ -74,7 +74,7 @@ def cmd_distance(args: argparse.Namespace) -> int:
         face_distance,
         load_photo,
     )
-    from bench.problems.facenet_weights import load_facenet
+    from bench.problems.facenet_weights import ALIASES, load_facenet
 
     try:
         photos = [load_photo(p) for p in (args.img_a, args.img_b)]  # cheap checks first
@@ -86,7 +86,7 @@ def cmd_distance(args: argparse.Namespace) -> int:
     for line in a.warnings + b.warnings:
         print(f"note       {line}", file=sys.stderr)
     distance = face_distance(a, b, model)
-    if args.weights == "facenet-casia":  # the threshold was measured on these weights only
+    if ALIASES.get(args.weights, args.weights) == "casia-webface":  # measured on these only
         verdict = (
             f"yes, below {SAME_PERSON_THRESHOLD}" if distance < SAME_PERSON_THRESHOLD
             else f"no, not below {SAME_PERSON_THRESHOLD}"

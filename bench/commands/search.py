@@ -38,7 +38,7 @@ from bench.commands.common import (
     seed_arg,
     writable_out,
 )
-from bench.prior_distance import FAR_RMS_Z
+from bench.prior_distance import is_far
 from bench.registry import GROUPS, RegistryError, registry
 from bench.results import (
     RECORD,
@@ -202,7 +202,7 @@ def _prior_line(figures: object) -> str:
     rms, beyond = figures.get("rms_z"), figures.get("beyond_3_std")
     if not isinstance(rms, int | float) or not isinstance(beyond, int | float):
         return ""
-    far = "  far from the prior" if rms >= FAR_RMS_Z else ""
+    far = "  far from the prior" if is_far(figures) else ""
     return (
         f"best genome RMS {rms:.3f} prior stds (a prior draw: about 1), "
         f"{beyond:.1%} of its genes beyond 3 stds{far}"

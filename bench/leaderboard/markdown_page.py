@@ -12,7 +12,7 @@ from bench.leaderboard import diversity
 from bench.leaderboard.figures import ANYTIME_CAPTION, ECDF_CAPTION
 from bench.leaderboard.formatting import LEGEND, cell, rows, slug
 from bench.leaderboard.provenance import provenance_lines
-from bench.prior_distance import FAR_RMS_Z
+from bench.prior_distance import far_threshold
 from bench.results import grouped_notes
 
 if TYPE_CHECKING:
@@ -90,35 +90,44 @@ def problem_notes(board: Leaderboard, result: ProblemResult) -> list[str]:
         f"Omnibus test over algorithms: {_omnibus_words(result.omnibus, board.alpha)}. "
         f"Pairwise: two-sided Mann–Whitney U against {best}, Holm-corrected at "
         f"α = {board.alpha}.",
-        *far_from_prior_notes(result),
+        *far_from_prior_notes(board, result),
     ]
 
 
-def far_from_prior_notes(result: ProblemResult) -> list[str]:
+def far_from_prior_notes(board: Leaderboard, result: ProblemResult) -> list[str]:
     """A sentence naming the algorithms whose best genomes lie far outside the prior.
 
-    Their fitness comes partly from latents the generator never saw in training
-    (``bench.prior_distance``), so it does not compare like for like with that of
-    algorithms that stay in the prior. Empty where every median ``prior_rms`` is
-    below ``FAR_RMS_Z`` or the column is absent.
+    Far means a median ``prior_rms`` from ``far_threshold`` of the problem's genome
+    length on (``bench.prior_distance``): where a prior draw of that length seldom
+    reaches. For a generator those are latents it never saw in training, so fitness
+    won there does not compare like for like with that of algorithms that stay in
+    the prior. Empty where no median gets there, or the column or the genome length
+    (in the records' ``best_vs_prior``) is absent.
     """
     table = result.table
-    if "prior_rms" not in table or "algo" not in table:
+    genes = {
+        figures.get("genes")
+        for run_id in board.runs.loc[board.runs["problem"] == result.problem, "run_id"]
+        if isinstance(figures := board.records.get(run_id, {}).get("best_vs_prior"), dict)
+    } - {None}
+    if "prior_rms" not in table or "algo" not in table or len(genes) != 1:
         return []
-    rms = pd.to_numeric(table.set_index("algo")["prior_rms"], errors="coerce")
-    far = rms[rms >= FAR_RMS_Z].sort_values(ascending=False)
+    threshold = far_threshold(int(genes.pop()))
+    rms = pd.to_numeric(table.set_index("algo")["prior_rms"], errors="coerce").dropna()
+    far = rms[rms >= threshold].sort_values(ascending=False)
     if far.empty:
         return []
-    near = rms[rms < FAR_RMS_Z]
-    named = ", ".join(f"{algo} ({value:.2f})" for algo, value in far.items())
-    within = (
-        f"; the others' lie within {near.min():.2f}–{near.max():.2f}" if len(near) else ""
-    )
+    near = rms[rms < threshold]
+    named = [f"{algo} ({value:.2f})" for algo, value in far.items()]
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    within = f"; the others' lie at {near.min():.2f}–{near.max():.2f}" if len(near) else ""
     return [
-        f"Far from the prior: the best genomes of {named} have an RMS of that many prior "
-        f"standard deviations (median over runs; a draw from the prior gives about 1{within}). "
-        "Their images come from latents the generator never saw in training, so their "
-        "fitness is not won in the same space: see the prior_rms column."
+        f"Far from the prior: the best genomes of {listed} lie that many prior standard "
+        f"deviations out (RMS of their genes, median over runs; a draw from the prior gives "
+        f"about 1 and seldom reaches {threshold:.2f}{within}). For a generator these are "
+        "latents it never saw in training: fitness won there is not won in the same space "
+        "(prior_rms column; set problems take sphere=true to keep latents at a prior "
+        "draw's length)."
     ]
 
 

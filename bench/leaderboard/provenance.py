@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.provenance import distribution_version, git_state, portable_path, utc_now
+from bench.provenance import SUITE, distribution_version, git_state, portable_path, utc_now
 
 TOOLS = ("scipy", "statsmodels", "scikit-posthocs", "matplotlib", "pandas")
 
@@ -57,7 +57,7 @@ def _outside_code(prov: dict[str, Any]) -> list[str]:
     """
     out = []
     for key, entry in (prov.get("registered") or {}).items():
-        if not isinstance(entry, dict) or str(entry.get("source", "")).startswith("latent-bench"):
+        if not isinstance(entry, dict) or str(entry.get("source", "")).split(" ")[0] == SUITE:
             continue
         text = f"{key} {entry.get('name')}: {entry.get('target')}, {entry.get('source')}"
         code = entry.get("code")

@@ -18,6 +18,7 @@ import pandas as pd
 from bench.campaign import CAMPAIGN_FILE, load_campaign
 from bench.leaderboard.columns import EXTRA_COLUMNS, columns_for
 from bench.prior_distance import genome_vs_prior
+from bench.provenance import outside_the_suite
 from bench.registry import RegistryError, registry
 from bench.results import (
     BEST_GENOME,
@@ -54,12 +55,12 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     curves, images = [], []
     for row in df.itertuples(index=False):
         record = _usable_record(Path(row.path)) if isinstance(row.path, str) else None
+        run = Path(row.path) if isinstance(row.path, str) else None
+        if record is not None and "best_vs_prior" not in record and run is not None:
+            record = _with_prior_distance(record, run, row.problem)
         if record is not None:
             records[row.run_id] = record
         record = record or {}
-        run = Path(row.path) if isinstance(row.path, str) else None
-        if record and "best_vs_prior" not in record and run is not None:
-            record = _with_prior_distance(record, run, row.problem)
         curves.append(str(run / CURVE) if run and (run / CURVE).is_file() else None)
         images.append(str(run / BEST_IMAGES) if run and (run / BEST_IMAGES).is_file() else None)
         for col in EXTRA_COLUMNS:
@@ -81,17 +82,22 @@ def load_runs(folder: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
 def _with_prior_distance(record: dict[str, Any], run: Path, problem: str) -> dict[str, Any]:
     """``record`` with ``best_vs_prior`` worked out from its best genome, where it lacks it.
 
-    Records written before runs recorded it still have ``best_genome.npy``; the prior
-    is the problem class's own (``Problem.prior``, N(0, 1) unless a class says
-    otherwise), read without building the problem. The figures are marked
-    ``"from": "leaderboard"``. A record without a best genome, or of a problem no
-    longer registered, is returned as it is.
+    Records written before runs recorded it still have ``best_genome.npy``. Only the
+    suite's own problems are measured so, with their class's prior (``Problem.prior``,
+    read without building the problem; none of them sets another per instance): a
+    plugin's problem may set its prior in ``__init__``, and a genome maps to latents
+    only through the problem (``fed_genomes``). The figures are marked ``"from":
+    "leaderboard"``. A record without a best genome, of another problem, or of a
+    problem no longer registered, is returned as it is.
     """
     genome_file = run / BEST_GENOME
     if record.get("status") != "finished" or not genome_file.is_file():
         return record
     try:
-        prior = registry("problems").load(problem).prior
+        entry = registry("problems").entry(problem)
+        if outside_the_suite(entry) or "best_vs_prior_error" in record:
+            return record  # a record that tried and failed: its genome may map otherwise
+        prior = entry.load().prior
         figures = genome_vs_prior(np.load(genome_file, allow_pickle=False), prior)
     except (RegistryError, OSError, ValueError, TypeError, AttributeError):
         return record
