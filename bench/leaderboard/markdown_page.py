@@ -105,12 +105,14 @@ def far_from_prior_notes(board: Leaderboard, result: ProblemResult) -> list[str]
     (in the records' ``best_vs_prior``) is absent.
     """
     table = result.table
+    if "prior_rms" not in table or "algo" not in table:
+        return []
     genes = {
         figures.get("genes")
         for run_id in board.runs.loc[board.runs["problem"] == result.problem, "run_id"]
         if isinstance(figures := board.records.get(run_id, {}).get("best_vs_prior"), dict)
     } - {None}
-    if "prior_rms" not in table or "algo" not in table or len(genes) != 1:
+    if len(genes) != 1:
         return []
     threshold = far_threshold(int(genes.pop()))
     rms = pd.to_numeric(table.set_index("algo")["prior_rms"], errors="coerce").dropna()
