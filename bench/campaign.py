@@ -175,8 +175,7 @@ class Plan:
             raise SpecError("a campaign needs at least one problem, one algorithm and one seed")
         self.check_types()
         _refuse_repeats("problems", self.problems)
-        _refuse_repeats("algorithms", self.algorithms)
-        check_seeds(self.seeds)
+        _refuse_repeats("algorithms", self.algorithms)  # check_types checked the seeds
         for name in self.problem_params:
             if name not in self.problems:
                 raise SpecError(
@@ -639,7 +638,7 @@ def _changed_plugins(
     """
     installed: dict[tuple[str, str], tuple[str, str] | None] = {}
     changed: dict[str, tuple[dict[str, set[str]], set[str]]] = {}
-    for run_id, key, entry in _registered_entries(finished):
+    for run_id, key, entry in registered_entries(finished):
         recorded = distribution_version(entry.get("source"))
         name = entry.get("name")
         if recorded is None or recorded[0] == "latent-bench" or not isinstance(name, str):
@@ -654,7 +653,7 @@ def _changed_plugins(
     return changed
 
 
-def _registered_entries(
+def registered_entries(
     finished: dict[str, dict[str, Any]],
 ) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """``(run id, kind key, entry)`` of each ``provenance.registered`` entry of the records.
@@ -729,7 +728,7 @@ def _changed_code(finished: dict[str, dict[str, Any]]) -> dict[str, tuple[set[st
 
     now: dict[tuple[str, str], tuple[str, str] | None] = {}  # → (sha256, where it is from)
     changed: dict[str, tuple[set[str], str]] = {}
-    for run_id, key, entry in _registered_entries(finished):
+    for run_id, key, entry in registered_entries(finished):
         code, name = entry.get("code"), entry.get("name")
         if not isinstance(code, dict) or not name:
             continue

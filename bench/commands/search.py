@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
-import json
 import logging
 import os
 import sys
@@ -25,6 +25,7 @@ from bench.campaign import (
     plan_additions,
     plan_toml,
     read_plan,
+    registered_entries,
     resolve_names,
     resolve_seeds,
     run_campaign,
@@ -373,21 +374,15 @@ def _registered_in_process_hint(out: Path, plan: Plan) -> str:
                 registry(kind).entry(name)
             except RegistryError:
                 unknown.add(name)
-    found = set()
+    records = {}
     for path in sorted((out / RUNS).glob(f"*/{RECORD}")):
-        try:
-            entries = json.loads(path.read_text())["provenance"]["registered"].values()
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue
-        for entry in entries:
-            if (
-                isinstance(entry, dict)
-                and entry.get("name") in unknown
-                and "registered in-process" in str(entry.get("source"))
-            ):
-                found.add(entry["name"])
-        if found == unknown:
-            break
+        with contextlib.suppress(RecordError):  # an unusable record says nothing of its class
+            records[path.parent.name] = load_record(path.parent)
+    found = {
+        entry["name"]
+        for _, _, entry in registered_entries(records)
+        if entry.get("name") in unknown and "registered in-process" in str(entry.get("source"))
+    }
     if not found:
         return ""
     names = ", ".join(sorted(found))
