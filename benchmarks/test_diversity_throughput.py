@@ -1,4 +1,4 @@
-"""Set-diversity evaluations per second, next to the machine's matmul peak.
+"""Set-diversity evaluations per second, next to the machine's peak (conftest.py).
 
 One round evaluates one GA generation (50 sets of 50 images). The arithmetic
 rate is FLOP per evaluation (counted by ``torch.utils.flop_counter`` on the
@@ -49,5 +49,5 @@ def test_diversity_evaluations_per_second(benchmark, peak_gflops, name):
     print(
         f"\n{name}: {evals_per_s:.1f} evals/s, {flop / 1e9:.2f} GFLOP/eval, "
         f"{achieved:.1f} GFLOP/s = {achieved / peak_gflops:.0%} of the {peak_gflops:.1f} "
-        "GFLOP/s matmul peak"
+        "GFLOP/s peak"
     )

@@ -3,7 +3,7 @@
 Each case builds the real face problem and times one batch of evaluations;
 the arithmetic rate is the FLOP of one evaluation (generator and FaceNet,
 counted by ``torch.utils.flop_counter``) times evaluations per second, set
-against the matmul peak measured in the same session. Cases:
+against the peak measured in the same session. Cases:
 
 - the shipped face DCGAN (``dcgan-faces``), the problem's CPU default;
 - StyleGAN2 config-f with random weights at the official FFHQ shapes: 256 px
@@ -131,7 +131,7 @@ def test_face_evaluations_per_second(request, benchmark, name, precision, batch,
         f"\nface/{name} {precision}{' compiled' if compiled else ''} on {problem.device}: "
         f"{evals_per_s:.2f} evals/s, "
         f"{flop / 1e9:.2f} GFLOP/eval, {achieved:.1f} GFLOP/s = {achieved / peak_gflops:.0%} "
-        f"of the {peak_gflops:.1f} GFLOP/s matmul peak"
+        f"of the {peak_gflops:.1f} GFLOP/s peak"
         + (f"; bf16 fitness deviation {problem.precision_deviation:.2e}" if precision != "fp32"
            else "")
     )

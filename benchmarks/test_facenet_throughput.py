@@ -1,4 +1,4 @@
-"""FaceNet embeddings per second on this machine, next to its matmul peak.
+"""FaceNet embeddings per second on this machine, next to its peak (conftest.py).
 
 The face problem's cost per evaluation is dominated by FaceNet (InceptionResnetV1
 at 160×160; the issue quotes 2.8 GFLOP per image, counted here by
@@ -46,5 +46,5 @@ def test_facenet_embeddings_per_second(benchmark, peak_gflops, layout):
     print(
         f"\nfacenet ({layout}): {per_s:.1f} images/s, {flop / 1e9:.2f} GFLOP/image, "
         f"{achieved:.1f} GFLOP/s = {achieved / peak_gflops:.0%} of the "
-        f"{peak_gflops:.1f} GFLOP/s matmul peak"
+        f"{peak_gflops:.1f} GFLOP/s peak"
     )

@@ -1,10 +1,11 @@
-"""StyleGAN2 images per second on this machine, next to its matmul peak.
+"""StyleGAN2 images per second on this machine, next to its peak (conftest.py).
 
 Random weights in the official config-f shapes (channel_base 32768, channel_max
 512, z and w 512) at 64, 256 and 1024; ``G(z)`` as the suite calls it (constant
 noise, clamped). FLOP per image are counted by ``torch.utils.flop_counter`` on one
 image; the share of peak is that count times images per second over the measured
-matmul peak. CPU is slow for 1024 (≈ 150 GFLOP an image), so rounds stay few.
+peak (on a CPU ``conftest.cpu_peak_probes``). CPU is slow for 1024 (≈ 150 GFLOP an
+image), so rounds stay few.
 
 On a CUDA GPU the same cases run there instead (the CPU figures are the CPU
 machine's to measure), in fp32 and under bfloat16 autocast, with bigger batches,
@@ -72,7 +73,7 @@ def test_stylegan2_images_per_second(request, benchmark, res, precision):
     print(
         f"\nstylegan2 config-f {res} {precision} on {device}: {images_per_s:.3f} images/s, "
         f"{flop / 1e9:.1f} GFLOP/image, {achieved:.1f} GFLOP/s = {achieved / peak_gflops:.0%} "
-        f"of the {peak_gflops:.1f} GFLOP/s matmul peak"
+        f"of the {peak_gflops:.1f} GFLOP/s peak"
     )
 
 

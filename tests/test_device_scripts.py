@@ -75,5 +75,8 @@ sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "--rootdir", {str(ROOT)!r}
                "face_recognition_models", "cv2"}
     done = run_without(blocked, code, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    (case,) = json.loads((tmp_path / "face.json").read_text())["benchmarks"]
+    got = json.loads((tmp_path / "face.json").read_text())
+    (case,) = got["benchmarks"]
     assert case["extra_info"]["evals_per_second"] > 0
+    probes = got["machine_info"]["cpu_peak_probes_gflops"]  # the peak is the best probe
+    assert len(probes) == 2 and case["extra_info"]["peak_gflops"] == max(probes.values())
