@@ -118,3 +118,65 @@ def test_a_class_without_a_source_file_has_no_digest():
     klass = type("Built", (), {})  # made at run time, in a module that is gone
     klass.__module__ = "a_module_that_was_never_imported"
     assert code_digest(klass) is None
+
+
+STEPPED = '''
+import numpy as np
+from bench.algorithm import Algorithm
+
+
+class MyES(Algorithm):
+    """Samples of the prior, 10 at a time, scaled by ``step``."""
+
+    def __init__(self, space, seed, step: float = {step}):
+        super().__init__(space, seed)
+        self.step = step
+
+    @property
+    def batch_size(self) -> int:
+        return 10
+
+    def _ask(self) -> np.ndarray:
+        return self.step * self.space.prior.sample(self.rng, 10, self.space.dim)
+
+    def _tell(self, genomes, loss, measures) -> None:
+        pass
+'''
+
+
+def test_the_leaderboard_lists_defaults_that_changed_between_runs(tmp_path):
+    """Its settings line said "my-es: defaults" for runs made with two different steps."""
+    import shutil
+
+    from bench.leaderboard import build_leaderboard
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "my_es_module.py").write_text(STEPPED.format(step=1.0))
+    first = _module_from(code)
+    _campaign(tmp_path / "c", first)
+    run = next(
+        p.parent for p in (tmp_path / "c").glob(f"runs/*/{RECORD}")
+        if json.loads(p.read_text())["spec"]["algo"] == "my-es"
+    )
+    shutil.rmtree(run)  # lost; recomputed below with the edited default
+    (code / "my_es_module.py").write_text(STEPPED.format(step=2.5))
+    summary, _ = _campaign(tmp_path / "c", _module_from(code))
+    assert summary.ran == 1
+    with registered(algorithms={"my-es": first.MyES}):
+        board = build_leaderboard(tmp_path / "c", tmp_path / "lb")
+    text = (board.out / "README.md").read_text()
+    assert "my-es: default step differs between runs: 1.0 (1 run), 2.5 (1 run)" in text
+    assert "random: default" not in text  # its runs agree
+    page = (board.out / "problem-sphere.html").read_text()
+    assert "my-es: default step differs between runs" in page
+
+
+def _module_from(folder: Path):
+    """``my_es_module`` imported afresh from ``folder``."""
+    sys.modules.pop("my_es_module", None)
+    sys.path.insert(0, str(folder))
+    try:
+        return importlib.import_module("my_es_module")
+    finally:
+        sys.path.remove(str(folder))

@@ -210,7 +210,7 @@ def problem_page(board: Leaderboard, result: ProblemResult) -> str:
         f'<a href="tables/anytime-{escape(slug(result.problem))}.csv">anytime curves</a> '
         "(median, IQR, mean and std of best-so-far fitness).</p>"
     )
-    items = "".join(f"<li>{escape(line)}</li>" for line in settings(runs))
+    items = "".join(f"<li>{escape(line)}</li>" for line in settings(runs, board.records))
     body.append(
         "<h2>Settings</h2><p>What the plan set; every other option ran at its default, which "
         f"each run's record lists.</p><ul>{items}</ul>"

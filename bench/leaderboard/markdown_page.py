@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -54,12 +55,20 @@ def _params_text(params_json: object, preset: object = None) -> str:
     return ", ".join(words) or "defaults"
 
 
-def settings(runs: pd.DataFrame) -> list[str]:
+def settings(runs: pd.DataFrame, records: Mapping[str, dict[str, Any]] | None = None) -> list[str]:
     """What a problem's runs were set to: the problem's parameters, then each algorithm's.
 
     Only what the plan set is listed; every other option ran at its default, which
     each run's ``record.json`` lists (``algorithm.defaults``). Where runs differ in
-    their settings, each variant is listed with its number of runs.
+    their settings, each variant is listed with its number of runs. Where the runs
+    of one algorithm recorded different defaults (a plugin edited, or the suite
+    upgraded, between runs of a campaign), the options that differ are listed too
+    (``differing_defaults``): the same settings then did not mean the same search.
+
+    Args:
+        runs: The problem's rows of the leaderboard's run table.
+        records: Records by run id, for the recorded defaults.
+
     """
     cells = [("problem", [_params_text(p) for p in runs["problem_params"]])]
     for algo, g in runs.groupby("algo", sort=False):
@@ -72,6 +81,34 @@ def settings(runs: pd.DataFrame) -> list[str]:
             lines.append(f"{label}: {counts.index[0]}")
         else:
             lines += [f"{label}: {text} ({n} runs)" for text, n in counts.items()]
+    for algo, g in runs.groupby("algo", sort=False):
+        lines += differing_defaults(str(algo), [(records or {}).get(r) for r in g["run_id"]])
+    return lines
+
+
+def differing_defaults(algo: str, records: list[dict[str, Any] | None]) -> list[str]:
+    """Lines naming each default option whose recorded value differs between ``records``.
+
+    Records without ``algorithm.defaults`` (failed runs, older records) are left out;
+    an option a run did not record counts as ``absent``. Empty where every run
+    recorded the same defaults.
+    """
+    recorded = [
+        r["algorithm"]["defaults"]
+        for r in records
+        if isinstance(r, dict)
+        and isinstance(r.get("algorithm"), dict)
+        and isinstance(r["algorithm"].get("defaults"), dict)
+    ]
+    lines = []
+    for key in sorted({k for d in recorded for k in d}):
+        values = pd.Series(
+            [json.dumps(d[key], sort_keys=True) if key in d else "absent" for d in recorded],
+            dtype=object,
+        ).value_counts(sort=False)
+        if len(values) > 1:
+            listed = ", ".join(f"{v} ({n} run{'s' * (n != 1)})" for v, n in values.items())
+            lines.append(f"{algo}: default {key} differs between runs: {listed}")
     return lines
 
 
@@ -223,7 +260,7 @@ def _section(board: Leaderboard, result: ProblemResult) -> list[str]:
     lines += [" ".join(problem_notes(board, result)), ""]
     lines += [*markdown_table(result.table), ""]
     lines += ["Settings (other options at their defaults, which each run's record lists):", ""]
-    lines += [f"- {_escape(line)}" for line in settings(runs)] + [""]
+    lines += [f"- {_escape(line)}" for line in settings(runs, board.records)] + [""]
     unfinished = unfinished_runs(runs)
     if unfinished:
         lines += ["Runs not in the statistics:", ""] + [f"- {u}" for u in unfinished] + [""]
