@@ -49,14 +49,8 @@ PLAN = dict(
 
 def _module(folder: Path, step: float):
     """``my_es_module`` from ``folder``, written with ``STEP = step`` and imported afresh."""
-    path = folder / "my_es_module.py"
-    path.write_text(SOURCE.format(step=step))
-    sys.modules.pop("my_es_module", None)
-    sys.path.insert(0, str(folder))
-    try:
-        return importlib.import_module("my_es_module")
-    finally:
-        sys.path.remove(str(folder))
+    (folder / "my_es_module.py").write_text(SOURCE.format(step=step))
+    return _module_from(folder)
 
 
 def _campaign(folder: Path, module, **options):
