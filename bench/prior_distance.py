@@ -86,3 +86,24 @@ def genome_vs_prior(genome: np.ndarray, prior: GaussianPrior) -> dict[str, Any]:
         "max_abs_z": float(np.max(np.abs(z))),
         "beyond_3_std": float(np.mean(np.abs(z) > 3.0)),
     }
+
+
+def onto_prior_sphere(latents: np.ndarray) -> np.ndarray:
+    """Latents scaled to the length of a draw from N(0, 1): ``sqrt(L)``, along the last axis.
+
+    The problems' ``sphere`` option: with every latent at that length, growing the
+    latents (which a generator never saw in training) gains a search nothing. A
+    latent of zeros stays zeros (it has no direction).
+
+    Args:
+        latents: ``[..., L]``, each row along the last axis one latent.
+
+    Returns:
+        ``[..., L]`` float64.
+
+    """
+    latents = np.asarray(latents, dtype=np.float64)
+    norm = np.linalg.norm(latents, axis=-1, keepdims=True)
+    length = math.sqrt(latents.shape[-1])
+    scale = np.divide(length, norm, out=np.zeros_like(norm), where=norm > 0)
+    return latents * scale

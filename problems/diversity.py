@@ -29,6 +29,7 @@ import torch
 from bench.device import compile_and_measure
 from bench.generator import Generator, load_generator, to_uint8
 from bench.images import image_grid
+from bench.prior_distance import onto_prior_sphere
 from bench.problem import SET_DIVERSITY_STUDY, MeasureSpace, Problem, check_batch_shape
 
 METRICS = ("rmse", "ncc")
@@ -218,9 +219,7 @@ class SetDiversity(Problem):
         if not self.sphere:
             return genomes
         z = genomes.reshape(len(genomes), self.k, self.z_dim)
-        norm = np.linalg.norm(z, axis=2, keepdims=True)
-        scale = np.divide(np.sqrt(self.z_dim), norm, out=np.zeros_like(norm), where=norm > 0)
-        return (z * scale).reshape(genomes.shape)
+        return onto_prior_sphere(z).reshape(genomes.shape)
 
     def evaluate_with_measures(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fitness ``[N]`` (mean similarity) and measures ``[N, 2]`` (mean, max) of ``[N, D]``.

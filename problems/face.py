@@ -98,6 +98,11 @@ class FaceSimilarity(Problem):
             oneDNN and tensor cores; same embeddings up to rounding).
         compile: Opt-in ``torch.compile`` of the generator and FaceNet; the largest
             fitness change it causes on a probe batch is measured and described.
+        sphere: Scale every latent (z, w, or each layer's w of w+) to the length of a
+            prior draw before the generator, so that growing the latents gains nothing
+            (``bench.prior_distance``; CMA-ES otherwise ends 1.2-1.7 prior stds out on
+            ``dcgan-faces``). A ``seed:N`` target stays the face of seed N's own latent.
+            Off in the study.
 
     """
 
@@ -126,6 +131,7 @@ class FaceSimilarity(Problem):
         precision: str = "fp32",
         channels_last: bool = True,
         compile: bool = False,  # the user-facing name: --set compile=true
+        sphere: bool = False,
     ):
         # the photos are checked before any network loads (seconds)
         self.target_spec = target
@@ -143,7 +149,7 @@ class FaceSimilarity(Problem):
         self.generator_name = generator or self.default_generator
         self.generator = self._load_generator(self.generator_name, weights, device)
         self.z_dim = int(self.generator.z_dim)
-        self.latent = LatentSpace(self.generator, space)
+        self.latent = LatentSpace(self.generator, space, sphere=sphere)
         self.genome_shape = self.latent.genome_shape
         if measure_samples < 3 or measure_bins < 1:
             raise ValueError("measure_samples must be at least 3 and measure_bins at least 1")
@@ -225,7 +231,7 @@ class FaceSimilarity(Problem):
     def _target_embedding(self) -> torch.Tensor:
         """The target's unit embedding ``[512]`` (float32, on the device)."""
         if self.target_seed is not None:
-            return self.embed_genomes(self.seed_genome(self.target_seed))[0]
+            return self.embed_genomes(self.seed_genome(self.target_seed), as_given=True)[0]
         target = target_from_photos(self.target_photos, self.facenet, self.aligner)
         self.target_warnings = target.warnings
         self.target_spread = target.spread
@@ -290,14 +296,18 @@ class FaceSimilarity(Problem):
         return self.latent.genome_of_z(seed_latent(seed, self.z_dim)[None])
 
     @torch.inference_mode()
-    def embed_genomes(self, genomes: np.ndarray) -> torch.Tensor:
-        """FaceNet embeddings ``[N, 512]`` of the faces of genomes ``[N, D]``."""
+    def embed_genomes(self, genomes: np.ndarray, as_given: bool = False) -> torch.Tensor:
+        """FaceNet embeddings ``[N, 512]`` of the faces of genomes ``[N, D]``.
+
+        ``as_given`` skips ``sphere``'s scaling (``LatentSpace.images``).
+        """
         check_batch_shape(genomes, (None, self.latent.dim), f"{type(self).__name__} genomes")
         out = []
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
             for i in range(0, len(genomes), self.chunk):
-                images = self.latent.images(genomes[i : i + self.chunk], chunk=self.chunk)
+                part = genomes[i : i + self.chunk]
+                images = self.latent.images(part, chunk=self.chunk, as_given=as_given)
                 out.append(self._embed_images(images.float()).float())
         if not out:
             return torch.zeros((0, 512), device=self.device)
@@ -409,7 +419,7 @@ class FaceSimilarity(Problem):
                 target = np.mean([judge.embed_photo(p, aligner)[0] for p in self.target_photos], 0)
             else:
                 seed = int(self.target_spec.removeprefix("seed:"))
-                img = self._rgb(self.seed_genome(seed))[0]
+                img = self._rgb(self.seed_genome(seed), as_given=True)[0]
                 target = judge.embed(img, box)
             self._judge2 = (judge, target)
         judge, target = self._judge2
@@ -451,13 +461,21 @@ class FaceSimilarity(Problem):
             return {**out, **missing}
         return {**out, "dlib_distance": float(dlib_dist[0]), "dlib_accepted": bool(accepted[0])}
 
-    def _rgb(self, genomes: np.ndarray) -> list[np.ndarray]:
-        return [np.repeat(im, 3, axis=2) if im.shape[2] == 1 else im for im in self.render(genomes)]
+    def _rgb(self, genomes: np.ndarray, as_given: bool = False) -> list[np.ndarray]:
+        images = self.render(genomes, as_given)
+        return [np.repeat(im, 3, axis=2) if im.shape[2] == 1 else im for im in images]
 
-    def render(self, genomes: np.ndarray) -> list[np.ndarray]:
-        """Full-resolution uint8 images ``[H, W, C]`` of ``genomes [N, D]``."""
+    def render(self, genomes: np.ndarray, as_given: bool = False) -> list[np.ndarray]:
+        """Full-resolution uint8 images ``[H, W, C]`` of ``genomes [N, D]``.
+
+        ``as_given`` skips ``sphere``'s scaling (``LatentSpace.images``).
+        """
         check_batch_shape(genomes, (None, self.latent.dim), f"{type(self).__name__} genomes")
-        return to_uint8(self.latent.images(genomes, chunk=self.chunk))
+        return to_uint8(self.latent.images(genomes, chunk=self.chunk, as_given=as_given))
+
+    def fed_genomes(self, genomes: np.ndarray) -> np.ndarray:
+        """``genomes [N, D]`` as the generator reads them (float64; ``sphere`` applied)."""
+        return self.latent.fed(genomes)
 
     def weight_files(self) -> Sequence[Path]:
         """Files the fitness depends on, for the provenance's hashes.
@@ -495,6 +513,7 @@ class FaceSimilarity(Problem):
             "generator": name if isinstance(name, str) else type(name).__name__,
             "z_dim": self.z_dim,
             "space": self.latent.space,
+            "sphere": self.latent.sphere,
             "genome_size": self.latent.dim,
             "facenet": self.facenet_source,
             "crop_box": list(self.crop.box),

@@ -12,6 +12,10 @@ and the same mutation step means the same thing in every coordinate.
 - ``w``: genome ``[w_dim]``; one w broadcast to all ``num_ws`` layers.
 - ``w+``: genome ``[num_ws · w_dim]``; one w per layer (row-major ``[num_ws, w_dim]``).
 
+With ``sphere`` every latent (z; w; each of the ``num_ws`` rows of w+) is scaled to
+the length of a prior draw before the generator (``bench.prior_distance``), so
+that a search gains nothing by growing the latents.
+
 Style-based generators synthesise with constant noise, so fitness is deterministic.
 """
 
@@ -21,6 +25,7 @@ import numpy as np
 import torch
 
 from bench.generator import Generator
+from bench.prior_distance import onto_prior_sphere
 
 SPACES = ("z", "w", "w+")
 W_SAMPLES = 10_000  # mapped latents behind the W standardisation
@@ -34,13 +39,16 @@ class LatentSpace:
             ``synthesis``, ``w_dim`` and ``num_ws``) for ``w`` and ``w+``.
         space: ``"z"``, ``"w"`` or ``"w+"``.
         samples: Seeded latents whose mapping sets the W standardisation.
+        sphere: Scale every latent to the length of a prior draw before the generator.
 
     Raises:
         ValueError: Unknown space, or W/W+ asked of a generator without a mapping network.
 
     """
 
-    def __init__(self, generator: Generator, space: str = "z", samples: int = W_SAMPLES):
+    def __init__(
+        self, generator: Generator, space: str = "z", samples: int = W_SAMPLES, sphere: bool = False
+    ):
         space = str(space).lower()
         if space not in SPACES:
             raise ValueError(f"unknown latent space {space!r}; valid: {', '.join(SPACES)}")
@@ -52,7 +60,7 @@ class LatentSpace:
                 f"space {space!r} needs a style-based generator (mapping + synthesis); "
                 f"{type(generator).__name__} has only Z: use space=z"
             )
-        self.generator, self.space = generator, space
+        self.generator, self.space, self.sphere = generator, space, bool(sphere)
         self.z_dim = int(generator.z_dim)
         if space == "z":
             self.dim = self.z_dim
@@ -87,9 +95,28 @@ class LatentSpace:
         g = g[:, 0] if self.space == "w" else g.reshape(len(g), -1)
         return g.double().cpu().numpy()
 
+    def fed(self, genomes: np.ndarray) -> np.ndarray:
+        """``genomes [N, dim]`` as the generator reads them (float64).
+
+        With ``sphere`` each latent is scaled to the length of a prior draw; without,
+        the genomes are as given.
+        """
+        genomes = np.asarray(genomes, dtype=np.float64)
+        if not self.sphere:
+            return genomes
+        row = self.z_dim if self.space == "z" else self.w_dim  # a w+ genome: num_ws rows
+        rows = genomes.reshape(len(genomes), -1, row)
+        return onto_prior_sphere(rows).reshape(genomes.shape)
+
     @torch.inference_mode()
-    def images(self, genomes: np.ndarray, chunk: int) -> torch.Tensor:
-        """Images ``[N, C, H, W]`` in [-1, 1] of ``genomes [N, dim]``, ``chunk`` at a time."""
+    def images(self, genomes: np.ndarray, chunk: int, as_given: bool = False) -> torch.Tensor:
+        """Images ``[N, C, H, W]`` in [-1, 1] of ``genomes [N, dim]``, ``chunk`` at a time.
+
+        ``as_given`` feeds the genomes without ``sphere``'s scaling: a target made
+        from a seed's latent is the face of that latent, whatever the search space.
+        """
+        if not as_given:
+            genomes = self.fed(genomes)
         if self.space == "z":
             return self.generator.generate(genomes, chunk=chunk)
         dev = self.generator.device

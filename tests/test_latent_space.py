@@ -65,3 +65,45 @@ def test_face_problem_searches_w_plus_with_a_perfect_seed_solution(stylegan, fac
     assert problem.describe()["space"] == "w+" and len(problem.render(best)) == 1
     again = problem.latent.genome_of_z(seed_latent(4, 16)[None])
     np.testing.assert_array_equal(problem.evaluate(best), problem.evaluate(again))
+
+
+@pytest.mark.parametrize("space, row", [("z", 100), ("w", 16), ("w+", 16)])
+def test_sphere_feeds_every_latent_at_a_prior_draws_length(stylegan, space, row):
+    """Growing a latent must gain nothing: scaled genomes make the same images.
+
+    Z is tried on a DCGAN: StyleGAN2's mapping network normalises z itself.
+    """
+    torch.manual_seed(0)
+    generator = DCGANGenerator(28, 1, 100).eval() if space == "z" else stylegan
+    latent = LatentSpace(generator, space, samples=2000, sphere=True)
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal((3, latent.dim))
+    grown = g * rng.uniform(0.3, 3.0, size=(3, latent.dim // row, 1)).repeat(row, 2).reshape(
+        3, latent.dim
+    )  # each latent (each w+ row) by its own factor
+    fed = latent.fed(grown).reshape(3, -1, row)
+    np.testing.assert_allclose(np.linalg.norm(fed, axis=2), np.sqrt(row))
+    np.testing.assert_allclose(latent.images(grown, chunk=2), latent.images(g, chunk=2), atol=2e-5)
+    free = LatentSpace(generator, space, samples=2000)
+    np.testing.assert_array_equal(free.fed(grown), grown)
+    assert not np.allclose(free.images(grown, chunk=2), free.images(g, chunk=2), atol=1e-3)
+    # as_given skips the scaling: the free space's images
+    np.testing.assert_array_equal(
+        latent.images(grown, chunk=2, as_given=True), free.images(grown, chunk=2)
+    )
+
+
+def test_face_problem_on_the_sphere_keeps_a_seed_targets_own_face(stylegan, facenet_cache):
+    kwargs = dict(
+        generator=stylegan, crop="0,0,32,32", measure_samples=8,
+        facenet=str(facenet_cache / "weights" / "facenet-casia.pt"),
+    )
+    free = FaceSimilarity("seed:4", **kwargs)
+    sphere = FaceSimilarity("seed:4", sphere=True, **kwargs)
+    torch.testing.assert_close(sphere.target, free.target)  # the face of seed 4's own latent
+    best = sphere.seed_genome(4)
+    direction = best / np.linalg.norm(best) * np.sqrt(16)
+    assert sphere.evaluate(best * 2.5)[0] == pytest.approx(free.evaluate(direction)[0], abs=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(sphere.fed_genomes(best * 2.5)), 4.0)
+    assert sphere.describe()["sphere"] and not free.describe()["sphere"]
+    np.testing.assert_array_equal(free.fed_genomes(best * 2.5), best * 2.5)
