@@ -165,8 +165,8 @@ def far_from_prior_notes(board: Leaderboard, result: ProblemResult) -> list[str]
         f"deviations out (RMS of their genes, median over runs; a draw from the prior gives "
         f"about 1 and seldom reaches {threshold:.2f}{within}). For a generator these are "
         "latents it never saw in training: fitness won there is not won in the same space "
-        "(prior_rms column; set problems take sphere=true to keep latents at a prior "
-        "draw's length)."
+        "(prior_rms column; the face and set problems take sphere=true to keep latents at "
+        "a prior draw's length)."
     ]
 
 
