@@ -44,19 +44,25 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+UNCOMMITTED_LISTED = 20  # uncommitted paths a record names
+
+
 @functools.cache
 def git_state(here: Path | None = None) -> dict:
     """Commit and dirty flag of the checkout the ``bench`` package runs from.
 
     Dirty means a tracked file changed or a file git does not ignore was added
-    (a new module can change results as much as an edited one).
+    (a new module can change results as much as an edited one). Which files those
+    were is kept too (``uncommitted``), so that a reader can tell an edited module
+    from a log file written into the checkout.
 
     Args:
         here: The package folder (default: this ``bench``); a checkout's ``bench/``.
 
     Returns:
-        ``{"commit": SHA, "dirty": bool}``, or ``{"commit": None, "dirty": None}``
-        for an installed wheel.
+        ``{"commit": SHA, "dirty": bool, "uncommitted": [path, ...]}`` (at most
+        ``UNCOMMITTED_LISTED`` paths, relative to the checkout, then ``"... and N
+        more"``), or ``{"commit": None, "dirty": None}`` for an installed wheel.
 
     """
     here = here or Path(__file__).resolve().parent
@@ -89,7 +95,10 @@ def git_state(here: Path | None = None) -> dict:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": bool(status.strip())}
+    paths = sorted(line[3:] for line in status.splitlines() if line.strip())
+    if len(paths) > UNCOMMITTED_LISTED:
+        paths = [*paths[:UNCOMMITTED_LISTED], f"... and {len(paths) - UNCOMMITTED_LISTED} more"]
+    return {"commit": commit, "dirty": bool(paths), "uncommitted": paths}
 
 
 @functools.cache

@@ -178,7 +178,7 @@ def test_leaderboard_counts_the_runs_of_each_version_of_a_file(tmp_path, hashed_
     shown = f"{name}: 2 different files"
     for page in ("index.html", "problem-sphere.html", "README.md"):
         text = (tmp_path / "lb" / page).read_text()
-        assert shown in text and f"{first} (2 runs)" in text and f"{second} (1 runs)" in text
+        assert shown in text and f"{first} (2 runs)" in text and f"{second} (1 run)" in text
     with pytest.raises(CampaignError, match=r"^2 finished run\(s\)"):  # and resume says so
         run_campaign(_plan(seeds=(0, 1, 2)), out, progress=False)
 
@@ -197,7 +197,7 @@ def test_gather_counts_runs_per_hash_and_old_provenance_still_shows():
     lines = dict(provenance_lines(prov))
     assert (
         lines["weights (sha256)"]
-        == f"generators/weights/x.pt: 2 different files, {a} (2 runs), {b} (1 runs)"
+        == f"generators/weights/x.pt: 2 different files, {a} (2 runs), {b} (1 run)"
     )
     prov["weights"] = {"generators/weights/x.pt": {a: 3}}  # one version: its hash, as before
     assert dict(provenance_lines(prov))["weights (sha256)"] == f"generators/weights/x.pt: {a}"

@@ -333,3 +333,21 @@ def test_anytime_curves_are_a_table_with_the_studies_mean_and_std(board):
     if len(finals) > 1:
         assert last["std"] == pytest.approx(finals.std())
     assert 'href="tables/anytime-sphere.csv"' in (board.out / "problem-sphere.html").read_text()
+
+
+def test_provenance_names_the_uncommitted_files_runs_recorded():
+    """"uncommitted changes" alone could not tell an edited module from a log file."""
+    from bench.leaderboard.provenance import gather, provenance_lines
+
+    runs = pd.DataFrame({"problem": ["sphere"] * 3, "budget": [10] * 3, "seed": [0, 1, 2],
+                         "wall_seconds": [1.0] * 3})
+    states = [
+        {"commit": "abc", "dirty": True, "uncommitted": ["campaign.log"]},
+        {"commit": "abc", "dirty": True},  # a record from before the list was kept
+        {"commit": "abc", "dirty": False, "uncommitted": []},
+    ]
+    records = {str(i): {"provenance": state} for i, state in enumerate(states)}
+    lines = dict(provenance_lines(gather(runs, records)))
+    assert "abc (uncommitted changes: campaign.log) (1 run)" in lines["commit"]
+    assert "abc (uncommitted changes) (1 run)" in lines["commit"]
+    assert "abc (1 run)" in lines["commit"]

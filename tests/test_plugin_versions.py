@@ -140,7 +140,7 @@ def test_the_page_foot_counts_the_runs_of_each_plugin_version():
     prov = gather(_runs(4), records)
     assert prov["packages"] == {"genplug": {"2.0": 1}, "myplug": {"0.3.1": 2, "0.4.0": 1}}
     line = dict(provenance_lines(prov))["packages"]
-    assert line == "genplug 2.0, myplug 0.3.1 (2 runs)/0.4.0 (1 runs)"
+    assert line == "genplug 2.0, myplug 0.3.1 (2 runs)/0.4.0 (1 run)"
     prov["packages"] = {"myplug": ["0.3.1", "0.4.0"]}  # a provenance.json written before counts
     assert dict(provenance_lines(prov))["packages"] == "myplug 0.3.1/0.4.0"
 

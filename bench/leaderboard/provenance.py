@@ -19,6 +19,24 @@ from bench.provenance import SUITE, distribution_version, git_state, portable_pa
 TOOLS = ("scipy", "statsmodels", "scikit-posthocs", "matplotlib", "pandas")
 
 
+def _runs(n: int) -> str:
+    """``1 run``, ``2 runs``."""
+    return f"{n} run{'s' * (n != 1)}"
+
+
+def _uncommitted_words(state: dict[str, Any]) -> str:
+    """`` (uncommitted changes: a, b)`` of a git state, or ``""`` for a clean checkout.
+
+    Records written before ``uncommitted`` was kept say only that there were some.
+    """
+    if not state.get("dirty"):
+        return ""
+    paths = state.get("uncommitted")
+    if isinstance(paths, list) and paths:
+        return f" (uncommitted changes: {', '.join(map(str, paths))})"
+    return " (uncommitted changes)"
+
+
 def _machine(record: dict[str, Any]) -> str:
     prov = record.get("provenance") or {}
     m = prov.get("machine") or {}
@@ -95,7 +113,7 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
         if not prov:
             continue
         commit = prov.get("commit") or "unknown"
-        commits[commit + (" (uncommitted changes)" if prov.get("dirty") else "")] += 1
+        commits[commit + _uncommitted_words(prov)] += 1
         for name, version in (prov.get("packages") or {}).items():
             packages.setdefault(name, Counter())[str(version)] += 1
         for name, version in _plugin_versions(prov).items():
@@ -130,6 +148,7 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
             "time": utc_now(),
             "commit": here["commit"],
             "dirty": here["dirty"],
+            "uncommitted": here.get("uncommitted"),
             "tools": tools,
         },
     }
@@ -148,7 +167,7 @@ def _weight_text(name: str, hashes: dict[str, int] | list[str]) -> str:
         return f"{name}: {', '.join(hashes)}"
     if len(hashes) == 1:
         return f"{name}: {next(iter(hashes))}"
-    each = ", ".join(f"{h} ({n} runs)" for h, n in hashes.items())
+    each = ", ".join(f"{h} ({_runs(n)})" for h, n in hashes.items())
     return f"{name}: {len(hashes)} different files, {each}"
 
 
@@ -162,7 +181,7 @@ def _versions_text(name: str, versions: dict[str, int] | list[str]) -> str:
     """
     if not isinstance(versions, dict) or len(versions) == 1:
         return f"{name} {'/'.join(versions)}"
-    return f"{name} " + "/".join(f"{v} ({n} runs)" for v, n in versions.items())
+    return f"{name} " + "/".join(f"{v} ({_runs(n)})" for v, n in versions.items())
 
 
 def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
@@ -171,7 +190,7 @@ def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
     def counted(d: dict[str, int]) -> str:
         if not d:
             return "none recorded"
-        return "; ".join(f"{k} ({n} runs)" for k, n in d.items())
+        return "; ".join(f"{k} ({_runs(n)})" for k, n in d.items())
 
     pkgs = ", ".join(_versions_text(name, v) for name, v in prov["packages"].items())
     weights = "; ".join(_weight_text(p, h) for p, h in prov["weights"].items())
@@ -192,7 +211,7 @@ def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
         (
             "generated",
             f"{gen['time']} by latent-bench at {gen['commit'] or 'unknown commit'}"
-            + (" (uncommitted changes)" if gen["dirty"] else "")
+            + _uncommitted_words(gen)
             + "; "
             + ", ".join(f"{k} {v}" for k, v in gen["tools"].items()),
         ),
