@@ -3,11 +3,20 @@
 Rates are reported next to the peak measured in the same run (a ratio holds
 across machines and loads; an absolute time on a shared machine does not).
 Run with ``make bench-perf`` (or ``pytest benchmarks``).
+
+On a shared VM the machine's speed drifts by 10 % or more within minutes, so one
+probe at the start of a session can catch a slow moment and flatter every share
+after it. The probes are therefore taken again before every benchmark that asks
+for ``peak_gflops``, and the JSON written at the end sets every CPU rate against
+the best probe of the whole session (``pytest_benchmark_update_json``): the peak
+is never lower than anything the machine showed it could do in that session.
+Each record keeps the peak that stood when it ran as ``peak_gflops_when_run``.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -61,28 +70,74 @@ def conv_probe_flop(channels: int, side: int, batch: int) -> int:
     return 2 * batch * side**2 * 9 * channels**2
 
 
-@functools.cache
-def cpu_peak_probes() -> dict[str, float]:
-    """Each CPU peak probe's best rate, GFLOP/s, measured once per benchmark session.
+PROBE_HISTORY: list[dict[str, float]] = []  # every probing of this session, in order
+
+
+def probe_cpu_peak() -> dict[str, float]:
+    """Measure both CPU peak probes now (GFLOP/s each) and add them to the history.
 
     torch multiplies matrices through its BLAS (MKL in PyPI's wheels) and runs
     convolutions through oneDNN. The two need not agree: on AMD Zen 5 MKL's sgemm
     reaches about half of what oneDNN does on one thread, and a peak taken from it
     alone put FaceNet at 160 % of "peak". The peak is the faster of the two.
     """
-    return {MM_PROBE: measure_mm_gflops(), CONV_PROBE: measure_conv_gflops()}
+    probes = {MM_PROBE: measure_mm_gflops(), CONV_PROBE: measure_conv_gflops()}
+    PROBE_HISTORY.append(probes)
+    return probes
 
 
-@pytest.fixture(scope="session")
+def cpu_peak_probes() -> dict[str, float]:
+    """Each probe's best rate over the session so far, GFLOP/s (probing once if none)."""
+    if not PROBE_HISTORY:
+        probe_cpu_peak()
+    return {name: max(p[name] for p in PROBE_HISTORY) for name in PROBE_HISTORY[0]}
+
+
+@pytest.fixture
 def peak_gflops() -> float:
-    """The machine's float32 peak: the best of ``cpu_peak_probes``, GFLOP/s."""
+    """The machine's float32 peak so far, GFLOP/s, after probing it again now.
+
+    The JSON's final figures use the best probe of the whole session instead
+    (``pytest_benchmark_update_json``).
+    """
+    probe_cpu_peak()
     return max(cpu_peak_probes().values())
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    """Record every CPU peak probe with the machine, where the session measured them."""
-    if cpu_peak_probes.cache_info().currsize:
+    """Record each CPU peak probe's best rate and how often the session probed."""
+    if PROBE_HISTORY:
         machine_info["cpu_peak_probes_gflops"] = cpu_peak_probes()
+        machine_info["cpu_peak_probings"] = len(PROBE_HISTORY)
+        machine_info["cpu_peak_probe_range_gflops"] = {
+            name: [min(p[name] for p in PROBE_HISTORY), max(p[name] for p in PROBE_HISTORY)]
+            for name in PROBE_HISTORY[0]
+        }
+
+
+def rebase_on_session_peak(output_json: dict, peak: float) -> None:
+    """Set every CPU benchmark's share against ``peak`` (GFLOP/s), in place.
+
+    A benchmark counts when its ``extra_info`` has ``peak_gflops`` and an arithmetic
+    rate (``achieved_gflops``) and it did not run on a GPU (those use the GPU's own
+    peaks). The peak it ran with is kept as ``peak_gflops_when_run``.
+    """
+    for bench in output_json.get("benchmarks", []):
+        info = bench.get("extra_info", {})
+        rate = info.get("achieved_gflops")
+        if "peak_gflops" not in info or rate is None or str(info.get("device", "cpu")) != "cpu":
+            continue
+        info.setdefault("peak_gflops_when_run", info["peak_gflops"])
+        info["peak_gflops"] = peak
+        info["share_of_peak"] = rate / peak if math.isfinite(rate) else rate
+
+
+def pytest_benchmark_update_json(
+    config: pytest.Config, benchmarks: list, output_json: dict
+) -> None:
+    """Final figures: every CPU rate against the best probe of the session."""
+    if PROBE_HISTORY:
+        rebase_on_session_peak(output_json, max(cpu_peak_probes().values()))
 
 
 def measure_cuda_peak_gflops(dtype: torch.dtype, n: int = 8192, repeats: int = 10) -> float:

@@ -35,3 +35,33 @@ def test_probes_measure_a_positive_rate():
         peak.measure_conv_gflops(channels=16, side=4, batch=2, repeats=1),
     ]
     assert all(math.isfinite(r) and r > 0 for r in rates)
+
+
+def test_probes_keep_each_ones_best_over_the_session(monkeypatch):
+    peak = benchmarks_conftest()
+    mm, conv = iter([100.0, 120.0]), iter([200.0, 180.0])  # two probings
+    monkeypatch.setattr(peak, "measure_mm_gflops", lambda: next(mm))
+    monkeypatch.setattr(peak, "measure_conv_gflops", lambda: next(conv))
+    peak.probe_cpu_peak()
+    peak.probe_cpu_peak()
+    assert peak.cpu_peak_probes() == {peak.MM_PROBE: 120.0, peak.CONV_PROBE: 200.0}
+    info: dict = {}
+    peak.pytest_benchmark_update_machine_info(None, info)
+    assert info["cpu_peak_probings"] == 2
+    assert info["cpu_peak_probe_range_gflops"][peak.CONV_PROBE] == [180.0, 200.0]
+
+
+def test_final_shares_are_against_the_best_probe_of_the_session():
+    peak = benchmarks_conftest()
+    out = {"benchmarks": [
+        {"extra_info": {"achieved_gflops": 90.0, "peak_gflops": 180.0, "share_of_peak": 0.5}},
+        {"extra_info": {"device": "cuda", "achieved_gflops": 9e4, "peak_gflops": 1e5,
+                        "share_of_peak": 0.9}},
+        {"extra_info": {"seconds_per_200": 0.1}},
+    ]}
+    peak.rebase_on_session_peak(out, 200.0)
+    cpu, gpu, other = (b["extra_info"] for b in out["benchmarks"])
+    assert cpu == {"achieved_gflops": 90.0, "peak_gflops": 200.0, "share_of_peak": 0.45,
+                   "peak_gflops_when_run": 180.0}
+    assert gpu["share_of_peak"] == 0.9 and "peak_gflops_when_run" not in gpu
+    assert other == {"seconds_per_200": 0.1}

@@ -228,3 +228,51 @@ def test_ctrl_c_says_what_happens_to_the_work(argv, message, monkeypatch, capsys
     assert bench.cli.main(argv) == 130
     err = capsys.readouterr().err
     assert message in err and "finished runs" not in err
+
+
+def _layer_by_layer(g: DCGANGenerator, z: torch.Tensor) -> torch.Tensor:
+    """The eval-mode generator computed module by module (up-sample, conv, BN, ReLU)."""
+    x = torch.relu(g.dense(z)).view(-1, 128, g.base, g.base)
+    for block in g.blocks:
+        x = block(x)
+    return torch.tanh(g.to_img(x))
+
+
+@pytest.mark.parametrize("res,ch", [(28, 1), (64, 3), (128, 3)])
+def test_eval_forward_is_the_layer_by_layer_network(res, ch):
+    torch.manual_seed(res)
+    g = DCGANGenerator(res, ch)
+    for bn in (m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.normal_(0.0, 0.5)
+        bn.running_var.uniform_(0.2, 3.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.normal_(0.0, 0.3)
+    g.eval()
+    z = torch.randn(6, 100)
+    with torch.no_grad():
+        fast, slow = g(z), _layer_by_layer(g, z)
+    assert fast.shape == slow.shape == (6, ch, res, res)
+    assert (fast - slow).abs().max().item() < 1e-5
+    assert (slow - _layer_by_layer(g, z.flip(0))).abs().max().item() > 0.01  # z matters
+
+
+def test_eval_forward_passes_gradients_like_the_layer_by_layer_network():
+    torch.manual_seed(1)
+    g = DCGANGenerator(28, 1).eval()
+    z = torch.randn(3, 100, requires_grad=True)
+    (g(z) ** 2).sum().backward()
+    fast = z.grad.clone()
+    z.grad = None
+    (_layer_by_layer(g, z) ** 2).sum().backward()
+    assert torch.allclose(fast, z.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_training_mode_uses_batch_statistics():
+    torch.manual_seed(2)
+    g = DCGANGenerator(28, 1).train()
+    z = torch.randn(8, 100)
+    before = g.blocks[0][2].running_mean.clone()
+    out = g(z)
+    assert not torch.equal(before, g.blocks[0][2].running_mean)  # BN updated its averages
+    g.eval()
+    assert (out - g(z)).abs().max().item() > 1e-3  # batch statistics differ from running ones

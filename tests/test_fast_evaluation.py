@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from bench.problems.facenet_fast import FastFaceNet, count_batchnorms, fold_batchnorm
+from bench.problems.facenet_fast import (
+    FastFaceNet,
+    ResidualBlock,
+    count_batchnorms,
+    fold_batchnorm,
+)
 from facenet_pytorch import InceptionResnetV1
 
 from bench.device import CPU_CHUNK, DeviceError, auto_chunk, resolve_device
@@ -39,6 +44,27 @@ def test_folding_removes_every_batchnorm_and_keeps_the_embeddings(random_facenet
                                    atol=2e-5)
     # the batch norms' scales went into the convolutions: the weights really changed
     assert not torch.equal(folded.conv2d_1a.conv.weight, random_facenet.conv2d_1a.conv.weight)
+
+
+def test_fast_facenet_fuses_the_residual_blocks_and_leaves_its_input_alone(random_facenet):
+    fast = FastFaceNet(random_facenet, channels_last=True)
+    blocks = [m for m in fast.modules() if isinstance(m, ResidualBlock)]
+    assert len(blocks) == 5 + 10 + 5 + 1  # repeat_1, repeat_2, repeat_3, block8
+    assert [b.relu for b in blocks].count(False) == 1  # the last Block8 has no ReLU
+    names = {type(m).__name__ for m in fast.modules()}
+    assert not names & {"Block35", "Block17", "Block8"}
+    relus = [m for m in fast.modules() if isinstance(m, torch.nn.ReLU)]
+    assert relus and all(m.inplace for m in relus)
+    assert not any(m.inplace for m in random_facenet.modules() if isinstance(m, torch.nn.ReLU))
+    # the scale went into the copy's convolution, not the original block's
+    assert torch.allclose(
+        blocks[0].conv.weight, random_facenet.repeat_1[0].conv2d.weight * 0.17, atol=1e-7
+    )
+    x = torch.randn(2, 3, 160, 160, generator=torch.Generator().manual_seed(2))
+    before = x.clone()
+    with torch.inference_mode():
+        np.testing.assert_allclose(fast(x), random_facenet(x), atol=2e-5)
+    assert torch.equal(x, before)
 
 def test_devices_resolve_or_fail_clearly():
     assert resolve_device("cpu") == torch.device("cpu")
