@@ -6,6 +6,7 @@ import functools
 import hashlib
 import os
 import platform
+import re
 import subprocess
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -210,6 +211,31 @@ def local_path(name: str) -> Path:
     return path if path.is_absolute() else SOURCE_ROOT / path
 
 
+TORCH_LIBRARIES = {  # torch.__config__.show() line → (name, version pattern)
+    "mkl": re.compile(r"Math Kernel Library Version (\S+?)(?:-Product)?(?:\s|$)"),
+    "onednn": re.compile(r"MKL-DNN v(\S+)"),
+    "cpu_capability": re.compile(r"CPU capability usage: (\S+)"),
+    "blas": re.compile(r"BLAS_INFO=([^,\s]+)"),
+}
+
+
+@functools.cache
+def torch_math_libraries() -> dict[str, str]:
+    """The libraries torch does its arithmetic in, from its build configuration.
+
+    threadpoolctl sees only the BLAS that NumPy and SciPy load (``blas_info``); torch
+    multiplies matrices through its own BLAS (``blas``: MKL in PyPI's wheels,
+    version ``mkl``) and runs convolutions through oneDNN (``onednn``), with the
+    vector instructions named by ``cpu_capability``. Keys whose line torch does not
+    print are left out.
+    """
+    import torch
+
+    text = torch.__config__.show()
+    found = {key: pattern.search(text) for key, pattern in TORCH_LIBRARIES.items()}
+    return {key: match.group(1) for key, match in found.items() if match}
+
+
 def blas_info() -> list[dict]:
     """The BLAS libraries NumPy and SciPy loaded, with their CPU kernels and threads now.
 
@@ -352,5 +378,6 @@ def provenance(weight_files: Iterable[str | os.PathLike] = (), device: str = "cp
         "packages": package_versions(),
         "machine": device_info(device),
         "blas": blas_info(),
+        "torch_math": torch_math_libraries(),
         "weights": {portable_path(p): sha256_file(p) for p in weight_files},
     }

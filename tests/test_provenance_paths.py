@@ -51,3 +51,34 @@ def test_cache_folder_follows_xdg_only_when_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # invalid by the XDG spec: ignored
     assert cache_dir() == (Path.home() / ".cache" / "latent-bench").resolve()
+
+
+def test_records_name_the_libraries_torch_computes_in(monkeypatch):
+    import torch
+
+    import bench.provenance as prov
+    from bench.leaderboard.provenance import _machine
+
+    libs = provenance()["torch_math"]
+    assert libs == prov.torch_math_libraries()
+    if torch.backends.mkldnn.is_available():  # every PyPI wheel for x86 and ARM
+        assert libs["onednn"][0].isdigit()
+    shown = (
+        "  - Intel(R) oneAPI Math Kernel Library Version 2024.2-Product Build 20240605 for ...\n"
+        "  - Intel(R) MKL-DNN v3.12.0 (Git Hash 80afa71)\n"
+        "  - CPU capability usage: AVX512\n"
+        "  - Build settings: BLAS_INFO=mkl, BUILD_TYPE=Release, LAPACK_INFO=mkl\n"
+    )
+    monkeypatch.setattr(torch.__config__, "show", lambda: shown)
+    prov.torch_math_libraries.cache_clear()
+    try:
+        parsed = prov.torch_math_libraries()
+    finally:
+        prov.torch_math_libraries.cache_clear()
+    assert parsed == {"mkl": "2024.2", "onednn": "3.12.0", "cpu_capability": "AVX512",
+                      "blas": "mkl"}
+    machine = {"cpu": "AMD EPYC", "cpu_count": 2, "device": "cpu", "torch_threads": 2}
+    record = {"provenance": {"machine": machine, "torch_math": parsed}}
+    assert _machine(record).endswith(", torch: MKL 2024.2, oneDNN 3.12.0, AVX512")
+    del record["provenance"]["torch_math"]  # records before 1 December 2026
+    assert _machine(record) == "AMD EPYC × 2 CPUs, cpu, 2 torch threads"

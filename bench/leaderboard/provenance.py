@@ -51,7 +51,25 @@ def _machine(record: dict[str, Any]) -> str:
         f"× {lib.get('num_threads')}"
         for lib in prov.get("blas") or []
     ]
-    return text + (f", BLAS {' and '.join(blas)}" if blas else "")
+    text += f", BLAS {' and '.join(blas)}" if blas else ""
+    return text + _torch_math(prov.get("torch_math"))
+
+
+def _torch_math(libs: Any) -> str:
+    """``", torch: MKL 2024.2, oneDNN 3.12.0, AVX512"`` (records since 1 December 2026)."""
+    if not isinstance(libs, dict) or not libs:
+        return ""
+    parts = []
+    if libs.get("blas"):
+        blas = str(libs["blas"])
+        if blas == "mkl":
+            blas = f"MKL {libs['mkl']}" if libs.get("mkl") else "MKL"
+        parts.append(blas)
+    if libs.get("onednn"):
+        parts.append(f"oneDNN {libs['onednn']}")
+    if libs.get("cpu_capability"):
+        parts.append(str(libs["cpu_capability"]))
+    return f", torch: {', '.join(parts)}" if parts else ""
 
 
 def _plugin_versions(prov: dict[str, Any]) -> dict[str, str]:
