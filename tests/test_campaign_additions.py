@@ -7,6 +7,7 @@ ones. ``bench campaign --out DIR`` alone resumes the folder's own plan;
 """
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,8 @@ from bench.campaign import (
     run_campaign,
 )
 from bench.cli import main
+
+PLANS = Path(__file__).resolve().parents[1] / "bench" / "plans"
 
 
 def _plan(**kw) -> Plan:
@@ -225,7 +228,7 @@ def test_notes_of_runs_reach_the_summary_and_the_leaderboard(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "name", ["leaderboard", "quickstart", "set-diversity-paper", "set-diversity-mnist-rmse"]
+    "name", sorted(p.stem for p in PLANS.glob("*.toml"))
 )
 def test_a_plan_written_as_toml_reads_back_to_the_same_runs(tmp_path, name):
     from bench.campaign import load_plan, plan_toml

@@ -190,8 +190,8 @@ BAD = {
     ),
     "missing plan": (
         ["campaign", "--plan", "/nonexistent/plan.toml", "--out", "OUT"],
-        "no plan file /nonexistent/plan.toml; the embedded plans are: leaderboard, quickstart, "
-        "set-diversity-mnist-rmse, set-diversity-paper",
+        "no plan file /nonexistent/plan.toml; the embedded plans are: leaderboard, "
+        "leaderboard-sphere, quickstart, set-diversity-mnist-rmse, set-diversity-paper",
     ),
     "negative seed": (
         ["run", "--problem", "sphere", "--algo", "ga", "--seed", "-1"],
