@@ -1,8 +1,10 @@
-"""The published leaderboard (results/leaderboard/) is the whole embedded leaderboard plan.
+"""The published leaderboards are the whole of their embedded plans.
 
-`make leaderboard` runs bench/plans/leaderboard.toml and writes results/leaderboard/.
-These tests read what was committed: every planned run is there and finished at its
-budget, the provenance agrees with the plan, the README links the site, and (where
+`make leaderboard` runs bench/plans/leaderboard.toml and writes results/leaderboard/;
+`make leaderboard-sphere` runs bench/plans/leaderboard-sphere.toml (the generator problems
+with sphere = true) and writes results/leaderboard-sphere/. These tests read what was
+committed: every planned run is there and finished at its budget with the plan's
+settings, the provenance agrees with the plan, the README links the site, and (where
 chromium is present, always in CI) every page of the site loads clean in a browser.
 """
 
@@ -14,20 +16,25 @@ import pandas as pd
 import pytest
 from headless_browser import Browser, crawl, find_chromium
 
-from bench.campaign import load_plan
+from bench.campaign import Plan, load_plan
 from bench.commands.search import PLANS_DIR
 from bench.leaderboard.formatting import slug
 
 ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "results" / "leaderboard"
-PLAN = load_plan(PLANS_DIR / "leaderboard.toml")
+BOARDS = {  # published folder → (its plan, the make target that builds it)
+    "leaderboard": (load_plan(PLANS_DIR / "leaderboard.toml"), "leaderboard"),
+    "leaderboard-sphere": (load_plan(PLANS_DIR / "leaderboard-sphere.toml"), "leaderboard-sphere"),
+}
 
 
-@pytest.fixture(scope="module")
-def runs() -> pd.DataFrame:
-    table = SITE / "tables" / "runs.csv"
-    assert table.is_file(), f"{table} missing: publish the leaderboard with `make leaderboard`"
-    return pd.read_csv(table)
+@pytest.fixture(params=sorted(BOARDS), scope="module")
+def board(request) -> tuple[Path, Plan, pd.DataFrame]:
+    """A published board: its folder, its plan and its table of runs."""
+    plan, target = BOARDS[request.param]
+    site = ROOT / "results" / request.param
+    table = site / "tables" / "runs.csv"
+    assert table.is_file(), f"{table} missing: publish the leaderboard with `make {target}`"
+    return site, plan, pd.read_csv(table)
 
 
 # Problems whose runs the published campaign has not finished yet (the page says so),
@@ -36,35 +43,40 @@ def runs() -> pd.DataFrame:
 UNFINISHED: set[str] = set()
 
 
-def test_every_planned_run_is_published_finished_at_its_budget(runs):
-    assert len(PLAN.seeds) >= 5
-    planned = {(s.problem, s.algo, s.seed): PLAN.budget_for(s.problem) for s in PLAN.specs()}
+def test_every_planned_run_is_published_finished_at_its_budget(board):
+    _, plan, runs = board
+    assert len(plan.seeds) >= 5
+    planned = {(s.problem, s.algo, s.seed): s for s in plan.specs()}
     published = {(r.problem, r.algo, int(r.seed)): r for r in runs.itertuples(index=False)}
     assert set(published) == set(planned)
-    for key, budget in planned.items():
+    for key, spec in planned.items():
         row = published[key]
         if row.status == "pending" and key[0] in UNFINISHED:
             continue
         assert row.status == "finished", f"{key}: {row.status} {row.error}"
-        assert row.budget == budget, key
-        assert row.evaluations == budget, key
+        assert row.budget == spec.budget, key
+        assert row.evaluations == spec.budget, key
+        assert json.loads(row.problem_params) == spec.problem_params, key  # e.g. sphere
+        assert json.loads(row.algo_params) == spec.algo_params, key
         assert not row.dirty, f"{key} ran from a checkout with uncommitted changes"
 
 
-def test_provenance_states_budgets_seeds_hardware_and_time(runs):
-    prov = json.loads((SITE / "provenance.json").read_text())
-    assert prov["budgets"] == {p: PLAN.budget_for(p) for p in PLAN.problems}
-    assert prov["seeds"] == sorted(PLAN.seeds)
+def test_provenance_states_budgets_seeds_hardware_and_time(board):
+    site, plan, runs = board
+    prov = json.loads((site / "provenance.json").read_text())
+    assert prov["budgets"] == {p: plan.budget_for(p) for p in plan.problems}
+    assert prov["seeds"] == sorted(plan.seeds)
     pending = (runs["status"] == "pending").sum()
-    assert prov["machines"] and sum(prov["machines"].values()) == len(PLAN) - pending
+    assert prov["machines"] and sum(prov["machines"].values()) == len(plan) - pending
     assert prov["run_seconds"] > 0 and prov["started"] < prov["finished"]
-    for problem in PLAN.problems:
-        assert (SITE / f"problem-{slug(problem)}.html").is_file(), problem
+    for problem in plan.problems:
+        assert (site / f"problem-{slug(problem)}.html").is_file(), problem
 
 
-def test_readme_links_the_published_leaderboard():
-    assert "results/leaderboard/" in (ROOT / "README.md").read_text()
-    assert (SITE / "README.md").is_file() and (SITE / "index.html").is_file()
+def test_readme_links_the_published_leaderboard(board):
+    site = board[0]
+    assert f"results/{site.name}/" in (ROOT / "README.md").read_text()
+    assert (site / "README.md").is_file() and (site / "index.html").is_file()
 
 
 CHROMIUM = find_chromium()
@@ -74,11 +86,12 @@ CHROMIUM = find_chromium()
     CHROMIUM is None and os.environ.get("LATENT_BENCH_REQUIRE_BROWSER") != "1",
     reason="no chromium on PATH: install Debian's `chromium`; CI's .ci/run installs it",
 )
-def test_published_site_loads_clean_in_a_browser():
+def test_published_site_loads_clean_in_a_browser(board):
+    site, plan, _ = board
     with Browser(CHROMIUM) as browser:
-        reports, files = crawl(browser, SITE)
+        reports, files = crawl(browser, site)
     pages = {p.name for p in reports}
-    assert pages >= {"index.html"} | {f"problem-{slug(p)}.html" for p in PLAN.problems}
+    assert pages >= {"index.html"} | {f"problem-{slug(p)}.html" for p in plan.problems}
     for page, report in reports.items():
         assert report.errors == [], f"{page.name}: {report.errors}"
         assert report.tables >= 1 and report.images, page.name
