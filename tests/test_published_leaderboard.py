@@ -97,3 +97,17 @@ def test_published_site_loads_clean_in_a_browser(board):
         assert report.tables >= 1 and report.images, page.name
     missing = [f for f in files if not f.exists()]
     assert missing == [], missing
+
+
+def test_no_published_file_is_git_ignored(board):
+    """A site file that .gitignore matches (a folder called runs/, say) never reaches a clone."""
+    import shutil
+    import subprocess
+
+    site = board[0]
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: nothing decides what a clone holds")
+    files = [str(p.relative_to(ROOT)) for p in site.rglob("*") if p.is_file()]
+    done = subprocess.run(["git", "check-ignore", "--stdin"], input="\n".join(files),
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.split() == [], "ignored by .gitignore: " + done.stdout[:500]
