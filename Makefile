@@ -31,7 +31,8 @@ LEADERBOARD_NOTE := Every registered problem × random, ga, ga-set, map-elites, 
 	progress only: algorithms that start from a random population of 50 draw the same one \
 	for a given seed (common random numbers), so after 2 to 4 batches several tie exactly. \
 	The hardware and the time the runs took are at the foot of every page; \
-	make leaderboard regenerates it.
+	make leaderboard regenerates it. Its companion board, results/leaderboard-sphere, runs \
+	the generator problems with sphere = true, where no algorithm gains by growing latents.
 leaderboard: $(BIN)/.installed
 	-LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/bench campaign --plan leaderboard --out runs/leaderboard \
 		$(LEADERBOARD_ARGS)
@@ -47,7 +48,8 @@ SPHERE_NOTE := The generator problems of the flagship leaderboard with sphere = 
 	out). Random, ga, ga-set, map-elites, cma-me, pymoo:de and pymoo:cmaes × 5 seeds with the \
 	flagship settings and budgets: 1,000 evaluations on face, 200 on the 28-px set-diversity \
 	problems and 100 on the 64-px face sets, so the set rows show early progress only \
-	(bench/plans/leaderboard-sphere.toml). make leaderboard-sphere regenerates it.
+	(bench/plans/leaderboard-sphere.toml). make leaderboard-sphere regenerates it; the \
+	flagship board, with every problem and no sphere, is results/leaderboard.
 leaderboard-sphere: $(BIN)/.installed
 	-LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/bench campaign --plan leaderboard-sphere \
 		--out runs/leaderboard-sphere $(LEADERBOARD_ARGS)
