@@ -211,7 +211,7 @@ def local_path(name: str) -> Path:
     return path if path.is_absolute() else SOURCE_ROOT / path
 
 
-TORCH_LIBRARIES = {  # torch.__config__.show() line → (name, version pattern)
+TORCH_LIBRARIES = {  # key → pattern of its value in torch.__config__.show()
     "mkl": re.compile(r"Math Kernel Library Version (\S+?)(?:-Product)?(?:\s|$)"),
     "onednn": re.compile(r"MKL-DNN v(\S+)"),
     "cpu_capability": re.compile(r"CPU capability usage: (\S+)"),

@@ -16,7 +16,6 @@ Each record keeps the peak that stood when it ran as ``peak_gflops_when_run``.
 from __future__ import annotations
 
 import functools
-import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -129,7 +128,7 @@ def rebase_on_session_peak(output_json: dict, peak: float) -> None:
             continue
         info.setdefault("peak_gflops_when_run", info["peak_gflops"])
         info["peak_gflops"] = peak
-        info["share_of_peak"] = rate / peak if math.isfinite(rate) else rate
+        info["share_of_peak"] = rate / peak
 
 
 def pytest_benchmark_update_json(

@@ -123,14 +123,22 @@ class DCGANGenerator(Generator):
         In training mode layer by layer (batch norm on batch statistics); in eval mode
         through ``fused_up_block`` (the same function, 2.4 times as fast on a CPU).
         """
-        x = torch.relu(self.dense(z)).view(-1, 128, self.base, self.base)  # [N, 128, b, b]
         if self.training:
-            x = self.blocks(x)  # [N, 64, R, R]
-        else:
-            x = x.contiguous(memory_format=torch.channels_last)
-            for block in self.blocks:
-                x = fused_up_block(block, x)
+            return self.layer_by_layer(z)
+        x = torch.relu(self.dense(z)).view(-1, 128, self.base, self.base)  # [N, 128, b, b]
+        x = x.contiguous(memory_format=torch.channels_last)
+        for block in self.blocks:
+            x = fused_up_block(block, x)
         return torch.tanh(self.to_img(x))
+
+    def layer_by_layer(self, z: torch.Tensor) -> torch.Tensor:
+        """``forward`` module by module (up-sample, conv, batch norm, ReLU), in any mode.
+
+        Training runs it; in eval mode it is the reference ``forward``'s fused blocks
+        are checked and timed against.
+        """
+        x = torch.relu(self.dense(z)).view(-1, 128, self.base, self.base)  # [N, 128, b, b]
+        return torch.tanh(self.to_img(self.blocks(x)))  # blocks: [N, 64, R, R]
 
 
 class DCGANDiscriminator(nn.Module):

@@ -230,14 +230,6 @@ def test_ctrl_c_says_what_happens_to_the_work(argv, message, monkeypatch, capsys
     assert message in err and "finished runs" not in err
 
 
-def _layer_by_layer(g: DCGANGenerator, z: torch.Tensor) -> torch.Tensor:
-    """The eval-mode generator computed module by module (up-sample, conv, BN, ReLU)."""
-    x = torch.relu(g.dense(z)).view(-1, 128, g.base, g.base)
-    for block in g.blocks:
-        x = block(x)
-    return torch.tanh(g.to_img(x))
-
-
 @pytest.mark.parametrize("res,ch", [(28, 1), (64, 3), (128, 3)])
 def test_eval_forward_is_the_layer_by_layer_network(res, ch):
     torch.manual_seed(res)
@@ -250,10 +242,10 @@ def test_eval_forward_is_the_layer_by_layer_network(res, ch):
     g.eval()
     z = torch.randn(6, 100)
     with torch.no_grad():
-        fast, slow = g(z), _layer_by_layer(g, z)
+        fast, slow = g(z), g.layer_by_layer(z)
     assert fast.shape == slow.shape == (6, ch, res, res)
     assert (fast - slow).abs().max().item() < 1e-5
-    assert (slow - _layer_by_layer(g, z.flip(0))).abs().max().item() > 0.01  # z matters
+    assert (slow - g.layer_by_layer(z.flip(0))).abs().max().item() > 0.01  # z matters
 
 
 def test_eval_forward_passes_gradients_like_the_layer_by_layer_network():
@@ -263,7 +255,7 @@ def test_eval_forward_passes_gradients_like_the_layer_by_layer_network():
     (g(z) ** 2).sum().backward()
     fast = z.grad.clone()
     z.grad = None
-    (_layer_by_layer(g, z) ** 2).sum().backward()
+    (g.layer_by_layer(z) ** 2).sum().backward()
     assert torch.allclose(fast, z.grad, rtol=1e-4, atol=1e-6)
 
 
