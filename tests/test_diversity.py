@@ -93,6 +93,15 @@ def test_chunking_does_not_change_fitness(random_generator):
     assert np.allclose(a, b, atol=1e-6)
 
 
+def test_default_chunk_is_the_cpu_chunk_and_a_given_one_is_kept(random_generator):
+    from bench.device import CPU_CHUNK
+
+    assert SetDiversity(k=10, generator=random_generator).chunk == CPU_CHUNK
+    assert SetDiversity(k=10, generator=random_generator, chunk=7).chunk == 7
+    with pytest.raises(ValueError, match="chunk must be at least 1"):
+        SetDiversity(k=10, generator=random_generator, chunk=0)
+
+
 def test_bad_parameters(random_generator):
     with pytest.raises(ValueError, match="at least 2"):
         SetDiversity(k=1, generator=random_generator)
