@@ -186,11 +186,12 @@ class PymooSepCMAES(PymooCMAES):
     """Separable CMA-ES (Ros & Hansen 2008): pymoo's CMA-ES with a diagonal covariance.
 
     ``cma``'s ``CMA_diagonal=True``. Full CMA-ES keeps a D × D covariance and
-    decomposes it every few generations, O(D³): at D = 5,000 and its default
-    population (29) that is 7.8 s of its own time per 200 evaluations on one
-    thread, about 26% of a 28-px set-diversity run there
+    decomposes it every 1/(10·D·(c₁ + c_μ)) generations, O(D³) each: at
+    D = 5,000 and its default population (29), every 33 generations, and 9.6 s
+    of its own time per 200 evaluations on one Zen 4 thread, about as long as
+    the 200 evaluations of a 28-px set-diversity problem there
     (``results/benchmarks``). The diagonal variant learns per-gene step sizes
-    only, in O(D) per sample (0.17 s per 200 evaluations at D = 5,000), and
+    only, in O(D) per sample (0.14 s per 200 evaluations at D = 5,000), and
     adapts faster where genes are nearly independent; it cannot learn rotated
     valleys.
     """

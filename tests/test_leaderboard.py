@@ -92,6 +92,17 @@ def test_statistics_use_finished_runs_only(board):
     assert set(table["verdict"]) <= {"best", "not significant", "no finished runs"}
 
 
+def test_algo_time_is_the_median_share_of_wall_time_in_ask_and_tell(board):
+    runs = board.runs[(board.runs.problem == "sphere") & (board.runs.status == "finished")]
+    share = (runs["algo_seconds"] / runs["wall_seconds"]).groupby(runs["algo"]).median()
+    table = board.problems[0].table.set_index("algo")
+    assert 0 < table.loc["random", "algo_time"] < 1
+    assert table.loc["random", "algo_time"] == pytest.approx(share["random"])
+    assert np.isnan(table.loc["ga", "algo_time"])  # no finished run
+    page = "".join(parse(board.out / "problem-sphere.html").text)
+    assert f"{share['random']:.1%}" in page and "own ask and tell" in page
+
+
 def test_every_link_resolves_and_provenance_is_on_every_page(board):
     pages = sorted(board.out.glob("*.html"))
     names = [p.name for p in pages]

@@ -24,6 +24,10 @@ LEGEND = {
     "avg_rank": "average rank of its runs among all runs of the problem (1 = best)",
     "evals_per_s": "median evaluations per second of wall time",
     "wall_s": "median wall time of a run, seconds",
+    "algo_time": (
+        "median share of a run's wall time the algorithm spent in its own ask and tell "
+        "(the rest: evaluations and bookkeeping)"
+    ),
     "nonfinite": "non-finite evaluations over all finished runs",
     "ks_p": "Kolmogorov–Smirnov normality p (Lilliefors; needs 4+ runs)",
     "shapiro_p": "Shapiro–Wilk normality p (needs 3+ runs)",
@@ -54,6 +58,8 @@ def cell(column: str, value: Any) -> str:
         return f"{value:.3g}"
     if column == "a12_vs_best":
         return f"{value:.2f}"
+    if column == "algo_time":
+        return f"{value:.1%}"
     return f"{value:.4g}"
 
 

@@ -18,7 +18,7 @@ from bench.leaderboard.columns import columns_for, report_column
 
 CORE_COLUMNS = [
     "algo", "planned", "finished", "failed", "pending", "budget", "best", "median", "mean",
-    "std", "iqr", "avg_rank", "evals_per_s", "wall_s", "nonfinite",
+    "std", "iqr", "avg_rank", "evals_per_s", "wall_s", "algo_time", "nonfinite",
 ]  # fmt: skip
 TEST_COLUMNS = ["ks_p", "shapiro_p", "normal", "p_vs_best", "a12_vs_best", "verdict"]
 
@@ -119,6 +119,7 @@ def problem_result(runs: pd.DataFrame, alpha: float = stats.ALPHA) -> ProblemRes
             "avg_rank": ranks[algo],
             "evals_per_s": _median(done["evals_per_second"]),
             "wall_s": _median(done["wall_seconds"]),
+            "algo_time": _algo_time(done),
             "nonfinite": int(pd.to_numeric(done["nonfinite"], errors="coerce").fillna(0).sum()),
         }
         for col in extras:
@@ -148,6 +149,18 @@ def problem_result(runs: pd.DataFrame, alpha: float = stats.ALPHA) -> ProblemRes
         [c.name for c in extras],
         {c.name: c.help for c in extras},
     )
+
+
+def _algo_time(done: pd.DataFrame) -> float:
+    """Median share of a run's wall time spent in the algorithm's own ask and tell.
+
+    NaN where the runs do not say (``algo_seconds`` is missing or a wall time is 0).
+    """
+    if "algo_seconds" not in done.columns or "wall_seconds" not in done.columns:
+        return math.nan
+    algo = pd.to_numeric(done["algo_seconds"], errors="coerce")
+    wall = pd.to_numeric(done["wall_seconds"], errors="coerce")
+    return _median(algo / wall.where(wall > 0))
 
 
 def _median(values: pd.Series) -> float:
