@@ -7,7 +7,8 @@
 # check (at most 5 minutes): versions and the GPU; a 10-step CLI training smoke with export
 #   (catches what the CPU rehearsal cannot); the GPU benchmarks of issues 6 and 8 without
 #   torch.compile; training images/s at batch 64 and 128 (the pick stays in /tmp for
-#   `train`). Back in $OUT: check.log, gpu-face.json, probe.json, gpu-stylegan2.json.
+#   `train`); set-diversity evaluations/s on the GPU if time is left. Back in $OUT:
+#   check.log, gpu-face.json, probe.json, gpu-stylegan2.json, gpu-diversity.json.
 # train: StyleGAN2 at 64 px on the pack for what SECONDS leaves after setup and export,
 #   at the batch `check` picked (64 if the machine is a fresh one), then the EMA
 #   generator in 15 MiB parts, then the compiled face benchmark if 150 s are still left.
@@ -77,6 +78,9 @@ check)
   [ -f "$PROBE" ] && cp "$PROBE" "$OUT/probe.json"
   stage "stylegan2 images/s" 60 0 "${PYTEST[@]}" --benchmark-json "$OUT/gpu-stylegan2.json" \
     benchmarks/test_stylegan2_speed.py -k images_per_second
+  stage "set-diversity evaluations/s" 45 0 "${PYTEST[@]}" \
+    --benchmark-json "$OUT/gpu-diversity.json" benchmarks/test_diversity_throughput.py \
+    -k evaluations_per_second
   ;;
 train)
   LIMIT=$(($2 - 15))
