@@ -171,6 +171,29 @@ def cuda_peaks() -> dict[str, float]:
     }
 
 
+def device_peak(request: pytest.FixtureRequest, precision: str = "fp32") -> float:
+    """The peak a case's rate is set against, GFLOP/s.
+
+    Where CUDA runs, the GPU's matmul peak in ``precision`` (``cuda_peaks``); on a
+    CPU the best probe taken just now (``peak_gflops``, re-probed for each case).
+    """
+    if torch.cuda.is_available():
+        return request.getfixturevalue("cuda_peaks")[precision]
+    return request.getfixturevalue("peak_gflops")
+
+
+def synced(fn: Callable[[], object]) -> Callable[[], object]:
+    """``fn``, returning only once the GPU has finished the work it queued (as is on a CPU)."""
+
+    def call() -> object:
+        out = fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return out
+
+    return call
+
+
 @functools.cache
 def facenet_weights() -> tuple[str, str]:
     """FaceNet weights for the benchmarks and what they are: real, else seeded random.

@@ -19,6 +19,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from conftest import device_peak, synced
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.registry import registry
@@ -56,21 +57,13 @@ def generator_flop(generator: torch.nn.Module, k: int) -> float:
     "name", [n for n in registry("problems").names() if n.startswith("diversity-")]
 )
 def test_diversity_evaluations_per_second(request, benchmark, name):
-    peak_gflops = request.getfixturevalue("cuda_peaks")["fp32"] if CUDA else (
-        request.getfixturevalue("peak_gflops")
-    )
+    peak_gflops = device_peak(request)
     problem = registry("problems").load(name)(device=DEVICE)
     genomes = np.random.default_rng(0).normal(size=(POPULATION, problem.dim))
     problem.evaluate(genomes[:2])  # warm-up: kernels picked for these shapes
     problem.evaluate(genomes)
 
-    def evaluate() -> np.ndarray:
-        out = problem.evaluate(genomes)
-        if CUDA:
-            torch.cuda.synchronize()
-        return out
-
-    benchmark.pedantic(evaluate, rounds=3, iterations=1)
+    benchmark.pedantic(synced(lambda: problem.evaluate(genomes)), rounds=3, iterations=1)
     evals_per_s = POPULATION / benchmark.stats.stats.min
     flop = flop_per_evaluation(problem)
     achieved = evals_per_s * flop / 1e9

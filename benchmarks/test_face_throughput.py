@@ -28,7 +28,7 @@ import pytest
 import torch
 from bench.generators.stylegan2 import config_f
 from bench.problems.face import FaceSimilarity
-from conftest import facenet_weights
+from conftest import device_peak, facenet_weights, synced
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.registry import registry
@@ -90,22 +90,13 @@ CASES = _cases()
     "name, precision, batch, compiled", CASES, ids=[_case_id(c) for c in CASES]
 )
 def test_face_evaluations_per_second(request, benchmark, name, precision, batch, compiled):
-    if CUDA:  # the GPU's own peak in this precision
-        peak_gflops = request.getfixturevalue("cuda_peaks")[precision]
-    else:
-        peak_gflops = request.getfixturevalue("peak_gflops")
+    peak_gflops = device_peak(request, precision)  # on a GPU, its own in this precision
     problem = _problem(name, precision, batch, compiled)
     genomes = np.random.default_rng(0).normal(size=(batch, problem.dim))
     problem.evaluate(genomes[:2])  # warm-up: kernels picked for these shapes
     problem.evaluate(genomes)
 
-    def evaluate() -> np.ndarray:
-        out = problem.evaluate(genomes)
-        if CUDA:
-            torch.cuda.synchronize()
-        return out
-
-    benchmark.pedantic(evaluate, rounds=3, iterations=1)
+    benchmark.pedantic(synced(lambda: problem.evaluate(genomes)), rounds=3, iterations=1)
     evals_per_s = batch / benchmark.stats.stats.min
     # compiled code runs outside the FLOP counter: count on the same problem uncompiled
     flop = flop_per_evaluation(_problem(name, precision, batch) if compiled else problem)

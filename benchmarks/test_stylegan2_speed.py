@@ -18,7 +18,7 @@ says so.
 import pytest
 import torch
 from bench.generators.stylegan2 import config_f
-from conftest import facenet_weights
+from conftest import device_peak, facenet_weights
 from torch.utils.flop_counter import FlopCounterMode
 
 CUDA = torch.cuda.is_available()
@@ -34,10 +34,7 @@ PRECISIONS = ["fp32", "bf16"] if CUDA else ["fp32"]
 def test_stylegan2_images_per_second(request, benchmark, res, precision):
     batch, rounds = CASES[res]
     device = "cuda" if CUDA else "cpu"
-    if CUDA:
-        peak_gflops = request.getfixturevalue("cuda_peaks")[precision]
-    else:
-        peak_gflops = request.getfixturevalue("peak_gflops")
+    peak_gflops = device_peak(request, precision)
     torch.manual_seed(0)
     G = config_f(res).eval().to(device)
     z = torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(1)).to(device)
