@@ -34,6 +34,16 @@ problem)::
     [budget]
     default = 2000
     diversity-mnist-rmse = 500
+
+A name may carry a variant label, ``NAME@label``, to compare settings of one
+problem or algorithm in one campaign; each variant has its own parameter table
+(and, for a problem, may have its own budget), and two variants of one setting
+are refused::
+
+    algorithms = ["pymoo:cmaes", "pymoo:cmaes@pop200"]
+
+    [algo."pymoo:cmaes@pop200"]
+    popsize = 200
 """
 
 from __future__ import annotations
@@ -67,7 +77,7 @@ from bench.provenance import (
     sha256_file,
     utc_now,
 )
-from bench.registry import RegistryError, registry
+from bench.registry import RegistryError, base_name, registry
 from bench.results import (
     RECORD,
     flat_row,
@@ -192,12 +202,42 @@ class Plan:
                 raise SpecError(
                     f"plan sets parameters of algorithm '{name}', which is not in the plan"
                 )
+        self._refuse_twin_variants()
         seen = set()
         for spec in self.specs():
             key = (spec.problem, spec.algo)
             if key not in seen:
                 seen.add(key)
                 check_spec(spec)
+
+
+    def _refuse_twin_variants(self) -> None:
+        """Raise ``SpecError`` where two names of one entry (``face``, ``face@b``) are one setting.
+
+        Variants (``NAME@label``) exist to compare settings; two with the same
+        parameters (and, for problems, budget) would run the same search twice and
+        count it twice on a leaderboard.
+        """
+        kinds = (
+            ("problem", self.problems, self.problem_params),
+            ("algo", self.algorithms, self.algo_params),
+        )
+        for key, names, tables in kinds:
+            first: dict[tuple[str, str], str] = {}
+            for name in names:
+                setting = dict(tables.get(name, {}))
+                if key == "problem":
+                    setting["budget"] = self.budget_for(name)
+                fingerprint = json.dumps(plain(setting), sort_keys=True)
+                twin = first.setdefault((base_name(name), fingerprint), name)
+                if twin != name:
+                    noun = "problems" if key == "problem" else "algorithms"
+                    what = "parameters and budget" if key == "problem" else "parameters"
+                    raise SpecError(
+                        f"{noun} '{twin}' and '{name}' are one setting (the same {what}), so "
+                        f"their runs would be the same runs twice; give each variant its own "
+                        f"[{key}.{_toml_key(name)}] parameters, or list one of them"
+                    )
 
 
 def resolve_names(kind: str, names: list[str] | str) -> list[str]:

@@ -27,6 +27,12 @@ In a notebook or a script, ``registered`` adds classes for the duration of a
 They are checked like entry points, and records name their class and say that
 no entry point declared them. Such a registration lives in this process only:
 campaigns on Dask workers refuse it.
+
+A problem or algorithm name may carry a variant label after ``@``
+(``face@sphere``, ``pymoo:cmaes@pop200``): the registry resolves it to the
+entry before the ``@``, while plans, run records and leaderboards keep the whole
+name, so one campaign can compare settings of one problem or algorithm side by
+side. Registered names never hold ``@``; generators take no label.
 """
 
 from __future__ import annotations
@@ -53,6 +59,11 @@ BASES = {"problems": "bench.problem:Problem", "algorithms": "bench.algorithm:Alg
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
 MAX_NAME_LENGTH = 100
+VARIANT = "@"
+"""Separates a registered name from a variant label: ``face@sphere``."""
+VARIANT_KINDS = ("problems", "algorithms")
+"""The kinds whose names take a variant label (a generator is a problem's parameter)."""
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 class RegistryError(ValueError):
@@ -162,13 +173,30 @@ class Registry:
         return sorted(self._entries)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._entries
+        try:
+            self.entry(name)
+        except RegistryError:
+            return False
+        return True
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def entry(self, name: str) -> Entry:
-        """The entry called ``name``; unknown names list the valid ones."""
+        """The entry called ``name``; unknown names list the valid ones.
+
+        ``name@label`` (problems and algorithms) is the entry ``name``; a malformed
+        label, or a label on a generator, raises ``RegistryError`` saying why.
+        """
+        if isinstance(name, str) and VARIANT in name:
+            base, label = split_variant(name)
+            problem = check_label(self.kind, label)
+            if problem:
+                raise RegistryError(f"{SINGULAR[self.kind]} name {name!r}: {problem}")
+            if base not in self._entries:
+                message = unknown_name_message(SINGULAR[self.kind], base, self.names())
+                raise UnknownNameError(message.replace(f"'{base}'", f"'{base}' (in {name!r})", 1))
+            return self._entries[base]
         if name not in self._entries:
             raise UnknownNameError(unknown_name_message(SINGULAR[self.kind], name, self.names()))
         return self._entries[name]
@@ -284,6 +312,42 @@ def check_name(name: str) -> str | None:
         return (
             "a name holds only ASCII letters, digits and _ . : - and starts with a letter, "
             "digit or _ (no /, \\, spaces or leading dot); rename the entry point"
+        )
+    return None
+
+
+def split_variant(name: str) -> tuple[str, str | None]:
+    """``"face@sphere"`` → ``("face", "sphere")``; ``"face"`` → ``("face", None)``."""
+    base, sep, label = name.partition(VARIANT)
+    return base, (label if sep else None)
+
+
+def base_name(name: str) -> str:
+    """The registered name of a possibly labelled name: ``pymoo:de@pop100`` → ``pymoo:de``."""
+    return split_variant(name)[0]
+
+
+def check_label(kind: str, label: str | None) -> str | None:
+    """Why ``label`` cannot label a ``kind`` name (``NAME@label``), or ``None`` if it can.
+
+    A label holds the characters of a name (ASCII letters, digits, ``_ . : -``),
+    is not empty, and only problems and algorithms take one.
+    """
+    if label is None:
+        return None
+    if kind not in VARIANT_KINDS:
+        return (
+            f"a {SINGULAR[kind]} name takes no @label (only problem and algorithm names do, "
+            "to tell variants apart in a plan)"
+        )
+    if not label:
+        return "nothing follows @; write NAME@LABEL, e.g. face@sphere, or the name alone"
+    if len(label) > MAX_NAME_LENGTH:
+        return f"a label is at most {MAX_NAME_LENGTH} characters, this one has {len(label)}"
+    if not LABEL_PATTERN.fullmatch(label):
+        return (
+            f"a label (after @) holds only ASCII letters, digits and _ . : -, one @ per name; "
+            f"got {label!r}"
         )
     return None
 

@@ -605,7 +605,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  bench run --problem sphere --algo ga --preset quick\n"
         "  bench run --problem rastrigin --algo random --budget 5000 --set problem.dim=64",
     )
-    p.add_argument("--problem", required=True, help="registered problem name")
+    p.add_argument(
+        "--problem", required=True, help="registered problem name (NAME@label: a labelled variant)"
+    )
     p.add_argument("--algo", required=True, help="registered algorithm name")
     p.add_argument(
         "--budget",
