@@ -34,8 +34,10 @@ from bench.results import RECORD
 from bench.runner import RunResult, execute
 from bench.spec import RunSpec
 
-PLAN = _plan()  # the plan of the one-process campaign tests: 2 problems × 2 algorithms × 2 seeds
-VICTIM = ("rastrigin", "ga", 1)  # the run whose worker dies in the middle
+# the plan of the one-process campaign tests (2 problems × 2 algorithms × 2 seeds), its GA
+# under a variant label, which must reach the workers and come back as it went
+PLAN = _plan(algorithms=["random", "ga@pop40"], algo_params={"ga@pop40": {"population": 40}})
+VICTIM = ("rastrigin", "ga@pop40", 1)  # the run whose worker dies in the middle
 WEIGHTS = Path(__file__).resolve().parents[1] / "generators" / "weights"
 
 
