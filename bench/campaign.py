@@ -210,7 +210,6 @@ class Plan:
                 seen.add(key)
                 check_spec(spec)
 
-
     def _refuse_twin_variants(self) -> None:
         """Raise ``SpecError`` where two names of one entry (``face``, ``face@b``) are one setting.
 

@@ -188,18 +188,18 @@ class Registry:
         ``name@label`` (problems and algorithms) is the entry ``name``; a malformed
         label, or a label on a generator, raises ``RegistryError`` saying why.
         """
+        key = name
         if isinstance(name, str) and VARIANT in name:
-            base, label = split_variant(name)
+            key, label = split_variant(name)
             problem = check_label(self.kind, label)
             if problem:
                 raise RegistryError(f"{SINGULAR[self.kind]} name {name!r}: {problem}")
-            if base not in self._entries:
-                message = unknown_name_message(SINGULAR[self.kind], base, self.names())
-                raise UnknownNameError(message.replace(f"'{base}'", f"'{base}' (in {name!r})", 1))
-            return self._entries[base]
-        if name not in self._entries:
-            raise UnknownNameError(unknown_name_message(SINGULAR[self.kind], name, self.names()))
-        return self._entries[name]
+        if key not in self._entries:
+            message = unknown_name_message(SINGULAR[self.kind], key, self.names())
+            if key != name:  # say which labelled name it came from
+                message = message.replace(f"'{key}'", f"'{key}' (in {name!r})", 1)
+            raise UnknownNameError(message)
+        return self._entries[key]
 
     def load(self, name: str) -> Any:
         """The object registered as ``name``."""
