@@ -57,7 +57,7 @@ def test_records_name_the_libraries_torch_computes_in(monkeypatch):
     import torch
 
     import bench.provenance as prov
-    from bench.leaderboard.provenance import _machine
+    from bench.leaderboard.provenance import machine_line
 
     libs = provenance()["torch_math"]
     assert libs == prov.torch_math_libraries()
@@ -79,6 +79,6 @@ def test_records_name_the_libraries_torch_computes_in(monkeypatch):
                       "blas": "mkl"}
     machine = {"cpu": "AMD EPYC", "cpu_count": 2, "device": "cpu", "torch_threads": 2}
     record = {"provenance": {"machine": machine, "torch_math": parsed}}
-    assert _machine(record).endswith(", torch: MKL 2024.2, oneDNN 3.12.0, AVX512")
+    assert machine_line(record).endswith(", torch: MKL 2024.2, oneDNN 3.12.0, AVX512")
     del record["provenance"]["torch_math"]  # records before 1 December 2026
-    assert _machine(record) == "AMD EPYC × 2 CPUs, cpu, 2 torch threads"
+    assert machine_line(record) == "AMD EPYC × 2 CPUs, cpu, 2 torch threads"

@@ -37,7 +37,8 @@ def _uncommitted_words(state: dict[str, Any]) -> str:
     return " (uncommitted changes)"
 
 
-def _machine(record: dict[str, Any]) -> str:
+def machine_line(record: dict[str, Any]) -> str:
+    """The machine of a record in one line: CPU, device, threads, BLAS kernels, torch's math."""
     prov = record.get("provenance") or {}
     m = prov.get("machine") or {}
     if not m:
@@ -136,7 +137,7 @@ def gather(runs: pd.DataFrame, records: dict[str, dict[str, Any]]) -> dict[str, 
             packages.setdefault(name, Counter())[str(version)] += 1
         for name, version in _plugin_versions(prov).items():
             packages.setdefault(name, Counter())[version] += 1
-        machines[_machine(record)] += 1
+        machines[machine_line(record)] += 1
         plugins.update(_outside_code(prov))
         for path, digest in (prov.get("weights") or {}).items():
             # records written before portable_path() named files by absolute path

@@ -1,0 +1,139 @@
+"""``bench verify``: recorded runs run again, and what differs when they do not repeat."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.results import CURVE, RECORD
+from bench.spec import RunSpec
+from bench.verify import recorded_runs
+
+ROOT = Path(__file__).resolve().parents[1]
+BOARD = ROOT / "results" / "leaderboard"
+
+
+def _one_run(tmp_path: Path, capsys) -> Path:
+    """A finished sphere × ga run folder (300 evaluations, generations of 50)."""
+    assert main(["run", "--problem", "sphere", "--algo", "ga", "--budget", "300",
+                 "--set", "population=50",
+                 "--seed", "3", "--out", str(tmp_path / "runs"), "--no-progress"]) == 0
+    capsys.readouterr()
+    (folder,) = (tmp_path / "runs").iterdir()
+    return folder
+
+
+def _edit_record(folder: Path, change) -> None:
+    record = json.loads((folder / RECORD).read_text())
+    change(record)
+    (folder / RECORD).write_text(json.dumps(record))
+
+
+def test_a_run_repeats_and_an_edited_record_does_not(tmp_path, capsys):
+    folder = _one_run(tmp_path, capsys)
+    assert main(["verify", str(folder), "--no-progress", "--rtol", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "verified   1 of 1 repeat (1 identical" in out and "identical" in out
+
+    def worse(record):
+        record["best_fitness"] *= 1.01
+    _edit_record(folder, worse)
+    assert main(["verify", str(folder), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "DIFFERS" in out and "(-9.90e-03 relative)" in out and "parted at" not in out
+
+    _edit_record(folder, lambda record: record.update(best_fitness=record["best_fitness"] / 1.01))
+    curve = pd.read_parquet(folder / CURVE)
+    curve.loc[3, "batch_mean"] += 1e-3  # the fourth batch's mean: parted there, same best
+    curve.to_parquet(folder / CURVE, index=False)
+    assert main(["verify", str(folder), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert f"parted at evaluation {int(curve.loc[3, 'evaluations'])}" in out
+
+
+def test_another_blas_kernel_is_named_with_the_variable_that_brings_it_back(tmp_path, capsys):
+    folder = _one_run(tmp_path, capsys)
+
+    def other_cpu(record):
+        assert record["provenance"]["blas"], "no BLAS recorded: nothing to compare"
+        for lib in record["provenance"]["blas"]:
+            lib["architecture"] = "Prescott"
+        record["best_fitness"] += 1.0
+    _edit_record(folder, other_cpu)
+    assert main(["verify", str(folder), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "OpenBLAS " in out and "recorded Prescott" in out
+    assert "hint       OPENBLAS_CORETYPE=Prescott bench verify" in out
+
+
+def test_a_campaign_sample_repeats_and_is_kept_with_a_table(tmp_path, capsys):
+    campaign = tmp_path / "c"
+    assert main(["campaign", "--problems", "sphere", "rastrigin", "--algos", "random", "ga",
+                 "--seeds", "2", "--budget", "200", "--out", str(campaign),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    out_dir = tmp_path / "again"
+    args = ["verify", str(campaign), "--sample", "3", "--algo", "ga", "--out", str(out_dir)]
+    assert main([*args, "--no-progress", "--rtol", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "verify     3 of the 8 finished runs" in out and "3 identical" in out
+    table = pd.read_csv(out_dir / "verify.csv")
+    assert list(table["status"]) == ["identical"] * 3 and set(table["algo"]) == {"ga"}
+    assert (table["recorded"] == table["rerun"]).all()
+    assert len([p for p in out_dir.iterdir() if p.is_dir()]) == 3
+    runs, _ = recorded_runs(campaign)
+    assert set(table["run_id"]) <= {r.spec.run_id for r in runs}
+
+
+def test_the_published_board_repeats_its_analytic_runs(capsys):
+    """Every sphere and rastrigin run of random sampling and the GA on the published board."""
+    assert BOARD.is_dir(), "the published leaderboard is part of the repository"
+    args = ["verify", str(BOARD), "--problem", "sphere", "rastrigin", "--algo", "random", "ga"]
+    assert main([*args, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "verified   20 of 20 repeat" in out
+
+
+def test_a_run_whose_algorithm_is_not_here_fails_without_stopping_the_rest(tmp_path, capsys):
+    folder = _one_run(tmp_path, capsys)
+    gone = folder.parent / "99999-gone"
+    gone.mkdir()
+    record = json.loads((folder / RECORD).read_text())
+    spec = RunSpec.from_dict({**record["spec"], "algo": "my-gone-es"})
+    record.update(spec=spec.to_dict(), run_id=spec.run_id)
+    (gone / RECORD).write_text(json.dumps(record))
+    assert main(["verify", str(folder.parent), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "unknown algorithm 'my-gone-es'" in out
+    assert "verified   1 of 2 repeat" in out and "1 failed" in out
+
+
+def test_usage_errors_say_what_is_wrong_in_one_line(tmp_path, capsys):
+    folder = _one_run(tmp_path, capsys)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args, words in (
+        ([str(tmp_path / "nowhere")], "does not exist"),
+        ([str(empty)], "holds no recorded run: give a run folder"),
+        ([str(folder), "--problem", "sphre"], "of problem 'sphre'; there are: sphere"),
+        ([str(folder), "--run", "zz"], "give at least 4 of its hex digits"),
+        ([str(folder), "--run", "0000"], "no finished run has an id starting with '0000'"),
+    ):
+        assert main(["verify", *args]) == 2
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1 and "Traceback" not in err
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", str(folder), "--rtol", "2"])
+    assert exc.value.code == 2
+    assert "expected a tolerance from 0 to below 1" in capsys.readouterr().err
+
+
+def test_records_that_cannot_be_rerun_are_left_out_with_the_reason(tmp_path, capsys):
+    folder = _one_run(tmp_path, capsys)
+    _edit_record(folder, lambda record: record["spec"].update(seed=4))  # id no longer matches
+    runs, left_out = recorded_runs(folder.parent)
+    assert runs == [] and "its spec has id" in left_out[0]
+    assert main(["verify", str(folder.parent)]) == 2
+    assert "no finished run to verify" in capsys.readouterr().err
