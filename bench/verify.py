@@ -37,7 +37,10 @@ CURVE_COLUMNS = ("best", "batch_best", "batch_mean")  # compared where both curv
 OPENBLAS = "OpenBLAS"
 IDENTICAL, CLOSE, DIFFERS, FAILED = "identical", "close", "differs", "failed"
 _OPENBLAS = re.compile(r"openblas (\S+) (\S+) ×")
-_BLAS_PART = re.compile(r", BLAS .*?(?=, torch: |$)")
+_MACHINE = re.compile(  # machine_line's words
+    r"^(?P<cpu>.+ × \S+ CPUs), (?P<device>.+?), (?P<threads>\S+) torch threads"
+    r"(?:, BLAS .*?)?(?:, torch: (?P<math>.+))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -116,8 +119,8 @@ def fingerprint(prov: dict[str, Any]) -> dict[str, str]:
     """What a run's numbers depend on beyond its spec, from a record's ``provenance``.
 
     Returns:
-        ``commit`` (12 digits, with uncommitted changes noted), ``machine`` (as the
-        leaderboard writes it, less the BLAS libraries), ``OpenBLAS VERSION`` (the
+        ``commit`` (12 digits, with uncommitted changes noted), ``CPU``, ``device``,
+        ``torch threads`` and ``torch math`` (``machine_parts``), ``OpenBLAS VERSION`` (the
         kernel of each OpenBLAS that NumPy, SciPy or another package had loaded: which
         are loaded depends on what the run imported, so only those both sides loaded
         compare), ``package NAME`` and ``weights FILE`` (12 digits of its sha256).
@@ -127,7 +130,7 @@ def fingerprint(prov: dict[str, Any]) -> dict[str, str]:
     commit = prov.get("commit")
     dirty = " with uncommitted changes" if prov.get("dirty") else ""
     out["commit"] = f"{str(commit)[:12]}{dirty}" if commit else "none (not a git checkout)"
-    out["machine"] = machine_line({"provenance": {**prov, "blas": []}})
+    out.update(machine_parts(machine_line({"provenance": prov})))
     for lib in prov.get("blas") or []:
         if lib.get("internal_api") == "openblas":
             out[f"{OPENBLAS} {lib.get('version')}"] = str(lib.get("architecture"))
@@ -135,6 +138,22 @@ def fingerprint(prov: dict[str, Any]) -> dict[str, str]:
         out[f"package {name}"] = str(version)
     for name, digest in sorted((prov.get("weights") or {}).items()):
         out[f"weights {name}"] = str(digest)[:12]
+    return out
+
+
+def machine_parts(line: str) -> dict[str, str]:
+    """A machine line (``machine_line``) as ``CPU``, ``device``, ``torch threads``, ``torch math``.
+
+    ``torch math`` is left out where the line has none (records before 1 December
+    2026 did not name torch's libraries), so that only what both sides name compares;
+    a line of other words is kept whole, as ``machine``.
+    """
+    match = _MACHINE.match(line)
+    if match is None:
+        return {"machine": line}
+    out = {"CPU": match["cpu"], "device": match["device"], "torch threads": match["threads"]}
+    if match["math"]:
+        out["torch math"] = match["math"]
     return out
 
 
@@ -151,10 +170,11 @@ def _board_fingerprint(prov: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     machines = prov.get("machines") or {}
     if machines:
-        stripped: Counter[str] = Counter()
+        parts: dict[str, Counter[str]] = {}
         for line, n in machines.items():
-            stripped[_BLAS_PART.sub("", line)] += n
-        out["machine"] = _counted(stripped)
+            for key, value in machine_parts(line).items():
+                parts.setdefault(key, Counter())[value] += n
+        out.update({key: _counted(values) for key, values in parts.items()})
         kernels: dict[str, set[str]] = {}
         for line in machines:
             for version, kernel in _OPENBLAS.findall(line):

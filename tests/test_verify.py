@@ -9,7 +9,7 @@ import pytest
 from bench.cli import main
 from bench.results import CURVE, RECORD
 from bench.spec import RunSpec
-from bench.verify import recorded_runs
+from bench.verify import differences, fingerprint, machine_parts, recorded_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = ROOT / "results" / "leaderboard"
@@ -137,3 +137,36 @@ def test_records_that_cannot_be_rerun_are_left_out_with_the_reason(tmp_path, cap
     assert runs == [] and "its spec has id" in left_out[0]
     assert main(["verify", str(folder.parent)]) == 2
     assert "no finished run to verify" in capsys.readouterr().err
+
+
+def test_only_what_both_records_name_is_compared():
+    old = {  # a record of 30 November: no torch_math yet, other kernels, one OpenBLAS
+        "commit": "2f55c9074a754d494c8a79e3b9b22075162f11df",
+        "machine": {"cpu": "AMD EPYC", "cpu_count": 2, "device": "cpu", "torch_threads": 2},
+        "blas": [{"internal_api": "openblas", "version": "0.3.30", "architecture": "Haswell",
+                  "num_threads": 1}],
+        "packages": {"numpy": "2.4.6", "cma": "4.4.0"},
+    }
+    new = {
+        "commit": "4e9d99bdbff1aaaa", "dirty": True,
+        "machine": {"cpu": "AMD EPYC", "cpu_count": 2, "device": "cpu", "torch_threads": 1},
+        "blas": [{"internal_api": "openblas", "version": "0.3.30", "architecture": "SkylakeX",
+                  "num_threads": 1},
+                 {"internal_api": "openblas", "version": "0.3.15", "architecture": "Zen",
+                  "num_threads": 1}],
+        "torch_math": {"blas": "mkl", "mkl": "2024.2", "cpu_capability": "AVX512"},
+        "packages": {"numpy": "2.4.6", "cma": "4.5.0", "ribs": "0.12.0"},
+        "weights": {"generators/weights/x.pt": "ab" * 32},
+    }
+    found = {what: (then, now) for what, then, now in differences(fingerprint(old),
+                                                                  fingerprint(new))}
+    assert found == {
+        "commit": ("2f55c9074a75", "4e9d99bdbff1 with uncommitted changes"),
+        "torch threads": ("2", "1"),
+        "OpenBLAS 0.3.30": ("Haswell", "SkylakeX"),
+        "package cma": ("4.4.0", "4.5.0"),
+    }
+    line = "AMD EPYC × 2 CPUs, cpu, 2 torch threads, BLAS openblas 0.3.30 Haswell × 1"
+    assert machine_parts(line) == {"CPU": "AMD EPYC × 2 CPUs", "device": "cpu",
+                                   "torch threads": "2"}
+    assert machine_parts("unknown") == {"machine": "unknown"}

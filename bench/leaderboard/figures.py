@@ -148,7 +148,14 @@ def hitting_times(curve: pd.DataFrame, targets: np.ndarray, sense: str) -> np.nd
 
 
 def fitness_targets(runs: pd.DataFrame) -> np.ndarray | None:
-    """``TARGETS`` losses from the median first-batch loss down to the best final loss."""
+    """``TARGETS`` losses from the median first-batch loss down to the best final loss.
+
+    Where every first-batch and final loss is a whole number (a count: bits set,
+    constraints broken), the targets are whole numbers too: every level between the
+    two where there are at most ``TARGETS``, else evenly spaced ones. Evenly spaced
+    fractional targets would clump: a whole-number loss reaches all those between two
+    levels at once, and some levels would hold one target more than others.
+    """
     sense = str(runs["sense"].iloc[0])
     firsts = [to_loss(c["best"].iloc[:1], sense)[0] for cs in _curves(runs).values() for c in cs]
     firsts = [f for f in firsts if np.isfinite(f)]  # NaN: a first batch without a valid one
@@ -159,7 +166,17 @@ def fitness_targets(runs: pd.DataFrame) -> np.ndarray | None:
     start, end = float(np.median(firsts)), float(finals.min())
     if not start > end:
         return np.array([end])
+    if _whole(np.asarray(firsts)) and _whole(finals):
+        levels = np.arange(end, np.floor(start) + 1)  # end is whole: a final loss
+        if len(levels) <= TARGETS:
+            return levels[::-1]
+        return np.unique(np.round(np.linspace(start, end, TARGETS)))[::-1]
     return np.linspace(start, end, TARGETS)
+
+
+def _whole(losses: np.ndarray) -> bool:
+    """Every loss is a whole number that a float64 holds exactly."""
+    return bool(np.all((losses == np.round(losses)) & (np.abs(losses) < 2.0**53)))
 
 
 def ecdf_figure(runs: pd.DataFrame, path: Path) -> Path | None:
