@@ -170,3 +170,22 @@ def test_only_what_both_records_name_is_compared():
     assert machine_parts(line) == {"CPU": "AMD EPYC × 2 CPUs", "device": "cpu",
                                    "torch threads": "2"}
     assert machine_parts("unknown") == {"machine": "unknown"}
+
+
+def test_todays_code_gives_the_published_generator_figures(facenet_cache, data_dir, monkeypatch,
+                                                           capsys):
+    """A face run and a set-diversity run of the published board, run again (about 35 s).
+
+    A change that moves what the DCGANs or FaceNet compute fails here, and says the board
+    needs `make leaderboard` again. Random sampling and the set GA decompose no matrix,
+    so their figures hold across CPU kinds to float32 rounding (1e-5 relative).
+    """
+    monkeypatch.setenv("LATENT_BENCH_CACHE", str(facenet_cache))
+    monkeypatch.setenv("LATENT_BENCH_DATA", str(data_dir))
+    face_random, mnist_set_ga = "2445f5b2343df306", "4ecc01f4a01b726d"  # seed 0 of each
+    args = ["verify", str(BOARD), "--run", face_random, mnist_set_ga, "--rtol", "1e-5"]
+    assert main([*args, "--no-progress"]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "face × random, seed 0: 0.737067" in out
+    assert "diversity-mnist-rmse × ga-set, seed 0: 0.607068" in out
+    assert "verified   2 of 2 repeat" in out
