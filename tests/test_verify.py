@@ -189,3 +189,17 @@ def test_todays_code_gives_the_published_generator_figures(facenet_cache, data_d
     assert "face × random, seed 0: 0.737067" in out
     assert "diversity-mnist-rmse × ga-set, seed 0: 0.607068" in out
     assert "verified   2 of 2 repeat" in out
+
+
+def test_runs_verified_on_dask_workers_repeat_as_they_do_here(tmp_path, capsys):
+    campaign = tmp_path / "c"
+    assert main(["campaign", "--problems", "rastrigin", "--algos", "random", "pymoo:de",
+                 "--seeds", "2", "--budget", "300", "--out", str(campaign),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    args = ["verify", str(campaign), "--workers", "2", "--rtol", "0", "--out", str(tmp_path / "v")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "with 2 worker(s)" in out and "verified   4 of 4 repeat (4 identical" in out
+    assert "torch threads" in out  # one thread a worker, two in the campaign: named, yet equal
+    assert len(pd.read_csv(tmp_path / "v" / "verify.csv")) == 4

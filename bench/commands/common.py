@@ -76,6 +76,22 @@ def amount_arg(text: str) -> float:
     return value
 
 
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    """``--workers N`` or ``--scheduler ADDRESS``: where runs go instead of this process."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int_arg,
+        metavar="N",
+        help="run on N local worker processes (a Dask LocalCluster, one thread each)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a running Dask cluster, e.g. tcp://HOST:8786 (see README)",
+    )
+
+
 def check_device(device: str) -> None:
     """Raise ``SpecError`` unless ``device`` names a usable device on this machine."""
     from bench.device import DeviceError, resolve_device

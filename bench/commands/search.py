@@ -32,9 +32,9 @@ from bench.campaign import (
 )
 from bench.commands.common import (
     USAGE_ERRORS,
+    add_cluster_options,
     check_device,
     count_arg,
-    int_arg,
     out_folder,
     seed_arg,
     writable_out,
@@ -686,18 +686,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--device", help="cpu, cuda or cuda:N for problems with networks (not the run ids)"
     )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        type=int_arg,
-        metavar="N",
-        help="run on N local worker processes (a Dask LocalCluster, one thread each)",
-    )
-    where.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="run on a running Dask cluster, e.g. tcp://HOST:8786 (see README)",
-    )
+    add_cluster_options(p)
     p.set_defaults(
         func=cmd_campaign,
         interrupted="; finished runs are kept, re-run the same command to resume",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import math
+import os
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -12,10 +15,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.commands.common import USAGE_ERRORS, count_arg, out_folder, seed_arg, writable_out
+from bench.commands.common import (
+    USAGE_ERRORS,
+    add_cluster_options,
+    count_arg,
+    out_folder,
+    seed_arg,
+    writable_out,
+)
 from bench.results import save_run_numbered
-from bench.runner import execute
-from bench.spec import SpecError, build_problem, placed
+from bench.runner import RunResult, execute
+from bench.spec import RunSpec, SpecError, build_problem, placed
 from bench.verify import (
     CLOSE,
     DIFFERS,
@@ -78,28 +88,51 @@ def _rerun_folder(out: str | None) -> Iterator[tuple[Path, bool]]:
         yield Path(tmp), False
 
 
-def _rerun(run: RecordedRun, device: str | None, progress: bool, out: Path, keep: bool):
-    """Run ``run``'s spec again; ``(record, curve)``, a failed record where it cannot start."""
+def _rerun(run: RecordedRun, device: str | None, progress: bool) -> RunResult:
+    """``run``'s spec run again here; a failed result where it cannot start."""
     spec = run.spec
     try:
         if device is None:
-            result = execute(spec, progress=progress)
-        else:
-            build_spec, used = placed(spec, device)
-            result = execute(spec, progress, device=used, problem=build_problem(build_spec))
+            return execute(spec, progress=progress)
+        build_spec, used = placed(spec, device)
+        return execute(spec, progress, device=used, problem=build_problem(build_spec))
     except USAGE_ERRORS as exc:  # a plugin not installed here, a weight file missing
-        return {"status": "failed", "error": {"message": str(exc)}}, None
-    if keep:
-        save_run_numbered(
-            out,
-            f"{spec.problem}-{spec.algo}-s{spec.seed}".replace(":", "_").replace("@", "_"),
-            record=result.record,
-            curve=result.curve,
-            best_genome=result.best_genome,
-            images=result.images,
-            archive=result.archive,
-        )
-    return result.record, result.curve
+        return RunResult({"status": "failed", "error": {"message": str(exc)}}, None, None, None)
+
+
+def _reruns(
+    chosen: list[RecordedRun], args: argparse.Namespace
+) -> Iterator[tuple[RecordedRun, RunResult]]:
+    """Each chosen run with its re-run: here, one by one, or on a Dask cluster as they finish."""
+    if args.workers is None and args.scheduler is None:
+        for run in chosen:
+            yield run, _rerun(run, args.device, not args.no_progress)
+        return
+    from bench.distributed import cluster_client, on_cluster  # Dask
+
+    if args.device is not None:
+        os.environ["LATENT_BENCH_DEVICE"] = args.device  # local Dask workers inherit it
+    by_id = {run.spec.run_id: run for run in chosen}
+    with cluster_client(args.scheduler, args.workers) as client:
+        workers = len(client.scheduler_info().get("workers", {}))
+        print(f"cluster    {client.scheduler.address} with {workers} worker(s) now", flush=True)
+        for spec, result in on_cluster(client)([run.spec for run in chosen]):
+            yield by_id[spec.run_id], result
+
+
+def _save(result: RunResult, out: Path) -> None:
+    """Keep a re-run as a numbered run folder in ``out`` (``--out``)."""
+    spec = RunSpec.from_dict(result.record["spec"]) if result.record.get("spec") else None
+    stem = f"{spec.problem}-{spec.algo}-s{spec.seed}" if spec else "unstarted"
+    save_run_numbered(
+        out,
+        stem.replace(":", "_").replace("@", "_"),
+        record=result.record,
+        curve=result.curve,
+        best_genome=result.best_genome,
+        images=result.images,
+        archive=result.archive,
+    )
 
 
 def _print_differences(verdicts: list[Verdict]) -> None:
@@ -139,13 +172,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"left out   {len(left_out)} unfinished or unreadable run(s), e.g. {left_out[0]}")
     verdicts = []
     with _rerun_folder(args.out) as (out, keep):
-        for run in chosen:
-            record, curve = _rerun(run, args.device, not args.no_progress, out, keep)
-            verdict = compare(run, record, curve, args.rtol)
-            verdicts.append(verdict)
-            print(_verdict_line(verdict), flush=True)
-        if keep:
-            _verdict_table(verdicts).to_csv(out / VERDICT_FILE, index=False)
+        try:
+            for run, result in _reruns(chosen, args):
+                if keep and result.record.get("spec"):
+                    _save(result, out)
+                verdict = compare(run, result.record, result.curve, args.rtol)
+                verdicts.append(verdict)
+                print(_verdict_line(verdict), flush=True)
+        except _cluster_lost() as exc:
+            # closing the client cancels its reconnect loop, which Dask logs as a traceback
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+            print(f"bench: error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if keep and verdicts:
+                _verdict_table(verdicts).to_csv(out / VERDICT_FILE, index=False)
     status = Counter(v.status for v in verdicts)
     repeated = status[IDENTICAL] + status[CLOSE]
     print(
@@ -219,7 +260,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="keep the re-runs and a verify.csv here (default: discarded)")
     p.add_argument("--device", help="cpu, cuda or cuda:N for problems with networks")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_cluster_options(p)
     p.set_defaults(func=cmd_verify)
+
+
+def _cluster_lost() -> tuple[type[BaseException], ...]:
+    """``ClusterLostError`` where Dask is imported already (only a cluster run raises it)."""
+    module = sys.modules.get("bench.distributed")
+    return (module.ClusterLostError,) if module is not None else ()
 
 
 def _tolerance(text: str) -> float:
