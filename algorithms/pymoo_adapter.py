@@ -10,7 +10,8 @@ the adapter decides, and every run shares:
   only where the pymoo method uses it: its operators (SBX, polynomial mutation,
   DE, PSO velocities), its repair of out-of-box children (clipping), CMA-ES's
   normalisation (``sigma`` is a fraction of the box width) and Nelder–Mead's
-  initial simplex. The bounds are recorded by ``describe()``.
+  initial simplex. A problem's own bounds (one box, or one per gene) narrow it
+  where they are tighter (``pymoo_box``). The bounds are recorded by ``describe()``.
 - **Initial points** come from the problem's prior (clipped to the box), not
   from pymoo's uniform or Latin-hypercube sampling.
 - **Termination.** ``termination="none"`` (the default for population
@@ -55,7 +56,7 @@ from pymoo.core.termination import NoTermination
 from pymoo.problems.static import StaticProblem
 
 from bench.algorithm import Algorithm
-from bench.problem import GaussianPrior, SearchSpace
+from bench.problem import Bounds, GaussianPrior, SearchSpace
 
 # Constructor arguments the adapter owns, or that take Python objects rather than values.
 RESERVED = frozenset(
@@ -79,10 +80,33 @@ class PriorSampling(Sampling):
         return np.clip(x, problem.xl, problem.xu)
 
 
+def pymoo_box(space: SearchSpace, bound_k: float) -> Bounds:
+    """The box pymoo searches: the prior's ``± bound_k`` stds, within the problem's bounds.
+
+    The problem's own box wins where it is tighter; in a gene where it misses the
+    prior's box altogether, it is taken whole.
+
+    Returns:
+        ``(low, high)``: floats, or ``[D]`` arrays where the problem's bounds are per gene.
+
+    """
+    prior = space.prior
+    low, high = prior.mean - bound_k * prior.std, prior.mean + bound_k * prior.std
+    if space.bounds is None:
+        return float(low), float(high)
+    b_low, b_high = space.bounds
+    low, high = np.maximum(b_low, low), np.minimum(b_high, high)
+    apart = low >= high
+    low, high = np.where(apart, b_low, low), np.where(apart, b_high, high)
+    if isinstance(b_low, float):
+        return float(low), float(high)
+    return low, high
+
+
 class _Box(PymooProblem):
     """The box pymoo sees; evaluation happens in the suite's evaluator, never here."""
 
-    def __init__(self, dim: int, low: float, high: float) -> None:
+    def __init__(self, dim: int, low: float | np.ndarray, high: float | np.ndarray) -> None:
         super().__init__(n_var=dim, n_obj=1, xl=low, xu=high)
 
     def _evaluate(self, x: np.ndarray, out: dict, *args: Any, **kwargs: Any) -> None:
@@ -176,13 +200,7 @@ class PymooAlgorithm(Algorithm):
                 )
         self.batch, self.bound_k, self.termination = batch, bound_k, termination
         self.options = {**self.defaults, **options}
-        prior = space.prior
-        if space.bounds is not None:  # the problem's own box wins where it is tighter
-            low = max(space.bounds[0], prior.mean - bound_k * prior.std)
-            high = min(space.bounds[1], prior.mean + bound_k * prior.std)
-        else:
-            low, high = prior.mean - bound_k * prior.std, prior.mean + bound_k * prior.std
-        self.box = (float(low), float(high))
+        self.box = pymoo_box(space, bound_k)
         self.problem = _Box(space.dim, *self.box)
         rng_seed, self._restart_seeds = self.seed.spawn(2)
         self._np_state = np.random.RandomState(int_seed(rng_seed)).get_state()
@@ -244,8 +262,14 @@ class PymooAlgorithm(Algorithm):
         return out
 
     def describe(self) -> dict[str, Any]:
-        """The box, termination policy and restarts so far."""
-        return {"box": list(self.box), "termination": self.termination, "restarts": self.restarts}
+        """The box (per gene: its ranges), termination policy and restarts so far."""
+        low, high = self.box
+        box = (
+            list(self.box)
+            if isinstance(low, float)
+            else {"per_gene": True, "low": [low.min(), low.max()], "high": [high.min(), high.max()]}
+        )
+        return {"box": box, "termination": self.termination, "restarts": self.restarts}
 
     def constructor_options(self) -> dict[str, Any]:
         """Keyword arguments of the pymoo class: prior sampling, then the user's options."""

@@ -112,7 +112,8 @@ class PymooCMAES(PymooAlgorithm):
     def prior_box(self) -> bool:
         """Whether pymoo's box is the prior's own (``2 bound_k`` stds), not a tighter one."""
         mean, half = self.space.prior.mean, self.bound_k * self.space.prior.std
-        return self.box == (mean - half, mean + half)
+        low, high = self.box
+        return bool(np.all(low == mean - half) and np.all(high == mean + half))
 
     @property
     def default_sigma(self) -> float:
@@ -124,15 +125,17 @@ class PymooCMAES(PymooAlgorithm):
         """
         if self.prior_box():
             return 0.5 / self.bound_k
-        sigma = self.space.prior.std / (self.box[1] - self.box[0])
+        # per gene, the widest box gets one prior std and narrower ones less
+        sigma = float(np.min(self.space.prior.std / (self.box[1] - self.box[0])))
         cap = self.sigma_cap()
         return sigma if cap is None else min(sigma, cap)
 
     def start_point(self) -> np.ndarray:
-        """``x0 [D]``: the prior mean, or the box's centre where a problem's box leaves it out."""
-        low, high = self.box
+        """``x0 [D]``: the prior mean, or the box's centre in genes whose box leaves it out."""
+        dim = self.space.dim
+        low, high = (np.broadcast_to(np.asarray(b, dtype=np.float64), dim) for b in self.box)
         mean = self.space.prior.mean
-        return np.full(self.space.dim, mean if low <= mean <= high else (low + high) / 2)
+        return np.where((low <= mean) & (mean <= high), mean, (low + high) / 2)
 
     def default_options(self, given: Iterable[str] = ()) -> dict[str, Any]:
         """As the adapter's, with the ``sigma`` this class passes instead of pymoo's 0.1."""
@@ -156,7 +159,7 @@ class PymooCMAES(PymooAlgorithm):
         if not is_number(fraction):
             return None  # cma evaluates strings such as '1/3' itself
         normalised = self.options.get("normalize", True)
-        width = 1.0 if normalised else self.box[1] - self.box[0]
+        width = 1.0 if normalised else float(np.min(self.box[1] - self.box[0]))
         return float(fraction) * width
 
     def constructor_options(self) -> dict[str, Any]:

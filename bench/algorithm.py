@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.problem import SearchSpace, check_batch_shape, exception_line
+from bench.problem import SearchSpace, bounds_text, check_batch_shape, exception_line
 
 
 class OrderError(RuntimeError):
@@ -169,7 +169,9 @@ class Algorithm(abc.ABC):
         self._check_finite(genomes, "")
         if self.space.bounds is not None:
             genomes = np.clip(genomes, *self.space.bounds)  # a copy: the algorithm keeps its own
-            self._check_finite(genomes, f" after clipping into the bounds {self.space.bounds}")
+            self._check_finite(
+                genomes, f" after clipping into the bounds {bounds_text(self.space.bounds)}"
+            )
         self._pending = genomes
         return genomes
 

@@ -100,28 +100,43 @@ def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
-def checked_bounds(bounds: object, owner: str) -> tuple[float, float] | None:
-    """``bounds`` as ``(low, high)`` floats, or ``ValueError`` unless they make one box.
+Bounds = tuple[float, float] | tuple[np.ndarray, np.ndarray]
+"""``(low, high)``: two floats (one box for every gene) or two read-only ``[D]`` arrays."""
+
+
+def checked_bounds(
+    bounds: object, owner: str, shape: tuple[int, ...] | None = None
+) -> Bounds | None:
+    """``bounds`` as ``(low, high)``: floats, or per-gene ``[D]`` arrays; else ``ValueError``.
 
     Args:
-        bounds: ``None`` or a pair of finite real numbers with ``low < high``, the
-            same box for every gene (a tuple, a list or an array of two numbers).
+        bounds: ``None``, or a pair ``(low, high)`` (a tuple, a list or an array of
+            two): two finite real numbers with ``low < high``, the same box for every
+            gene; or per gene, where either side is an array of the genome's shape
+            (or flat, ``[D]``) and the other one too or a number, ``low < high`` in
+            every gene.
         owner: Who declared them, for the message (``"MyProblem"``).
+        shape: The genome's shape, which per-gene bounds must have (``None``: only
+            numbers are accepted).
 
     Returns:
-        ``None`` or ``(low, high)`` as Python floats.
+        ``None``; ``(low, high)`` as Python floats; or, per gene, two read-only
+        float64 arrays ``[D]`` (C order of ``shape``).
 
     Raises:
-        ValueError: Anything else (per-gene arrays, three numbers, NaN, ``low >= high``).
+        ValueError: Anything else (three numbers, arrays of another shape, NaN or
+            infinite values, ``low >= high``); the message says what to write.
 
     """
     if bounds is None:
         return None
     pair = bounds if isinstance(bounds, tuple | list | np.ndarray) else None
+    if pair is not None and len(pair) == 2 and any(_is_array(v) for v in pair):
+        return _per_gene_bounds(pair, owner, shape)
     if pair is None or len(pair) != 2 or not all(_is_real(v) for v in pair):
         raise ValueError(
-            f"{owner}.bounds must be None or (low, high), two finite numbers with low < high "
-            "that make one box for every gene (per-gene bounds are not supported); "
+            f"{owner}.bounds must be None or (low, high): two finite numbers with low < high "
+            "(one box for every gene), or arrays of the genome's shape for bounds per gene; "
             f"got {_shown(bounds)}; write e.g. bounds = (-1.0, 1.0)"
         )
     low, high = float(pair[0]), float(pair[1])
@@ -136,6 +151,69 @@ def checked_bounds(bounds: object, owner: str) -> tuple[float, float] | None:
             f"{owner}.bounds {(low, high)}: low must be less than high; write e.g. bounds = {fix}"
         )
     return low, high
+
+
+def _is_array(value: object) -> bool:
+    """An array or a list/tuple of values (a side of per-gene bounds), not one number."""
+    return isinstance(value, np.ndarray | list | tuple) and np.ndim(value) > 0
+
+
+def _per_gene_bounds(
+    pair: Sequence[object], owner: str, shape: tuple[int, ...] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides of per-gene bounds as read-only ``[D]`` float64 arrays (``checked_bounds``)."""
+    if shape is None:
+        raise ValueError(f"{owner}.bounds per gene need the genome's shape to be checked against")
+    dim = math.prod(shape)
+    sides = []
+    for name, side in zip(("low", "high"), pair, strict=True):
+        if _is_real(side):
+            sides.append(np.full(dim, float(side)))
+            continue
+        try:
+            array = np.asarray(side, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{owner}.bounds {name} must be a number or an array of numbers, got {_shown(side)}"
+            ) from None
+        if array.shape not in (tuple(shape), (dim,)):
+            flat = f" (or [{dim}])" if len(shape) > 1 else ""
+            raise ValueError(
+                f"{owner}.bounds {name} has shape {list(array.shape)}; per-gene bounds take "
+                f"the genome's shape {list(shape)}{flat}, or one number"
+            )
+        sides.append(array.reshape(dim).copy())
+    low, high = sides
+    bad = np.flatnonzero(~(np.isfinite(low) & np.isfinite(high)))
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(
+            f"{owner}.bounds of gene {i}: ({low[i]}, {high[i]}); low and high must be finite "
+            f"in every gene ({len(bad)} gene(s) are not)"
+        )
+    bad = np.flatnonzero(~(low < high))
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(
+            f"{owner}.bounds of gene {i}: ({low[i]}, {high[i]}); low must be less than high "
+            f"in every gene ({len(bad)} gene(s) are not)"
+        )
+    for side in sides:
+        side.flags.writeable = False
+    return low, high
+
+
+def bounds_text(bounds: Bounds | None) -> str:
+    """Bounds for a message: ``(0.6, 1.0)``, or per gene ``low -2 to 0.6, high ... (8 genes)``."""
+    if bounds is None:
+        return "none"
+    low, high = bounds
+    if isinstance(low, float):
+        return f"({low}, {high})"
+    return (
+        f"per gene: low {low.min():.4g} to {low.max():.4g}, high {high.min():.4g} to "
+        f"{high.max():.4g} ({len(low)} genes)"
+    )
 
 
 def checked_genome_shape(shape: object, owner: str) -> tuple[int, ...]:
@@ -252,7 +330,7 @@ class MeasureSpace:
         return np.clip(measures, low, high)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # per-gene bounds are arrays: compared by identity
 class SearchSpace:
     """What an algorithm may know about a problem: sizes, prior, bounds and measures.
 
@@ -264,7 +342,8 @@ class SearchSpace:
         genome_shape: Shape of one genome before flattening.
         prior: Distribution of initial genomes.
         bounds: ``None``, or ``(low, high)``: two finite floats, ``low < high``, one
-            box for every gene (checked, and made floats, on construction).
+            box for every gene, or two ``[D]`` arrays, one box per gene (checked, and
+            made floats or read-only arrays, on construction; ``checked_bounds``).
         measure_space: Behaviour descriptors, or ``None``.
 
     """
@@ -272,12 +351,13 @@ class SearchSpace:
     dim: int
     genome_shape: tuple[int, ...]
     prior: GaussianPrior
-    bounds: tuple[float, float] | None = None
+    bounds: Bounds | None = None
     measure_space: MeasureSpace | None = None
 
     def __post_init__(self) -> None:
-        """Refuse bounds that make no box (``checked_bounds``); keep them as floats."""
-        object.__setattr__(self, "bounds", checked_bounds(self.bounds, type(self).__name__))
+        """Refuse bounds that make no box (``checked_bounds``); keep them as floats or arrays."""
+        bounds = checked_bounds(self.bounds, type(self).__name__, self.genome_shape)
+        object.__setattr__(self, "bounds", bounds)
 
 
 class Problem(abc.ABC):
@@ -290,9 +370,10 @@ class Problem(abc.ABC):
             face latent or ``(50, 100)`` for a set of 50 DCGAN latents.
         sense: ``"min"`` or ``"max"``.
         prior: Distribution that initial genomes are drawn from.
-        bounds: ``None`` (unbounded, the GAN case) or ``(low, high)``, two finite
-            numbers with ``low < high`` that bound every gene alike (one box; per-gene
-            bounds are not supported). Algorithms' genomes are clipped into it.
+        bounds: ``None`` (unbounded, the GAN case) or ``(low, high)``: two finite
+            numbers with ``low < high`` that bound every gene alike, or per gene, arrays
+            of the genome's shape (either side may stay one number). Algorithms'
+            genomes are clipped into them.
         measure_space: Behaviour descriptors, or ``None``.
         worst_fitness: Finite fitness that replaces NaN or infinite values: the
             worst a solution can score (e.g. 2.0 for a distance between unit
@@ -315,7 +396,7 @@ class Problem(abc.ABC):
     genome_shape: tuple[int, ...]
     sense: Sense = "min"
     prior: GaussianPrior = GaussianPrior()
-    bounds: tuple[float, float] | None = None
+    bounds: tuple[float, float] | tuple[np.ndarray, np.ndarray] | None = None
     measure_space: MeasureSpace | None = None
     worst_fitness: float | None = None
     default_budget: int = 10_000
@@ -347,7 +428,7 @@ class Problem(abc.ABC):
             dim=math.prod(shape),
             genome_shape=shape,
             prior=self.prior,
-            bounds=checked_bounds(self.bounds, name),
+            bounds=checked_bounds(self.bounds, name, shape),
             measure_space=self.measure_space,
         )
 

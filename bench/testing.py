@@ -28,7 +28,7 @@ from bench.algorithm import Algorithm, OrderError, checked_batch_size
 from bench.evaluator import BudgetEvaluator, as_batch
 from bench.generator import Generator
 from bench.images import check_images
-from bench.problem import MeasureSpace, Problem, check_batch_shape, exception_line
+from bench.problem import MeasureSpace, Problem, bounds_text, check_batch_shape, exception_line
 from bench.runner import search
 
 
@@ -60,13 +60,25 @@ class ProbeBox(ProbeSphere):
 
     It counts the genomes it was given outside the box or with a NaN gene
     (``outside``): NaN compares false with both ends, yet is in no box.
+
+    Args:
+        dim: Genes per genome.
+        per_gene: A box of its own for every gene instead: lows from -3 to 0.6,
+            widths from 0.2 to 3 prior stds, and gene 0 in ``[5, 6]``, outside
+            the prior's likely values altogether.
+
     """
 
     bounds = (0.6, 1.0)
 
-    def __init__(self, dim: int = 8):
+    def __init__(self, dim: int = 8, per_gene: bool = False):
         super().__init__(dim)
         self.outside = 0
+        if per_gene:
+            low = np.linspace(-3.0, 0.6, dim)
+            high = low + np.linspace(0.2, 3.0, dim)
+            low[0], high[0] = 5.0, 6.0
+            self.bounds = (low, high)
 
     def evaluate(self, genomes: np.ndarray) -> np.ndarray:
         """As ``ProbeSphere``, counting rows with a gene outside ``bounds`` (or NaN)."""
@@ -235,13 +247,14 @@ def check_algorithm(
     assert ev.used == budget and ev.nonfinite > 0, "NaN fitness must be counted, run completed"
     assert np.isfinite(ev.best_fitness), "NaN must never become the best fitness"
 
-    box = ProbeBox(problem.dim)
-    with _requires(f"a run on a problem with bounds {box.bounds} must complete"):
-        ev = run_once(algo_cls, box, budget, 3, params)
-    assert ev.used == budget and box.outside == 0, (
-        f"{box.outside} genomes outside the problem's bounds {box.bounds} (or not finite) "
-        "were evaluated"
-    )
+    for box in (ProbeBox(problem.dim), ProbeBox(problem.dim, per_gene=True)):
+        shown = bounds_text(box.search_space.bounds)
+        with _requires(f"a run on a problem with bounds {shown} must complete"):
+            ev = run_once(algo_cls, box, budget, 3, params)
+        assert ev.used == budget and box.outside == 0, (
+            f"{box.outside} genomes outside the problem's bounds {shown} (or not finite) "
+            "were evaluated"
+        )
 
     measured = ProbeMeasures(problem.dim, nan_every=3)
     with _requires("a NaN measure next to a finite fitness must not end the run"):

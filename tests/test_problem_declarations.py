@@ -27,7 +27,6 @@ class Boxed(ProbeSphere):
 BAD_BOUNDS = {
     "reversed": ((2.0, 1.0), "low must be less than high"),
     "empty box": ((1.0, 1.0), "low must be less than high"),
-    "per-gene arrays": ((np.full(4, 1.0), np.full(4, 2.0)), "one box for every gene"),
     "three numbers": ((1.0, 2.0, 3.0), r"\(low, high\)"),
     "[D, 2] array": (np.tile([1.0, 2.0], (4, 1)), "an array of shape \\[4, 2\\]"),
     "nan": ((float("nan"), 2.0), "finite"),
@@ -50,6 +49,56 @@ def test_wrong_bounds_are_refused_where_the_search_space_is_made(kind):
 def test_two_real_numbers_make_one_box_of_floats(bounds):
     space = Boxed(bounds).search_space
     assert space.bounds == (1.0, 2.0) and all(type(b) is float for b in space.bounds)
+
+
+BAD_PER_GENE = {
+    "another shape": ((np.full(3, 1.0), 2.0), r"low has shape \[3\]; per-gene bounds take the "
+                      r"genome's shape \[4\], or one number"),
+    "low above high in one gene": ((np.array([1.0, 1.0, 3.0, 1.0]), 2.0),
+                                   r"of gene 2: \(3.0, 2.0\); low must be less than high in "
+                                   r"every gene \(1 gene\(s\) are not\)"),
+    "nan in one gene": ((0.0, [1.0, float("nan"), 1.0, 1.0]), "of gene 1: .* must be finite"),
+    "words": ((["a", "b", "c", "d"], 1.0), "low must be a number or an array of numbers"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_PER_GENE)
+def test_wrong_per_gene_bounds_say_which_gene_or_shape(kind):
+    bounds, why = BAD_PER_GENE[kind]
+    with pytest.raises(ValueError, match=rf"^Boxed.bounds .*{why}") as e:
+        Boxed(bounds).search_space  # noqa: B018 - the property checks
+    assert "\n" not in str(e.value)
+
+
+def test_per_gene_bounds_become_flat_read_only_arrays():
+    low = np.array([[0.0, 1.0, 2.0], [-1.0, -2.0, -3.0]])
+    sets = Boxed((low, 5.0))
+    sets.genome_shape = (2, 3)  # a set of 2 latents of 3 genes
+    space = sets.search_space
+    space_low, space_high = space.bounds
+    assert space_low.shape == space_high.shape == (6,)
+    assert np.array_equal(space_low, low.ravel()) and np.all(space_high == 5.0)
+    assert not space_low.flags.writeable and not space_high.flags.writeable
+    low[0, 0] = 9.0  # the problem's own array may change later; the space keeps its copy
+    assert space_low[0] == 0.0
+
+
+def test_every_algorithm_family_stays_in_boxes_per_gene():
+    """The GAs and MAP-Elites through ask()'s clipping, pymoo's algorithms through their box."""
+    from bench.testing import ProbeBox
+
+    class PerGeneBox(ProbeBox):
+        def __init__(self, dim: int = 6):
+            super().__init__(dim, per_gene=True)
+
+    for algo in ("random", "ga", "ga-set", "pymoo:de", "pymoo:cmaes", "pymoo:nelder-mead"):
+        box = PerGeneBox()
+        with registered(problems={"per-gene-box": PerGeneBox}):
+            result = execute(RunSpec("per-gene-box", algo, budget=400, seed=1), problem=box)
+        assert result.record["status"] == "finished", (algo, result.record.get("error"))
+        assert box.outside == 0, f"{algo}: {box.outside} genomes outside their genes' boxes"
+        low, high = box.bounds
+        assert np.all((result.best_genome >= low) & (result.best_genome <= high)), algo
 
 
 def test_a_search_space_made_by_hand_checks_its_bounds_too():
@@ -94,7 +143,7 @@ def test_ask_checks_the_genomes_after_clipping_them_into_the_bounds():
 def test_a_run_on_wrong_bounds_is_a_usage_error_that_names_the_problem(algo):
     class ArrayBounds(Boxed):
         def __init__(self, dim: int = 4):
-            super().__init__((np.full(dim, 1.0), np.full(dim, 2.0)), dim)
+            super().__init__((np.full(dim, 3.0), np.full(dim, 2.0)), dim)  # low above high
 
     with registered(problems={"array-bounds": ArrayBounds}):
         with pytest.raises(SpecError, match=r"^problem 'array-bounds': ArrayBounds.bounds"):
