@@ -88,12 +88,18 @@ def test_a_campaign_sample_repeats_and_is_kept_with_a_table(tmp_path, capsys):
 
 
 def test_the_published_board_repeats_its_analytic_runs(capsys):
-    """Every sphere and rastrigin run of random sampling and the GA on the published board."""
+    """Every sphere and rastrigin run of 3 algorithms on the published board (rastrigin: a box).
+
+    None of them decomposes a matrix, so they repeat on any CPU; CMA-ES's runs may not
+    where OpenBLAS picks other kernels than the board's host did (see README).
+    """
     assert BOARD.is_dir(), "the published leaderboard is part of the repository"
-    args = ["verify", str(BOARD), "--problem", "sphere", "rastrigin", "--algo", "random", "ga"]
-    assert main([*args, "--no-progress"]) == 0
+    algos = ["random", "ga", "pymoo:de"]
+    args = ["verify", str(BOARD), "--problem", "sphere", "rastrigin", "--algo", *algos]
+    code = main([*args, "--no-progress"])
     out = capsys.readouterr().out
-    assert "verified   20 of 20 repeat" in out
+    assert code == 0, out
+    assert "verified   30 of 30 repeat" in out
 
 
 def test_a_run_whose_algorithm_is_not_here_fails_without_stopping_the_rest(tmp_path, capsys):
