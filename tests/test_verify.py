@@ -88,7 +88,7 @@ def test_a_campaign_sample_repeats_and_is_kept_with_a_table(tmp_path, capsys):
 
 
 def test_the_published_board_repeats_its_analytic_runs(capsys):
-    """Every sphere and rastrigin run of 3 algorithms on the published board (rastrigin: a box).
+    """Every sphere and rastrigin run of random sampling, the GA and DE on the published board.
 
     None of them decomposes a matrix, so they repeat on any CPU; CMA-ES's runs may not
     where OpenBLAS picks other kernels than the board's host did (see README).
