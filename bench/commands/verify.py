@@ -1,4 +1,9 @@
-"""``bench verify``: run recorded runs again and say whether they repeat, and if not, why."""
+"""``bench verify``: run recorded runs again and say whether they repeat, and if not, why.
+
+``bench.verify`` reads leaderboard folders, so it loads the statistics libraries: it is
+imported when the command runs, and ``bench`` starts without them (a GPU machine lent
+for training has none).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -26,18 +32,9 @@ from bench.commands.common import (
 from bench.results import save_run_numbered
 from bench.runner import RunResult, execute
 from bench.spec import RunSpec, SpecError, build_problem, placed
-from bench.verify import (
-    CLOSE,
-    DIFFERS,
-    FAILED,
-    IDENTICAL,
-    RecordedRun,
-    Verdict,
-    blas_hint,
-    compare,
-    recorded_runs,
-    select,
-)
+
+if TYPE_CHECKING:
+    from bench.verify import RecordedRun, Verdict
 
 VERDICT_FILE = "verify.csv"
 
@@ -57,6 +54,8 @@ def _fitness(value: float) -> str:
 
 def _verdict_line(verdict: Verdict) -> str:
     """One line per run: its id, what it is, and how the re-run compares."""
+    from bench.verify import CLOSE, FAILED, IDENTICAL
+
     spec = verdict.run.spec
     head = f"{spec.run_id}  {spec.problem} × {spec.algo}, seed {spec.seed}: "
     if verdict.status == FAILED:
@@ -149,6 +148,17 @@ def _print_differences(verdicts: list[Verdict]) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Re-run recorded runs and compare; exit status 1 where any does not repeat."""
+    from bench.verify import (
+        CLOSE,
+        DIFFERS,
+        FAILED,
+        IDENTICAL,
+        blas_hint,
+        compare,
+        recorded_runs,
+        select,
+    )
+
     path = Path(args.path)
     if not path.exists():
         raise SpecError(f"{path} does not exist")
