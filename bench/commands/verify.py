@@ -52,12 +52,14 @@ def _fitness(value: float) -> str:
     return "none" if math.isnan(value) else f"{value:.6g}"
 
 
-def _verdict_line(verdict: Verdict) -> str:
-    """One line per run: its id, what it is, and how the re-run compares."""
+def _verdict_line(verdict: Verdict, done: int, total: int) -> str:
+    """One line per run: how many are done, its id, what it is, and how the re-run compares."""
     from bench.verify import CLOSE, FAILED, IDENTICAL
 
     spec = verdict.run.spec
-    head = f"{spec.run_id}  {spec.problem} × {spec.algo}, seed {spec.seed}: "
+    width = len(str(total))
+    what = f"{spec.problem} × {spec.algo}, seed {spec.seed}"
+    head = f"[{done:>{width}}/{total}] {spec.run_id}  {what}: "
     if verdict.status == FAILED:
         return f"FAILED     {head}{verdict.message}"
     recorded = _fitness(verdict.run.best_fitness)
@@ -188,7 +190,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     _save(result, out)
                 verdict = compare(run, result.record, result.curve, args.rtol)
                 verdicts.append(verdict)
-                print(_verdict_line(verdict), flush=True)
+                print(_verdict_line(verdict, len(verdicts), len(chosen)), flush=True)
         except _cluster_lost() as exc:
             # closing the client cancels its reconnect loop, which Dask logs as a traceback
             logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
