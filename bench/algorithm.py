@@ -166,25 +166,27 @@ class Algorithm(abc.ABC):
             raise ValueError(
                 f"{name}.ask() returned {len(genomes)} genomes; declared batch_size is {batch}"
             )
-        self._check_finite(genomes, "")
+        self._check_finite(genomes)
         if self.space.bounds is not None:
             genomes = np.clip(genomes, *self.space.bounds)  # a copy: the algorithm keeps its own
-            self._check_finite(
-                genomes, f" after clipping into the bounds {bounds_text(self.space.bounds)}"
-            )
+            self._check_finite(genomes, clipped=True)
         self._pending = genomes
         return genomes
 
-    def _check_finite(self, genomes: np.ndarray, where: str) -> None:
+    def _check_finite(self, genomes: np.ndarray, clipped: bool = False) -> None:
         """``ValueError`` unless every gene of ``genomes [n, D]`` is finite.
 
         Args:
             genomes: The batch.
-            where: When it was looked at, for the message (``""``: as ``_ask`` gave it).
+            clipped: Looked at after clipping into the bounds, not as ``_ask`` gave it
+                (the message, made only on failure, says so).
 
         """
         bad = int((~np.isfinite(genomes).all(axis=1)).sum())
         if bad:
+            where = ""
+            if clipped:
+                where = f" after clipping into the bounds {bounds_text(self.space.bounds)}"
             raise ValueError(
                 f"{type(self).__name__}.ask() returned {bad} of {len(genomes)} genomes with "
                 f"NaN or infinite genes{where}; an algorithm must propose finite genomes"

@@ -126,10 +126,8 @@ def fingerprint(prov: dict[str, Any]) -> dict[str, str]:
         compare), ``package NAME`` and ``weights FILE`` (12 digits of its sha256).
 
     """
-    out: dict[str, str] = {}
-    commit = prov.get("commit")
-    dirty = " with uncommitted changes" if prov.get("dirty") else ""
-    out["commit"] = f"{str(commit)[:12]}{dirty}" if commit else "none (not a git checkout)"
+    commit = _commit_text(prov.get("commit"), prov.get("dirty"))
+    out = {"commit": commit or "none (not a git checkout)"}
     out.update(machine_parts(machine_line({"provenance": prov})))
     for lib in prov.get("blas") or []:
         if lib.get("internal_api") == "openblas":
@@ -139,6 +137,13 @@ def fingerprint(prov: dict[str, Any]) -> dict[str, str]:
     for name, digest in sorted((prov.get("weights") or {}).items()):
         out[f"weights {name}"] = str(digest)[:12]
     return out
+
+
+def _commit_text(commit: object, dirty: object) -> str | None:
+    """``1a2b3c4d5e6f``, ``... with uncommitted changes``; ``None`` for no commit."""
+    if not isinstance(commit, str) or not commit:
+        return None
+    return f"{commit[:12]}{' with uncommitted changes' if dirty is True else ''}"
 
 
 def machine_parts(line: str) -> dict[str, str]:
@@ -296,10 +301,8 @@ def _board_runs(path: Path) -> tuple[list[RecordedRun], list[str]]:
         if spec.run_id != row.run_id:
             left_out.append(f"{row.run_id}: the table's spec has id {spec.run_id}")
             continue
-        dirty = " with uncommitted changes" if getattr(row, "dirty", False) is True else ""
-        commit = getattr(row, "commit", None)
-        commit_text = f"{commit[:12]}{dirty}" if isinstance(commit, str) and commit else None
-        fp = {"commit": commit_text, **board} if commit_text else dict(board)
+        commit = _commit_text(getattr(row, "commit", None), getattr(row, "dirty", False))
+        fp = {"commit": commit, **board} if commit else dict(board)
         runs.append(
             RecordedRun(
                 spec, _number(row.best_fitness), int(row.evaluations),
