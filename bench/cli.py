@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-from bench.commands import archive, face, generators, search, verify
+from bench.commands import archive, export, face, generators, search, verify
 from bench.commands.common import EXIT_USAGE, USAGE_ERRORS, check_device
 
 
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the suite's version (and a checkout's commit) and exit",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (search, generators, face, archive, verify):
+    for module in (search, generators, face, archive, verify, export):
         module.add_parsers(sub)
     return parser
 

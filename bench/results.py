@@ -3,7 +3,9 @@
 A run folder holds ``record.json`` (spec, status, figures, provenance),
 ``curve.parquet`` (the anytime curve), ``best_genome.npy``, where the problem
 renders ``best.png``, and where it has measures ``archive.npz`` (snapshots of the
-passive archive, ``bench.archive.PassiveArchive.snapshot_arrays``). The folder is
+passive archive, ``bench.archive.PassiveArchive.snapshot_arrays``) and
+``improvements.parquet`` (each evaluation that beat all before it: ``evaluation``,
+``fitness``; runs recorded before 2 December 2026 lack it). The folder is
 assembled under a hidden temporary name and renamed into place in one step, so a
 killed process leaves either a complete run folder or nothing (a stale ``.tmp-*``
 folder, removed by the next campaign).
@@ -18,6 +20,7 @@ import os
 import re
 import shutil
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ CURVE = "curve.parquet"
 BEST_GENOME = "best_genome.npy"
 BEST_IMAGES = "best.png"
 ARCHIVE = "archive.npz"
+IMPROVEMENTS = "improvements.parquet"
 _NUMBERED = re.compile(r"^(\d{5,})-")
 _ORPHAN = re.compile(r"(\d+)-[A-Za-z0-9_]+")  # PID-suffix of a temporary folder's name
 UNREADABLE = "UnreadableRecord"  # error type of a run whose record cannot be used
@@ -43,9 +47,12 @@ def _write_contents(
     best_genome: np.ndarray | None,
     images: Any,
     archive: dict[str, np.ndarray] | None = None,
+    improvements: pd.DataFrame | None = None,
 ) -> None:
     if archive is not None:
         np.savez_compressed(folder / ARCHIVE, **archive)
+    if improvements is not None:
+        improvements.to_parquet(folder / IMPROVEMENTS, index=False)
     if curve is not None:
         curve.to_parquet(folder / CURVE, index=False)
     if best_genome is not None:
@@ -90,6 +97,7 @@ def save_run(
     images: list[np.ndarray] | None = None,
     replace: bool = False,
     archive: dict[str, np.ndarray] | None = None,
+    improvements: pd.DataFrame | None = None,
 ) -> Path:
     """Write a run folder at ``final`` atomically.
 
@@ -103,6 +111,7 @@ def save_run(
             the record written (not to ``record`` itself).
         replace: Replace an existing folder (a re-run of a failed run).
         archive: Snapshots of the passive archive (arrays saved in ``archive.npz``).
+        improvements: The evaluations that beat all before them (``improvement_table``).
 
     Returns:
         ``final``.
@@ -118,7 +127,7 @@ def save_run(
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        _write_contents(tmp, record, curve, best_genome, images, archive)
+        _write_contents(tmp, record, curve, best_genome, images, archive, improvements)
         if final.exists():
             if not replace:
                 raise FileExistsError(f"{final} already exists")
@@ -261,6 +270,17 @@ def read_record(folder: Path) -> dict[str, Any]:
         return unreadable_record(folder, exc)
 
 
+def readable_records(
+    folders: list[Path], left_out: list[str]
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """``(folder, record)`` of each folder whose record can be read; why not into ``left_out``."""
+    for folder in folders:
+        try:
+            yield folder, load_record(folder)
+        except RecordError as exc:
+            left_out.append(str(exc))
+
+
 def unreadable_record(folder: Path, error: RecordError | str) -> dict[str, Any]:
     """The failed run's record that stands in for the unusable record of ``folder``.
 
@@ -284,6 +304,26 @@ def unreadable_record(folder: Path, error: RecordError | str) -> dict[str, Any]:
 def read_curve(folder: Path) -> pd.DataFrame:
     """The anytime curve of a run folder."""
     return pd.read_parquet(Path(folder) / CURVE)
+
+
+def improvement_table(improvements: list[tuple[int, float]]) -> pd.DataFrame:
+    """``[(evaluation, fitness), ...]`` as the table ``improvements.parquet`` holds.
+
+    Args:
+        improvements: 1-based evaluation numbers, increasing, with their fitness.
+
+    Returns:
+        Columns ``evaluation`` (int64) and ``fitness`` (float64), one row each.
+
+    """
+    table = pd.DataFrame(improvements, columns=["evaluation", "fitness"])
+    return table.astype({"evaluation": "int64", "fitness": "float64"})
+
+
+def read_improvements(folder: Path) -> pd.DataFrame | None:
+    """A run folder's improvements (``improvement_table``), or ``None`` if it has none."""
+    path = Path(folder) / IMPROVEMENTS
+    return pd.read_parquet(path) if path.is_file() else None
 
 
 def read_archive(folder: Path) -> dict[str, np.ndarray] | None:

@@ -38,7 +38,7 @@ from bench.provenance import (
     utc_now,
 )
 from bench.registry import RegistryError, registry
-from bench.results import save_run
+from bench.results import improvement_table, save_run
 from bench.spec import (
     RunSpec,
     SpecError,
@@ -62,6 +62,8 @@ class RunResult:
         best_genome: Flat best genome ``[D]``, or ``None`` if nothing was evaluated.
         images: Rendered images of the best solution, or ``None``.
         archive: Snapshots of the passive archive, or ``None`` (problems without measures).
+        improvements: The evaluations that beat all before them (``evaluation``,
+            ``fitness``; ``bench.evaluator``), or ``None`` if nothing was evaluated.
 
     """
 
@@ -70,11 +72,13 @@ class RunResult:
     best_genome: np.ndarray | None
     images: list[np.ndarray] | None
     archive: dict[str, np.ndarray] | None = None
+    improvements: pd.DataFrame | None = None
 
     def save(self, folder: Path, replace: bool = False) -> Path:
         """Write the run folder atomically (see ``bench.results.save_run``)."""
         return save_run(
-            folder, self.record, self.curve, self.best_genome, self.images, replace, self.archive
+            folder, self.record, self.curve, self.best_genome, self.images, replace,
+            self.archive, self.improvements,
         )
 
 
@@ -397,4 +401,5 @@ def _execute(
         record["archive"] = evaluator.archive.describe()
     curve = pd.DataFrame(evaluator.curve) if evaluator.curve else None
     archive = evaluator.archive.snapshot_arrays() if evaluator.archive is not None else None
-    return RunResult(record, curve, evaluator.best_genome, images, archive)
+    improvements = improvement_table(evaluator.improvements) if evaluator.improvements else None
+    return RunResult(record, curve, evaluator.best_genome, images, archive, improvements)

@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.campaign import CAMPAIGN_FILE, RUNS
 from bench.leaderboard.provenance import machine_line
-from bench.leaderboard.runs import run_folders
-from bench.results import CURVE, RECORD, RecordError, load_record, read_curve
+from bench.leaderboard.runs import recorded_folders
+from bench.results import CURVE, RECORD, read_curve, readable_records
 from bench.spec import RunSpec, SpecError
 
 BOARD_RUNS = Path("tables") / "runs.parquet"
@@ -211,26 +210,16 @@ def recorded_runs(path: Path) -> tuple[list[RecordedRun], list[str]]:
 
     """
     path = Path(path)
-    if (path / RECORD).is_file():
-        folders = [path]
-    elif (path / BOARD_RUNS).is_file():
+    if not (path / RECORD).is_file() and (path / BOARD_RUNS).is_file():
         return _board_runs(path)
-    elif (path / CAMPAIGN_FILE).is_file():
-        folders = run_folders(path / RUNS)
-    else:
-        folders = run_folders(path)
-        if not folders:
-            raise SpecError(
-                f"{path} holds no recorded run: give a run folder (with {RECORD}), a folder of "
-                f"run folders, a campaign folder or a leaderboard folder (with {BOARD_RUNS})"
-            )
+    folders = recorded_folders(path)
+    if folders is None:
+        raise SpecError(
+            f"{path} holds no recorded run: give a run folder (with {RECORD}), a folder of "
+            f"run folders, a campaign folder or a leaderboard folder (with {BOARD_RUNS})"
+        )
     runs, left_out = [], []
-    for folder in folders:
-        try:
-            record = load_record(folder)
-        except RecordError as exc:
-            left_out.append(str(exc))
-            continue
+    for folder, record in readable_records(folders, left_out):
         if record.get("status") != "finished":
             left_out.append(f"{folder.name}: {record.get('status', 'no status')}, not finished")
             continue

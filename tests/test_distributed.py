@@ -30,7 +30,7 @@ from bench.cli import main
 from bench.distributed import ProblemCache, on_cluster, placed, run_on_worker, worker_problems
 from bench.problem import Problem
 from bench.provenance import sha256_file
-from bench.results import RECORD
+from bench.results import RECORD, read_improvements
 from bench.runner import RunResult, execute
 from bench.spec import RunSpec
 
@@ -108,6 +108,9 @@ def test_a_worker_killed_mid_run_costs_only_that_run(client, tmp_path):
     single = run_campaign(PLAN, tmp_path / "single", progress=False)
     assert single.ran == 8
     assert _best(tmp_path / "c").equals(_best(tmp_path / "single"))
+    for run in runs:  # improvements, evaluation by evaluation, travel back from the workers
+        alone = read_improvements(tmp_path / "single" / "runs" / run.name)
+        assert read_improvements(run).equals(alone), run.name
     # a second invocation runs nothing
     again = run_campaign(PLAN, tmp_path / "c", progress=False, run_many=on_cluster(client))
     assert (again.ran, again.skipped_finished) == (0, 8)

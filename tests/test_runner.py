@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from bench.evaluator import BudgetEvaluator, BudgetExceeded
 from bench.problem import Problem
 from bench.registry import registry
-from bench.results import BEST_GENOME, CURVE, RECORD, read_curve
+from bench.results import BEST_GENOME, CURVE, IMPROVEMENTS, RECORD, read_curve
 from bench.runner import execute, search
 from bench.spec import RunSpec, SpecError
 from bench.testing import ProbeSphere
@@ -180,7 +180,7 @@ def test_record_carries_provenance_and_files(tmp_path):
 
     assert Sphere().evaluate(genome[None])[0] == record["best_fitness"]
     assert not list(tmp_path.glob(".tmp-*"))
-    assert {p.name for p in folder.iterdir()} == {RECORD, CURVE, BEST_GENOME}
+    assert {p.name for p in folder.iterdir()} == {RECORD, CURVE, BEST_GENOME, IMPROVEMENTS}
 
 
 def test_a_run_gives_the_same_numbers_on_any_number_of_blas_threads():

@@ -126,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             best_genome=result.best_genome,
             images=result.images,
             archive=result.archive,
+            improvements=result.improvements,
         )
     _print_record(result.record, folder)
     return 0 if result.record["status"] == "finished" else 1

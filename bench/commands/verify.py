@@ -133,6 +133,7 @@ def _save(result: RunResult, out: Path) -> None:
         best_genome=result.best_genome,
         images=result.images,
         archive=result.archive,
+        improvements=result.improvements,
     )
 
 

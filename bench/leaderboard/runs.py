@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.campaign import CAMPAIGN_FILE, load_campaign
+from bench.campaign import CAMPAIGN_FILE, RUNS, load_campaign
 from bench.leaderboard.columns import EXTRA_COLUMNS, columns_for
 from bench.prior_distance import genome_vs_prior
 from bench.provenance import outside_the_suite
@@ -112,6 +112,25 @@ def run_folders(folder: Path) -> list[Path]:
         p for p in folder.iterdir()
         if p.is_dir() and not p.name.startswith(".") and (p / RECORD).is_file()
     )
+
+
+def recorded_folders(path: Path) -> list[Path] | None:
+    """The run folders a path names: itself, a campaign's, or those inside it.
+
+    Args:
+        path: A run folder (with ``record.json``), a campaign folder or a folder of
+            run folders (``bench run --out``).
+
+    Returns:
+        The run folders, sorted (one for a run folder); ``None`` where ``path`` holds
+        none of these.
+
+    """
+    path = Path(path)
+    if (path / RECORD).is_file():
+        return [path]
+    folders = run_folders(path / RUNS if (path / CAMPAIGN_FILE).is_file() else path)
+    return folders or None
 
 
 def loose_runs(folder: Path) -> pd.DataFrame:
