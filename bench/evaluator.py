@@ -5,8 +5,8 @@ genomes than the budget has left (``BudgetExceeded``), cleans invalid
 evaluations and counts those, keeps the best solution, and records the anytime
 curve: one row per evaluated batch with the evaluations used so far,
 best-so-far fitness and the time spent evaluating. It also keeps the run's
-**improvements** at the level of single evaluations: the number (1-based) and fitness
-of the first evaluation and of every evaluation strictly better than all before it,
+**improvements** at the level of single evaluations: the number (1-based), fitness and
+validity of the first evaluation and of every evaluation strictly better than all before it,
 in the order the algorithm offered them within a batch (the trace that
 IOHprofiler's ``.dat`` files hold, ``bench.ioh_export``). For a problem with measures
 it computes them for every algorithm and offers every valid evaluation to a
@@ -31,7 +31,7 @@ algorithm alike) is
   is one, so a run without any valid evaluation has no best to report.
 
 An invalid evaluation enters the improvements with its stand-in worst fitness, as the
-algorithm saw it, which can only ever be the first row.
+algorithm saw it, marked invalid; it can only ever be the first row.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class BudgetEvaluator:
     best_fitness: float = float("nan")
     best_genome: np.ndarray | None = None
     curve: list[dict] = field(default_factory=list)
-    improvements: list[tuple[int, float]] = field(default_factory=list)
+    improvements: list[tuple[int, float, bool]] = field(default_factory=list)
     archive: PassiveArchive | None = None
     _record_loss: float = field(default=float("inf"), repr=False)  # best loss so far, any row
 
@@ -227,7 +227,7 @@ class BudgetEvaluator:
                 measures[bad] = np.nan
         self.used += n
         loss = self.problem.loss(fitness)
-        self._log_improvements(fitness, loss)
+        self._log_improvements(fitness, loss, bad)
         batch_best = float("nan")
         if not bad.all():  # the best is a valid evaluation's, never a stand-in worst
             i = int(np.flatnonzero(~bad)[np.argmin(loss[~bad])])
@@ -249,12 +249,13 @@ class BudgetEvaluator:
         self.curve.append(row)
         return Evaluation(fitness, loss, measures, valid=~bad)
 
-    def _log_improvements(self, fitness: np.ndarray, loss: np.ndarray) -> None:
+    def _log_improvements(self, fitness: np.ndarray, loss: np.ndarray, bad: np.ndarray) -> None:
         """Append each evaluation of the batch just counted that beats every earlier one.
 
         Args:
             fitness: ``[n]`` the batch's cleaned fitness.
             loss: ``[n]`` its minimisation loss.
+            bad: ``[n]`` where the evaluation was invalid.
 
         """
         if not len(loss):
@@ -263,5 +264,5 @@ class BudgetEvaluator:
         before = np.minimum.accumulate(np.concatenate(([self._record_loss], loss[:-1])))
         first = self.used - len(loss) + 1  # number of the batch's first evaluation
         for j in np.flatnonzero(loss < before):
-            self.improvements.append((first + int(j), float(fitness[j])))
+            self.improvements.append((first + int(j), float(fitness[j]), not bad[j]))
         self._record_loss = min(self._record_loss, float(loss.min()))

@@ -29,7 +29,9 @@ IOHexperimenter's ``Analyzer`` logger (ioh 0.3 and later)::
 The problem's sense becomes ``maximization``; fitness is the problem's own, never
 negated. Runs recorded before improvements were logged (2 December 2026) have none
 and are left out with the reason; ``bench verify SOURCE --out DIR`` runs them again,
-with the same results, and writes folders that have them.
+with the same results, and writes folders that have them. A leaderboard built since
+then keeps every run's improvements (``tables/improvements.parquet``) and exports as
+its runs would, without their genomes.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ SUITE = "latent-bench"
 MAX_POSITION_GENES = 1000  # best genomes up to this size go into the JSON (``x``)
 HEADER = "evaluations raw_y"
 BOARD_RUNS = Path("tables") / "runs.parquet"  # a leaderboard folder's run table
+BOARD_IMPROVEMENTS = Path("tables") / "improvements.parquet"  # and its runs' improvements
 README = "README.md"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -187,7 +190,9 @@ def traced_runs(
     """The finished runs under ``path`` that have improvements, and what was left out.
 
     Args:
-        path: A run folder, a folder of run folders or a campaign folder.
+        path: A run folder, a folder of run folders, a campaign folder, or a leaderboard
+            folder built since 2 December 2026 (``tables/improvements.parquet``; it keeps
+            no best genomes).
         problems: Only runs of these problems (all where empty).
         algos: Only runs of these algorithms (all where empty).
 
@@ -204,13 +209,15 @@ def traced_runs(
     """
     path = Path(path)
     folders = recorded_folders(path)
-    if folders is None:
-        if (path / BOARD_RUNS).is_file():
+    if folders is None and (path / BOARD_RUNS).is_file():
+        if not (path / BOARD_IMPROVEMENTS).is_file():
             raise SpecError(
-                f"{path} is a leaderboard folder, which keeps each run's figures but not its "
-                f"improvements; run them again with `bench verify {path} --out DIR` (same "
-                "seeds, same results) and export DIR"
+                f"{path} is a leaderboard built before runs kept their improvements (2 December "
+                f"2026); run them again with `bench verify {path} --out DIR` (same seeds, same "
+                "results) and export DIR"
             )
+        return _board_runs(path, problems, algos)
+    if folders is None:
         raise SpecError(
             f"{path} holds no recorded run: give a run folder (with {RECORD}), a folder of "
             "run folders or a campaign folder"
@@ -237,6 +244,42 @@ def traced_runs(
             runs.append(run)
     _check_filter("problem", problems, names["problem"], path)
     _check_filter("algorithm", algos, names["algo"], path)
+    return runs, left_out
+
+
+def _board_runs(
+    path: Path, problems: tuple[str, ...], algos: tuple[str, ...]
+) -> tuple[list[TracedRun], list[str]]:
+    """The runs of a leaderboard folder, from its run table and improvements table."""
+    table = pd.read_parquet(path / BOARD_RUNS)
+    steps = {k: g.drop(columns="run_id") for k, g in pd.read_parquet(path / BOARD_IMPROVEMENTS)
+             .groupby("run_id", sort=False)}  # fmt: skip
+    _check_filter("problem", problems, set(table["problem"].astype(str)), path)
+    _check_filter("algorithm", algos, set(table["algo"].astype(str)), path)
+    runs: list[TracedRun] = []
+    left_out: list[str] = []
+    for row in table.to_dict("records"):
+        if (problems and row["problem"] not in problems) or (algos and row["algo"] not in algos):
+            continue
+        if row["status"] != "finished":
+            left_out.append(f"{row['run_id']}: {row['status']}, not finished")
+            continue
+        if row["run_id"] not in steps or pd.isna(row.get("dim")):
+            left_out.append(f"{row['run_id']}: the board holds no improvements of it")
+            continue
+        instance, commit, dirty = row.get("instance"), row.get("commit"), row.get("dirty")
+        runs.append(TracedRun(
+            run_id=str(row["run_id"]), problem=str(row["problem"]), algo=str(row["algo"]),
+            seed=int(row["seed"]),
+            preset=row["preset"] if isinstance(row.get("preset"), str) and row["preset"] else None,
+            algo_params=json.loads(row["algo_params"] or "{}"),
+            dim=int(row["dim"]),
+            instance=_instance({"instance": None if pd.isna(instance) else int(instance)}),
+            maximize=row["sense"] == "max", evaluations=int(row["evaluations"]),
+            improvements=steps[row["run_id"]].reset_index(drop=True), best_genome=None,
+            commit=_commit({"commit": commit, "dirty": not pd.isna(dirty) and bool(dirty)})
+            if isinstance(commit, str) else None,
+        ))  # fmt: skip
     return runs, left_out
 
 

@@ -5,7 +5,7 @@ A run folder holds ``record.json`` (spec, status, figures, provenance),
 renders ``best.png``, and where it has measures ``archive.npz`` (snapshots of the
 passive archive, ``bench.archive.PassiveArchive.snapshot_arrays``) and
 ``improvements.parquet`` (each evaluation that beat all before it: ``evaluation``,
-``fitness``; runs recorded before 2 December 2026 lack it). The folder is
+``fitness``, ``valid``; runs recorded before 2 December 2026 lack it). The folder is
 assembled under a hidden temporary name and renamed into place in one step, so a
 killed process leaves either a complete run folder or nothing (a stale ``.tmp-*``
 folder, removed by the next campaign).
@@ -306,18 +306,20 @@ def read_curve(folder: Path) -> pd.DataFrame:
     return pd.read_parquet(Path(folder) / CURVE)
 
 
-def improvement_table(improvements: list[tuple[int, float]]) -> pd.DataFrame:
-    """``[(evaluation, fitness), ...]`` as the table ``improvements.parquet`` holds.
+def improvement_table(improvements: list[tuple[int, float, bool]]) -> pd.DataFrame:
+    """``[(evaluation, fitness, valid), ...]`` as the table ``improvements.parquet`` holds.
 
     Args:
-        improvements: 1-based evaluation numbers, increasing, with their fitness.
+        improvements: 1-based evaluation numbers, increasing, with their fitness and
+            whether the evaluation was valid (only the first can be invalid: its fitness
+            is then the problem's stand-in worst).
 
     Returns:
-        Columns ``evaluation`` (int64) and ``fitness`` (float64), one row each.
+        Columns ``evaluation`` (int64), ``fitness`` (float64) and ``valid`` (bool).
 
     """
-    table = pd.DataFrame(improvements, columns=["evaluation", "fitness"])
-    return table.astype({"evaluation": "int64", "fitness": "float64"})
+    table = pd.DataFrame(improvements, columns=["evaluation", "fitness", "valid"])
+    return table.astype({"evaluation": "int64", "fitness": "float64", "valid": "bool"})
 
 
 def read_improvements(folder: Path) -> pd.DataFrame | None:
@@ -358,6 +360,8 @@ def flat_row(record: dict[str, Any], path: Path | None = None) -> dict[str, Any]
         "algo_params": json.dumps(spec.get("algo_params", {}), sort_keys=True),
         "status": record.get("status"),
         "sense": _block(record, "problem").get("sense"),
+        "dim": _block(record, "problem").get("dim"),
+        "instance": _block(record, "problem").get("instance"),
         "best_fitness": record.get("best_fitness"),
         "evaluations": record.get("evaluations"),
         "nonfinite": record.get("nonfinite"),

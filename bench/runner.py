@@ -63,7 +63,7 @@ class RunResult:
         images: Rendered images of the best solution, or ``None``.
         archive: Snapshots of the passive archive, or ``None`` (problems without measures).
         improvements: The evaluations that beat all before them (``evaluation``,
-            ``fitness``; ``bench.evaluator``), or ``None`` if nothing was evaluated.
+            ``fitness``, ``valid``; ``bench.evaluator``), or ``None`` if nothing was evaluated.
 
     """
 

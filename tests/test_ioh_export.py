@@ -54,7 +54,9 @@ def _brute_force(values, sense):
     clean = np.where(np.isfinite(values), values, worst)
     loss = clean if sense == "min" else -clean
     return [
-        (i + 1, float(clean[i])) for i in range(len(loss)) if i == 0 or loss[i] < loss[:i].min()
+        (i + 1, float(clean[i]), bool(np.isfinite(values[i])))
+        for i in range(len(loss))
+        if i == 0 or loss[i] < loss[:i].min()
     ]
 
 
@@ -69,9 +71,10 @@ def test_improvements_are_those_of_every_single_evaluation(sense):
     assert evaluator.improvements == expected
     assert evaluator.improvements[-1][1] == evaluator.best_fitness
     if sense == "min":
-        assert [e for e, _ in expected] == [1, 2, 4, 7, 9, 13]
+        assert [e for e, _, _ in expected] == [1, 2, 4, 7, 9, 13]
     else:
-        assert [e for e, _ in expected] == [1, 2, 3, 11]
+        assert [e for e, _, _ in expected] == [1, 2, 3, 11]
+    assert [v for _, _, v in expected] == [False] + [True] * (len(expected) - 1)
 
 
 def _campaign(tmp_path):
@@ -196,3 +199,64 @@ def test_unusable_sources_and_outputs_are_usage_errors(campaign, tmp_path, capsy
     assert main(["export-ioh", str(campaign), "--out", str(tmp_path / "none")]) == 1
     assert "exported   nothing" in capsys.readouterr().out
     assert not (tmp_path / "none").exists()
+
+
+def _best_at(table, grid):
+    """Best so far at each grid count from (evaluations, best) steps; NaN before the first."""
+    idx = np.searchsorted(table.iloc[:, 0].to_numpy(), grid, side="right") - 1
+    return np.where(idx >= 0, table.iloc[:, 1].to_numpy()[np.clip(idx, 0, None)], np.nan)
+
+
+def test_the_board_times_runs_by_their_improvements_and_exports_them(campaign, tmp_path):
+    from bench.leaderboard.figures import anytime_table, evaluation_grid
+    from bench.leaderboard.runs import load_runs
+
+    runs, _ = load_runs(campaign)
+    sphere = runs[runs["problem"] == "sphere"]
+    grid = evaluation_grid(300)
+    assert np.array_equal(grid, np.round(grid)) and grid[-1] == 300
+
+    def medians(read):
+        out = {}
+        for algo, g in sphere.groupby("algo"):
+            values = [_best_at(read(campaign / "runs" / r), grid) for r in g["run_id"]]
+            out[algo] = np.median(np.stack(values)[:, 1:], axis=0)  # from evaluation 1 on
+        return out
+
+    table = anytime_table(sphere)
+    exact = medians(read_improvements)
+    for algo, median in exact.items():
+        ours = table[table["algo"] == algo]["median"].to_numpy()
+        assert np.allclose(ours[1:], median), algo
+    batched = medians(lambda f: read_curve(f)[["evaluations", "best"]])
+    assert any(not np.allclose(exact[a], batched[a], equal_nan=True) for a in exact), (
+        "improvements should time the runs more finely than batches"
+    )
+    # one run without improvements: every run falls back to its batches
+    (campaign / "runs" / sphere["run_id"].iloc[0] / IMPROVEMENTS).unlink()
+    fallback = anytime_table(sphere)
+    for algo, median in batched.items():
+        ours = fallback[fallback["algo"] == algo]["median"].to_numpy()
+        assert np.allclose(ours[1:], median, equal_nan=True), algo
+
+
+def test_a_board_exports_as_its_runs_do(campaign, tmp_path):
+    from bench.leaderboard import build_leaderboard
+
+    board = tmp_path / "board"
+    build_leaderboard(campaign, board)
+    assert "bench export-ioh" in (board / "README.md").read_text()
+    assert "<code>bench verify" in (board / "index.html").read_text()
+    from_board, _ = traced_runs(board)
+    from_runs, _ = traced_runs(campaign)
+    write_ioh(from_board, tmp_path / "a")
+    write_ioh(from_runs, tmp_path / "b")
+    for dat in sorted((tmp_path / "b").rglob("*.dat")):
+        assert dat.read_text() == (tmp_path / "a" / dat.relative_to(tmp_path / "b")).read_text()
+    for meta in sorted((tmp_path / "b").rglob("*.json")):
+        ours = json.loads(meta.read_text())
+        theirs = json.loads((tmp_path / "a" / meta.relative_to(tmp_path / "b")).read_text())
+        for run in ours["scenarios"][0]["runs"]:
+            run["best"]["x"] = []  # a board keeps no genomes
+        assert ours == theirs
+    assert len(list((tmp_path / "a").rglob("*.dat"))) == 4  # 2 algorithms × 2 problems

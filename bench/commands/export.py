@@ -56,10 +56,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         epilog="Exit status 0 when runs were written, 1 when none could be, 2 for usage "
         "errors.\nexamples:\n  bench export-ioh runs/c1 --out runs/c1-ioh\n"
         "  bench export-ioh runs/c1 --problem face --algo ga cma-me --out runs/face-ioh\n"
-        "  bench verify results/leaderboard --out runs/board && "
-        "bench export-ioh runs/board --out runs/board-ioh",
+        "  bench export-ioh results/leaderboard --out runs/board-ioh   # a board built since "
+        "2 Dec 2026",
     )
-    p.add_argument("path", help="run folder, folder of runs, or campaign folder")
+    p.add_argument(
+        "path", help="run folder, folder of runs, campaign folder, or leaderboard folder"
+    )
     p.add_argument("--out", required=True, help="new folder to write the data set into")
     p.add_argument("--problem", nargs="+", help="only runs of these problems")
     p.add_argument("--algo", nargs="+", help="only runs of these algorithms")

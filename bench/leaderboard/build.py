@@ -42,7 +42,7 @@ from bench.leaderboard.provenance import gather
 from bench.leaderboard.runs import load_runs
 from bench.leaderboard.tables import ProblemResult, problem_result, rank_blocks
 from bench.leaderboard.target_images import TargetImage, target_images
-from bench.results import remove_orphaned_folders
+from bench.results import read_improvements, remove_orphaned_folders
 from bench.spec import SpecError
 
 
@@ -70,6 +70,8 @@ class Leaderboard:
         run_faces: Face problem → the best face of each run of its diversity heatmap.
         title: Heading of the overview; default ``Leaderboard: <campaign folder name>``.
         note: A paragraph under the heading (what was run, where, why these budgets).
+        home: The folder the board is built for, while ``out`` is where it is being
+            written (a temporary folder beside it); ``out`` where ``None``.
 
     """
 
@@ -91,6 +93,7 @@ class Leaderboard:
     run_faces: dict[str, RunFaces] = field(default_factory=dict)
     title: str | None = None
     note: str | None = None
+    home: Path | None = None
 
     @property
     def heading(self) -> str:
@@ -144,6 +147,26 @@ def _write_table(table: pd.DataFrame, stem: Path) -> None:
     table.to_parquet(stem.with_suffix(".parquet"), index=False)
 
 
+def improvement_rows(runs: pd.DataFrame) -> pd.DataFrame | None:
+    """The improvements of every finished run that kept them, one table with ``run_id``.
+
+    Args:
+        runs: The board's run table (``run_id``, ``status``, ``curve_path``).
+
+    Returns:
+        ``run_id``, ``evaluation``, ``fitness``, ``valid``, runs in table order; ``None``
+        where no run kept improvements (runs recorded before 2 December 2026).
+
+    """
+    parts = []
+    done = runs[(runs["status"] == "finished") & runs["curve_path"].notna()]
+    for run_id, curve_path in zip(done["run_id"], done["curve_path"], strict=True):
+        table = read_improvements(Path(curve_path).parent)
+        if table is not None:
+            parts.append(table.assign(run_id=run_id)[["run_id", *table.columns]])
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
 def write_tables(board: Leaderboard) -> None:
     """CSV and Parquet tables under ``out/tables``."""
     folder = board.out / "tables"
@@ -151,6 +174,9 @@ def write_tables(board: Leaderboard) -> None:
     extra = [c.name for c in EXTRA_COLUMNS if c.name in board.runs]
     unused = [n for n in extra if board.runs[n].isna().all()]  # e.g. face columns, no face
     _write_table(board.runs.drop(columns=unused), folder / "runs")
+    improvements = improvement_rows(board.runs)
+    if improvements is not None:
+        improvements.to_parquet(folder / "improvements.parquet", index=False)
     for result in board.problems:
         _write_table(result.table, folder / slug(result.problem))
         result.pairwise.to_csv(folder / f"pairwise-{slug(result.problem)}.csv", index=False)
@@ -350,7 +376,7 @@ def build_leaderboard(
         board = compute(campaign, staging, alpha)
         runs = board.runs
         check_file_names(list(dict.fromkeys(runs["problem"])), list(dict.fromkeys(runs["algo"])))
-        board.title, board.note = title, note
+        board.title, board.note, board.home = title, note, out
         write_tables(board)
         write_figures(board)
         (board.out / "provenance.json").write_text(json.dumps(board.provenance, indent=2))

@@ -1,7 +1,8 @@
 """PNG figures of a leaderboard, drawn on ``matplotlib.figure.Figure`` (no pyplot, no display).
 
 - anytime curves: median and inter-quartile band of the best-so-far fitness
-  against evaluations, one line per algorithm;
+  against evaluations, one line per algorithm (evaluation by evaluation where the
+  runs kept their improvements, else batch by batch, ``_traces``; so the ECDF);
 - ECDF of (run, target) pairs reached against evaluations, COCO style, with
   targets spread between the typical first-batch fitness and the best final one;
 - MAP-Elites heatmaps of the passive archive at the first, middle and last
@@ -30,7 +31,7 @@ from matplotlib.image import AxesImage
 from bench.archive import snapshot_cells
 from bench.leaderboard.diversity import Diversity
 from bench.leaderboard.stats import Friedman, to_loss
-from bench.results import read_archive, read_curve
+from bench.results import read_archive, read_curve, read_improvements
 
 GRID_POINTS = 200
 TARGETS = 51
@@ -40,6 +41,15 @@ ECDF_CAPTION = (
 )
 ANYTIME_CAPTION = "Anytime: median (line) and inter-quartile range (band) of best-so-far fitness"
 DPI = 110
+
+
+def evaluation_grid(budget: int) -> np.ndarray:
+    """Up to ``GRID_POINTS`` whole evaluation counts from 0 to ``budget``, evenly spread.
+
+    Whole counts: a run's best at 1.5 evaluations is its best after 1, which a table
+    would label 2.
+    """
+    return np.unique(np.linspace(0, budget, GRID_POINTS).round())
 
 
 def _best_so_far(curve: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
@@ -56,6 +66,31 @@ def _curves(runs: pd.DataFrame) -> dict[str, list[pd.DataFrame]]:
         done = g[(g["status"] == "finished") & g["curve_path"].notna()]
         out[str(algo)] = [read_curve(Path(p).parent) for p in done["curve_path"]]
     return out
+
+
+def _traces(runs: pd.DataFrame) -> dict[str, list[pd.DataFrame]]:
+    """Best so far per run (``evaluations``, ``best``), evaluation by evaluation where it can be.
+
+    Where every finished run kept its improvements (``improvements.parquet``), each
+    trace steps at the evaluations that improved, so running times are exact; else
+    every trace is the run's curve, one step per batch (runs recorded before
+    2 December 2026), so that no algorithm is timed finer than another. An invalid
+    first evaluation is left out, as the curve leaves it (best NaN until a valid one).
+    """
+    curves = _curves(runs)
+    done = runs[(runs["status"] == "finished") & runs["curve_path"].notna()]
+    tables = {p: read_improvements(Path(p).parent) for p in done["curve_path"]}
+    if not tables or any(t is None for t in tables.values()):
+        return curves
+    out: dict[str, list[pd.DataFrame]] = {}
+    for algo, g in done.groupby("algo", sort=False):
+        out[str(algo)] = [
+            tables[p][tables[p]["valid"]]
+            .rename(columns={"evaluation": "evaluations", "fitness": "best"})
+            .reset_index(drop=True)
+            for p in g["curve_path"]
+        ]
+    return {algo: out.get(algo, []) for algo in curves}
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -78,10 +113,10 @@ def anytime_table(runs: pd.DataFrame) -> pd.DataFrame:
 
     """
     columns = ["algo", "evaluations", "runs", "median", "q25", "q75", "mean", "std"]
-    curves = _curves(runs)
+    curves = _traces(runs)
     if not any(curves.values()):
         return pd.DataFrame(columns=columns)
-    grid = np.linspace(0, int(runs["budget"].max()), GRID_POINTS)
+    grid = evaluation_grid(int(runs["budget"].max()))
     parts = []
     for algo, cs in curves.items():
         if not cs:
@@ -103,11 +138,10 @@ def anytime_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def anytime_figure(runs: pd.DataFrame, path: Path) -> Path | None:
     """Median and IQR of best-so-far against evaluations per algorithm; ``None`` if no curves."""
-    curves = _curves(runs)
+    curves = _traces(runs)
     if not any(curves.values()):
         return None
-    budget = int(runs["budget"].max())
-    grid = np.linspace(0, budget, GRID_POINTS)
+    grid = evaluation_grid(int(runs["budget"].max()))
     sense = str(runs["sense"].iloc[0])
     fig = Figure(figsize=(6.4, 4.0))
     ax = fig.add_subplot()
@@ -185,11 +219,10 @@ def ecdf_figure(runs: pd.DataFrame, path: Path) -> Path | None:
     if targets is None:
         return None
     sense = str(runs["sense"].iloc[0])
-    budget = int(runs["budget"].max())
-    grid = np.linspace(0, budget, GRID_POINTS)
+    grid = evaluation_grid(int(runs["budget"].max()))
     fig = Figure(figsize=(6.4, 4.0))
     ax = fig.add_subplot()
-    for algo, cs in _curves(runs).items():
+    for algo, cs in _traces(runs).items():
         if not cs:
             continue
         hits = np.concatenate([hitting_times(c, targets, sense) for c in cs])  # [runs * T]

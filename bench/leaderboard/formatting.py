@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -68,6 +69,30 @@ def rows(table: pd.DataFrame) -> list[list[str]]:
     return [[cell(c, v) for c, v in zip(table.columns, r, strict=True)] for r in table.itertuples(
         index=False
     )]
+
+
+def check_commands(out: Path, home: Path | None = None) -> list[tuple[str, str]]:
+    """``(command, what it does)`` for a reader who would check the board or analyse it further.
+
+    Args:
+        out: The folder the board's files are being written into.
+        home: The board's own folder, where ``out`` is a temporary one (a relative
+            one is named as given, an absolute one by its name).
+
+    """
+    home = out if home is None else home
+    folder = home.name if home.is_absolute() else home.as_posix()
+    commands = [(
+        f"bench verify {folder} --sample 20",
+        "runs 20 of its runs again from their specs and says whether each repeats",
+    )]
+    if (out / "tables" / "improvements.parquet").is_file():
+        commands.append((
+            f"bench export-ioh {folder} --out {Path(folder).name}-ioh",
+            "writes every run's improvements, evaluation by evaluation, as IOHprofiler data "
+            "(IOHanalyzer, iohinspector)",
+        ))
+    return commands
 
 
 def slug(name: str) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bench.leaderboard import diversity, figures
-from bench.leaderboard.formatting import LEGEND, rows, slug
+from bench.leaderboard.formatting import LEGEND, check_commands, rows, slug
 from bench.leaderboard.markdown_page import (
     diversity_notes,
     face_rows,
@@ -145,6 +145,12 @@ def index_page(board: Leaderboard) -> str:
         '<a href="README.md">README.md</a>; tables: <a href="tables/runs.csv">runs.csv</a>, '
         '<a href="tables/ranks.csv">ranks.csv</a>, <a href="tables/winrate.csv">winrate.csv</a>'
         f"{nemenyi}.</p>",
+        "<p>Check it or take it further: "
+        + "; ".join(
+            f"<code>{escape(cmd)}</code> {escape(what)}"
+            for cmd, what in check_commands(board.out, board.home)
+        )
+        + ".</p>",
         f"<h2>Problems</h2><ul>{links}</ul>",
         html_table(problems),
         "<h2>Average ranks across problems</h2>",

@@ -11,7 +11,7 @@ import pandas as pd
 
 from bench.leaderboard import diversity
 from bench.leaderboard.figures import ANYTIME_CAPTION, ECDF_CAPTION
-from bench.leaderboard.formatting import LEGEND, cell, rows, slug
+from bench.leaderboard.formatting import LEGEND, cell, check_commands, rows, slug
 from bench.leaderboard.provenance import provenance_lines
 from bench.prior_distance import far_threshold
 from bench.results import grouped_notes
@@ -304,6 +304,10 @@ def render_markdown(board: Leaderboard) -> str:
         f"{len(board.runs)} planned runs: "
         + ", ".join(f"{n} {s}" for s, n in board.runs["status"].value_counts().items())
         + ". HTML version: [index.html](index.html); tables in [tables/](tables/).",
+        "",
+        "Check it or take it further: "
+        + "; ".join(f"`{cmd}` {what}" for cmd, what in check_commands(board.out, board.home))
+        + ".",
         "",
         "## Across problems",
         "",
