@@ -49,7 +49,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.leaderboard.runs import recorded_folders
+from bench.leaderboard.runs import (
+    BOARD_IMPROVEMENTS,
+    BOARD_RUNS,
+    board_improvements,
+    recorded_folders,
+)
 from bench.results import (
     BEST_GENOME,
     IMPROVEMENTS,
@@ -62,8 +67,6 @@ from bench.spec import SpecError
 SUITE = "latent-bench"
 MAX_POSITION_GENES = 1000  # best genomes up to this size go into the JSON (``x``)
 HEADER = "evaluations raw_y"
-BOARD_RUNS = Path("tables") / "runs.parquet"  # a leaderboard folder's run table
-BOARD_IMPROVEMENTS = Path("tables") / "improvements.parquet"  # and its runs' improvements
 README = "README.md"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -252,8 +255,7 @@ def _board_runs(
 ) -> tuple[list[TracedRun], list[str]]:
     """The runs of a leaderboard folder, from its run table and improvements table."""
     table = pd.read_parquet(path / BOARD_RUNS)
-    steps = {k: g.drop(columns="run_id") for k, g in pd.read_parquet(path / BOARD_IMPROVEMENTS)
-             .groupby("run_id", sort=False)}  # fmt: skip
+    steps = board_improvements(path)
     _check_filter("problem", problems, set(table["problem"].astype(str)), path)
     _check_filter("algorithm", algos, set(table["algo"].astype(str)), path)
     runs: list[TracedRun] = []
@@ -276,7 +278,7 @@ def _board_runs(
             dim=int(row["dim"]),
             instance=_instance({"instance": None if pd.isna(instance) else int(instance)}),
             maximize=row["sense"] == "max", evaluations=int(row["evaluations"]),
-            improvements=steps[row["run_id"]].reset_index(drop=True), best_genome=None,
+            improvements=steps[row["run_id"]], best_genome=None,
             commit=_commit({"commit": commit, "dirty": not pd.isna(dirty) and bool(dirty)})
             if isinstance(commit, str) else None,
         ))  # fmt: skip

@@ -26,11 +26,10 @@ import numpy as np
 import pandas as pd
 
 from bench.leaderboard.provenance import machine_line
-from bench.leaderboard.runs import recorded_folders
-from bench.results import CURVE, RECORD, read_curve, readable_records
+from bench.leaderboard.runs import BOARD_RUNS, board_improvements, recorded_folders
+from bench.results import CURVE, RECORD, read_curve, read_improvements, readable_records
 from bench.spec import RunSpec, SpecError
 
-BOARD_RUNS = Path("tables") / "runs.parquet"
 BOARD_PROVENANCE = "provenance.json"
 CURVE_COLUMNS = ("best", "batch_best", "batch_mean")  # compared where both curves have them
 OPENBLAS = "OpenBLAS"
@@ -55,6 +54,8 @@ class RecordedRun:
             but for their own commit.
         curve: Its anytime curve (``evaluations`` and those of ``CURVE_COLUMNS`` it has),
             where its folder has one.
+        improvements: Its improvements (``evaluation``, ``fitness``), where its folder or
+            board kept them.
 
     """
 
@@ -64,6 +65,7 @@ class RecordedRun:
     wall_seconds: float
     fingerprint: dict[str, str]
     curve: pd.DataFrame | None = None
+    improvements: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,10 @@ class Verdict:
             the relative tolerance), ``differs`` or ``failed`` (the re-run did not finish).
         fitness: The re-run's best fitness (NaN where it has none).
         evaluations: Evaluations the re-run spent (``None`` where it failed to start).
-        parted_at: The evaluation count of the first batch whose figures (best so far,
-            the batch's best and mean) differ beyond the tolerance, where both runs
-            have curves and they differ.
+        parted_at: The evaluation by which the runs had parted: the count of the first
+            batch whose figures (best so far, the batch's best and mean) differ beyond
+            the tolerance, or the first improvement one run made and the other did not
+            make alike, whichever comes first; ``None`` where neither shows a difference.
         message: Why the re-run failed.
         differences: ``(what, recorded, here)`` for each fingerprint entry that differs.
 
@@ -242,6 +245,7 @@ def recorded_runs(path: Path) -> tuple[list[RecordedRun], list[str]]:
                 _number(record.get("wall_seconds")),
                 fingerprint(record.get("provenance") or {}),
                 _curve(folder),
+                _improvements(folder),
             )
         )
     return runs, left_out
@@ -258,6 +262,14 @@ def _curve(folder: Path) -> pd.DataFrame | None:
     if "evaluations" not in curve:
         return None
     return curve[["evaluations", *(c for c in CURVE_COLUMNS if c in curve)]]
+
+
+def _improvements(folder: Path) -> pd.DataFrame | None:
+    """A run folder's improvements, or ``None`` where it has none it can read."""
+    try:
+        return read_improvements(folder)
+    except (OSError, ValueError):
+        return None
 
 
 def _params(value: Any) -> dict[str, Any]:
@@ -277,6 +289,7 @@ def _board_runs(path: Path) -> tuple[list[RecordedRun], list[str]]:
     except (OSError, json.JSONDecodeError):
         prov = {}
     board = _board_fingerprint(prov)
+    steps = board_improvements(path)
     runs, left_out = [], []
     for row in table.itertuples(index=False):
         if row.status != "finished":
@@ -295,7 +308,7 @@ def _board_runs(path: Path) -> tuple[list[RecordedRun], list[str]]:
         runs.append(
             RecordedRun(
                 spec, _number(row.best_fitness), int(row.evaluations),
-                _number(row.wall_seconds), fp,
+                _number(row.wall_seconds), fp, improvements=steps.get(row.run_id),
             )
         )
     return runs, left_out
@@ -381,6 +394,32 @@ def parted_at(recorded: pd.DataFrame, rerun: pd.DataFrame, rtol: float) -> int |
     return None
 
 
+def improvements_parted_at(
+    recorded: pd.DataFrame, rerun: pd.DataFrame, rtol: float
+) -> int | None:
+    """The first evaluation at which one run improved and the other did not, or not alike.
+
+    Args:
+        recorded: Improvements (``evaluation``, ``fitness``) of the recorded run.
+        rerun: The same for the re-run.
+        rtol: Relative tolerance on fitness.
+
+    Returns:
+        The smaller evaluation number of the first pair of rows that differ (in
+        evaluation, or in fitness beyond ``rtol``), that of the first row one run has
+        beyond the other's, or ``None`` where the improvements agree.
+
+    """
+    a = recorded[["evaluation", "fitness"]].to_numpy()
+    b = rerun[["evaluation", "fitness"]].to_numpy()
+    for (ea, fa), (eb, fb) in zip(a, b, strict=False):
+        if ea != eb or not _same(float(fa), float(fb), rtol):
+            return int(min(ea, eb))
+    if len(a) != len(b):
+        return int((a if len(a) > len(b) else b)[min(len(a), len(b)), 0])
+    return None
+
+
 def differences(recorded: dict[str, str], here: dict[str, str]) -> tuple[tuple[str, str, str], ...]:
     """``(what, recorded, here)`` for each entry both fingerprints hold that differs.
 
@@ -395,7 +434,11 @@ def differences(recorded: dict[str, str], here: dict[str, str]) -> tuple[tuple[s
 
 
 def compare(
-    run: RecordedRun, record: dict[str, Any], curve: pd.DataFrame | None, rtol: float
+    run: RecordedRun,
+    record: dict[str, Any],
+    curve: pd.DataFrame | None,
+    rtol: float,
+    improvements: pd.DataFrame | None = None,
 ) -> Verdict:
     """Set a re-run beside its record.
 
@@ -404,6 +447,7 @@ def compare(
         record: The re-run's record (``bench.runner.RunResult.record``).
         curve: The re-run's curve, or ``None``.
         rtol: Relative tolerance of ``close``; 0 asks for the same number.
+        improvements: The re-run's improvements, or ``None``.
 
     """
     here = fingerprint(record.get("provenance") or {})
@@ -415,9 +459,12 @@ def compare(
         return Verdict(run, FAILED, fitness, None, message=message or "did not finish",
                        differences=diffs)
     evaluations = int(record.get("evaluations") or 0)
-    parted = None
+    found = []
     if run.curve is not None and curve is not None and "evaluations" in curve:
-        parted = parted_at(run.curve, curve, rtol)
+        found.append(parted_at(run.curve, curve, rtol))
+    if run.improvements is not None and improvements is not None:
+        found.append(improvements_parted_at(run.improvements, improvements, rtol))
+    parted = min((e for e in found if e is not None), default=None)
     if evaluations != run.evaluations:
         status = DIFFERS
     elif fitness == run.best_fitness or (math.isnan(fitness) and math.isnan(run.best_fitness)):

@@ -7,9 +7,15 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.results import CURVE, RECORD
+from bench.results import CURVE, IMPROVEMENTS, RECORD
 from bench.spec import RunSpec
-from bench.verify import differences, fingerprint, machine_parts, recorded_runs
+from bench.verify import (
+    differences,
+    fingerprint,
+    improvements_parted_at,
+    machine_parts,
+    recorded_runs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = ROOT / "results" / "leaderboard"
@@ -209,3 +215,25 @@ def test_runs_verified_on_dask_workers_repeat_as_they_do_here(tmp_path, capsys):
     assert "with 2 worker(s)" in out and "verified   4 of 4 repeat (4 identical" in out
     assert "torch threads" in out  # one thread a worker, two in the campaign: named, yet equal
     assert len(pd.read_csv(tmp_path / "v" / "verify.csv")) == 4
+
+
+def test_an_edited_improvement_is_named_by_its_own_evaluation(tmp_path, capsys):
+    folder = _one_run(tmp_path, capsys)
+    steps = pd.read_parquet(folder / IMPROVEMENTS)
+    batch_ends = set(pd.read_parquet(folder / CURVE)["evaluations"])
+    inside = steps[~steps["evaluation"].isin(batch_ends) & (steps["evaluation"] > 50)].index[0]
+    steps.loc[inside, "fitness"] *= 1 + 1e-3  # an improvement made less well, same best
+    steps.to_parquet(folder / IMPROVEMENTS, index=False)
+    assert main(["verify", str(folder), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert f"parted at evaluation {int(steps.loc[inside, 'evaluation'])}" in out
+
+
+def test_improvements_part_where_one_run_improved_and_the_other_did_not():
+    a = pd.DataFrame({"evaluation": [1, 5, 9], "fitness": [3.0, 2.0, 1.0]})
+    assert improvements_parted_at(a, a.copy(), 0) is None
+    assert improvements_parted_at(a, a.assign(evaluation=[1, 6, 9]), 0) == 5
+    assert improvements_parted_at(a, a.assign(fitness=[3.0, 2.0, 1.0 + 1e-9]), 1e-6) is None
+    assert improvements_parted_at(a, a.assign(fitness=[3.0, 2.0, 1.1]), 1e-6) == 9
+    assert improvements_parted_at(a, a.iloc[:2], 0) == 9
+    assert improvements_parted_at(a.iloc[:1], a, 0) == 5

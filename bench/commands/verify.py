@@ -189,7 +189,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             for run, result in _reruns(chosen, args):
                 if keep and result.record.get("spec"):
                     _save(result, out)
-                verdict = compare(run, result.record, result.curve, args.rtol)
+                verdict = compare(
+                    run, result.record, result.curve, args.rtol, result.improvements
+                )
                 verdicts.append(verdict)
                 print(_verdict_line(verdict, len(verdicts), len(chosen)), flush=True)
         except _cluster_lost() as exc:

@@ -39,7 +39,7 @@ from bench.leaderboard.columns import EXTRA_COLUMNS, FACE_PROBLEMS
 from bench.leaderboard.diversity import Diversity, RunFaces, diversity, spread
 from bench.leaderboard.formatting import slug
 from bench.leaderboard.provenance import gather
-from bench.leaderboard.runs import load_runs
+from bench.leaderboard.runs import BOARD_IMPROVEMENTS, load_runs
 from bench.leaderboard.tables import ProblemResult, problem_result, rank_blocks
 from bench.leaderboard.target_images import TargetImage, target_images
 from bench.results import read_improvements, remove_orphaned_folders
@@ -176,7 +176,7 @@ def write_tables(board: Leaderboard) -> None:
     _write_table(board.runs.drop(columns=unused), folder / "runs")
     improvements = improvement_rows(board.runs)
     if improvements is not None:
-        improvements.to_parquet(folder / "improvements.parquet", index=False)
+        improvements.to_parquet(board.out / BOARD_IMPROVEMENTS, index=False)
     for result in board.problems:
         _write_table(result.table, folder / slug(result.problem))
         result.pairwise.to_csv(folder / f"pairwise-{slug(result.problem)}.csv", index=False)

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from bench.leaderboard.columns import EXTRA_COLUMNS
+from bench.leaderboard.runs import BOARD_IMPROVEMENTS
 
 LEGEND = {
     "algo": "algorithm",
@@ -86,7 +87,7 @@ def check_commands(out: Path, home: Path | None = None) -> list[tuple[str, str]]
         f"bench verify {folder} --sample 20",
         "runs 20 of its runs again from their specs and says whether each repeats",
     )]
-    if (out / "tables" / "improvements.parquet").is_file():
+    if (out / BOARD_IMPROVEMENTS).is_file():
         commands.append((
             f"bench export-ioh {folder} --out {Path(folder).name}-ioh",
             "writes every run's improvements, evaluation by evaluation, as IOHprofiler data "

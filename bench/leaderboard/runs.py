@@ -104,6 +104,10 @@ def _with_prior_distance(record: dict[str, Any], run: Path, problem: str) -> dic
     return {**record, "best_vs_prior": {**figures, "from": "leaderboard"}}
 
 
+BOARD_RUNS = Path("tables") / "runs.parquet"  # a leaderboard folder's run table
+BOARD_IMPROVEMENTS = Path("tables") / "improvements.parquet"  # its runs' improvements
+
+
 def run_folders(folder: Path) -> list[Path]:
     """The run folders (those holding a ``record.json``) directly inside ``folder``."""
     if not folder.is_dir():
@@ -112,6 +116,21 @@ def run_folders(folder: Path) -> list[Path]:
         p for p in folder.iterdir()
         if p.is_dir() and not p.name.startswith(".") and (p / RECORD).is_file()
     )
+
+
+def board_improvements(board: Path) -> dict[str, pd.DataFrame]:
+    """Run id → improvements (``evaluation``, ``fitness``, ``valid``) of a leaderboard folder.
+
+    Empty where the board keeps none (built before 2 December 2026).
+    """
+    path = Path(board) / BOARD_IMPROVEMENTS
+    if not path.is_file():
+        return {}
+    table = pd.read_parquet(path)
+    return {
+        str(run_id): steps.drop(columns="run_id").reset_index(drop=True)
+        for run_id, steps in table.groupby("run_id", sort=False)
+    }
 
 
 def recorded_folders(path: Path) -> list[Path] | None:
