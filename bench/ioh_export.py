@@ -39,9 +39,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,12 +48,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.leaderboard.formatting import slug
 from bench.leaderboard.runs import (
     BOARD_IMPROVEMENTS,
     BOARD_RUNS,
     board_improvements,
     recorded_folders,
 )
+from bench.provenance import SUITE, commit_text, package_versions
 from bench.results import (
     BEST_GENOME,
     IMPROVEMENTS,
@@ -64,11 +65,9 @@ from bench.results import (
 )
 from bench.spec import SpecError
 
-SUITE = "latent-bench"
 MAX_POSITION_GENES = 1000  # best genomes up to this size go into the JSON (``x``)
 HEADER = "evaluations raw_y"
 README = "README.md"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 @dataclass(frozen=True)
@@ -89,8 +88,8 @@ class TracedRun:
         improvements: ``evaluation`` (1-based, increasing) and ``fitness`` of the first
             evaluation and of each that beat all before it.
         best_genome: ``[D]`` the best genome, where the folder kept it.
-        commit: The commit it ran at (``None`` outside a checkout); ``+`` marks
-            uncommitted changes.
+        commit: The commit it ran at (``bench.provenance.commit_text``; ``None`` outside
+            a checkout).
 
     """
 
@@ -141,13 +140,6 @@ def _instance(problem: dict[str, Any]) -> int:
     return 1
 
 
-def _commit(provenance: dict[str, Any]) -> str | None:
-    commit = provenance.get("commit")
-    if not isinstance(commit, str) or not commit:
-        return None
-    return commit[:12] + ("+" if provenance.get("dirty") else "")
-
-
 def _traced(folder: Path, record: dict[str, Any]) -> TracedRun | str:
     """The run of ``folder`` with its improvements, or why it cannot be exported."""
     name = folder.name
@@ -167,6 +159,7 @@ def _traced(folder: Path, record: dict[str, Any]) -> TracedRun | str:
     steps = improvements["evaluation"].to_numpy()
     if steps[0] != 1 or (np.diff(steps) <= 0).any() or steps[-1] > evaluations:
         return f"{name}: {IMPROVEMENTS} does not count from evaluation 1 up to {evaluations}"
+    provenance = record.get("provenance") or {}
     genome = None
     if (folder / BEST_GENOME).is_file():
         genome = np.load(folder / BEST_GENOME, allow_pickle=False).reshape(-1)
@@ -183,7 +176,7 @@ def _traced(folder: Path, record: dict[str, Any]) -> TracedRun | str:
         evaluations=evaluations,
         improvements=improvements,
         best_genome=genome,
-        commit=_commit(record.get("provenance") or {}),
+        commit=commit_text(provenance.get("commit"), provenance.get("dirty")),
     )
 
 
@@ -279,8 +272,7 @@ def _board_runs(
             instance=_instance({"instance": None if pd.isna(instance) else int(instance)}),
             maximize=row["sense"] == "max", evaluations=int(row["evaluations"]),
             improvements=steps[row["run_id"]], best_genome=None,
-            commit=_commit({"commit": commit, "dirty": not pd.isna(dirty) and bool(dirty)})
-            if isinstance(commit, str) else None,
+            commit=commit_text(commit, not pd.isna(dirty) and bool(dirty)),
         ))  # fmt: skip
     return runs, left_out
 
@@ -295,17 +287,12 @@ def _check_filter(what: str, wanted: tuple[str, ...], found: set[str], path: Pat
         )
 
 
-def _safe(name: str) -> str:
-    """A name as a file-name part that every system accepts (``pymoo:de@x`` → ``pymoo-de_x``)."""
-    return _UNSAFE.sub("_", name.replace(":", "-"))
-
-
 def _safe_names(names: list[str], what: str) -> dict[str, str]:
-    """Each name's file-name form; ``SpecError`` where two become one."""
+    """Each name's file-name form (the leaderboard's ``slug``); ``SpecError`` where two meet."""
     out: dict[str, str] = {}
     taken: dict[str, str] = {}
     for name in names:
-        safe = _safe(name)
+        safe = slug(name)
         if safe in taken:
             raise SpecError(
                 f"{what}s {taken[safe]} and {name} would share the file name {safe}; "
@@ -413,12 +400,7 @@ def _json_text(dataset: dict[str, Any]) -> str:
 
 
 def _suite_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("latent-bench")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return package_versions()[SUITE] or "unknown"
 
 
 def write_ioh(
@@ -474,7 +456,7 @@ def write_ioh(
             meta = folder / f"IOHprofiler_f{fid}_{fname}.json"
             meta.write_text(_json_text(dataset))
             files.append(meta.relative_to(tmp))
-        counts = {a: sum(len(g) for (b, _), g in groups.items() if b == a) for a in algo_files}
+        counts = dict(sorted(Counter(r.algo for r in runs).items()))
         (tmp / README).write_text(_readme(functions, runs, counts, source, left_out or []))
         if out.exists():
             out.rmdir()  # empty, checked above

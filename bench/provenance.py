@@ -102,6 +102,13 @@ def git_state(here: Path | None = None) -> dict:
     return {"commit": commit, "dirty": bool(paths), "uncommitted": paths}
 
 
+def commit_text(commit: object, dirty: object) -> str | None:
+    """``1a2b3c4d5e6f``, ``... with uncommitted changes``; ``None`` for no commit."""
+    if not isinstance(commit, str) or not commit:
+        return None
+    return f"{commit[:12]}{' with uncommitted changes' if dirty is True else ''}"
+
+
 @functools.cache
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages results depend on."""

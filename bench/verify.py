@@ -27,6 +27,7 @@ import pandas as pd
 
 from bench.leaderboard.provenance import machine_line
 from bench.leaderboard.runs import BOARD_RUNS, board_improvements, recorded_folders
+from bench.provenance import commit_text
 from bench.results import CURVE, RECORD, read_curve, read_improvements, readable_records
 from bench.spec import RunSpec, SpecError
 
@@ -128,7 +129,7 @@ def fingerprint(prov: dict[str, Any]) -> dict[str, str]:
         compare), ``package NAME`` and ``weights FILE`` (12 digits of its sha256).
 
     """
-    commit = _commit_text(prov.get("commit"), prov.get("dirty"))
+    commit = commit_text(prov.get("commit"), prov.get("dirty"))
     out = {"commit": commit or "none (not a git checkout)"}
     out.update(machine_parts(machine_line({"provenance": prov})))
     for lib in prov.get("blas") or []:
@@ -139,13 +140,6 @@ def fingerprint(prov: dict[str, Any]) -> dict[str, str]:
     for name, digest in sorted((prov.get("weights") or {}).items()):
         out[f"weights {name}"] = str(digest)[:12]
     return out
-
-
-def _commit_text(commit: object, dirty: object) -> str | None:
-    """``1a2b3c4d5e6f``, ``... with uncommitted changes``; ``None`` for no commit."""
-    if not isinstance(commit, str) or not commit:
-        return None
-    return f"{commit[:12]}{' with uncommitted changes' if dirty is True else ''}"
 
 
 def machine_parts(line: str) -> dict[str, str]:
@@ -303,7 +297,7 @@ def _board_runs(path: Path) -> tuple[list[RecordedRun], list[str]]:
         if spec.run_id != row.run_id:
             left_out.append(f"{row.run_id}: the table's spec has id {spec.run_id}")
             continue
-        commit = _commit_text(getattr(row, "commit", None), getattr(row, "dirty", False))
+        commit = commit_text(getattr(row, "commit", None), getattr(row, "dirty", False))
         fp = {"commit": commit, **board} if commit else dict(board)
         runs.append(
             RecordedRun(

@@ -77,20 +77,19 @@ def _traces(runs: pd.DataFrame) -> dict[str, list[pd.DataFrame]]:
     2 December 2026), so that no algorithm is timed finer than another. An invalid
     first evaluation is left out, as the curve leaves it (best NaN until a valid one).
     """
-    curves = _curves(runs)
     done = runs[(runs["status"] == "finished") & runs["curve_path"].notna()]
     tables = {p: read_improvements(Path(p).parent) for p in done["curve_path"]}
     if not tables or any(t is None for t in tables.values()):
-        return curves
+        return _curves(runs)
     out: dict[str, list[pd.DataFrame]] = {}
-    for algo, g in done.groupby("algo", sort=False):
+    for algo, g in runs.groupby("algo", sort=False):  # every algorithm, as ``_curves`` gives
         out[str(algo)] = [
             tables[p][tables[p]["valid"]]
             .rename(columns={"evaluation": "evaluations", "fitness": "best"})
             .reset_index(drop=True)
-            for p in g["curve_path"]
+            for p in g["curve_path"] if p in tables
         ]
-    return {algo: out.get(algo, []) for algo in curves}
+    return out
 
 
 def _save(fig: Figure, path: Path) -> Path:
