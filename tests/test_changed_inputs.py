@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-import bench.campaign
+import bench.resume_checks
 from bench.cache import CACHE_ENV
 from bench.campaign import CAMPAIGN_FILE, CampaignError, Plan, load_campaign, run_campaign
 from bench.cli import main
@@ -135,7 +135,7 @@ def test_each_file_is_hashed_once_and_old_records_are_not_checked(
         hashed.append(Path(path))
         return sha256_file(path)
 
-    monkeypatch.setattr(bench.campaign, "sha256_file", counting)
+    monkeypatch.setattr(bench.resume_checks, "sha256_file", counting)
     assert run_campaign(_plan(seeds=range(6)), out, progress=False).skipped_finished == 12
     assert hashed == [hashed_input.resolve()]  # 6 runs name it, one hash
 

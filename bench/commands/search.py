@@ -25,7 +25,6 @@ from bench.campaign import (
     plan_additions,
     plan_toml,
     read_plan,
-    registered_entries,
     resolve_names,
     resolve_seeds,
     run_campaign,
@@ -49,6 +48,7 @@ from bench.results import (
     problem_sense,
     save_run_numbered,
 )
+from bench.resume_checks import registered_entries
 from bench.runner import RunResult, execute
 from bench.spec import (
     RunSpec,
