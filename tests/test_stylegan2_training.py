@@ -1,5 +1,6 @@
 """StyleGAN2 training on a tiny config: steps, R1, EMA, resume bit for bit, export."""
 
+import json
 import math
 
 import numpy as np
@@ -252,7 +253,9 @@ def test_face_pack_round_trip_and_errors(tmp_path):
     assert (info["train"], info["heldout"], info["resolution"]) == (9, 3, 16)
     assert info["bytes"] == (tmp_path / "pack.npz").stat().st_size and len(info["sha256"]) == 64
     back = read_face_pack(tmp_path / "pack.npz")
-    assert back.train.shape == data.train.shape and back.heldout.shape == data.heldout.shape
+    assert back.train.shape == data.train.shape
+    assert back.heldout.shape == (0, 16, 16, 3)  # counted, not packed: no consumer reads them
+    assert "heldout_blob" not in np.load(tmp_path / "pack.npz").files
     assert back.train.dtype == np.uint8
     assert psnr(data.train, back.train) == pytest.approx(info["train_psnr_db"], abs=0.01)
     assert info["train_psnr_db"] > 30  # lossy, but close
@@ -271,6 +274,47 @@ def test_face_pack_round_trip_and_errors(tmp_path):
     with pytest.raises(ValueError, match="is a folder; name the pack file"):
         write_face_pack(data, tmp_path / "folder")
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]  # no half-written pack
+
+
+def test_a_pack_of_the_first_format_still_reads(tmp_path):
+    from bench.generators.stylegan2_data import _encode, read_face_pack
+
+    data = smooth_faces()
+    train_blob, train_sizes = _encode(data.train, 90)
+    heldout_blob, heldout_sizes = _encode(data.heldout, 90)
+    info = {"format": "latent-bench face pack 1", "train": 9, "heldout": 3, "resolution": 16,
+            "channels": 3, "codec": "WebP quality 90", "train_psnr_db": 40.0, "source": "drawn"}
+    np.savez(tmp_path / "v1.npz", train_blob=train_blob, train_sizes=train_sizes,
+             heldout_blob=heldout_blob, heldout_sizes=heldout_sizes, info=json.dumps(info))
+    back = read_face_pack(tmp_path / "v1.npz")
+    assert back.train.shape == (9, 16, 16, 3) and back.heldout.shape == (3, 16, 16, 3)
+
+
+def noisy_faces(n=120, res=32, seed=0):
+    """Smooth images with grain, whose WebP size falls steadily with the quality."""
+    rng = np.random.default_rng(seed)
+    base = np.concatenate([smooth_faces(n=12, res=res, seed=s).train for s in range(n // 9 + 1)])
+    grain = rng.normal(0, 12, base[:n].shape)
+    images = (base[:n] + grain).clip(0, 255).astype(np.uint8)
+    return LabelledImages(images, None, images[:0], None, f"{n} grainy {res}x{res} images")
+
+
+def test_a_pack_fits_the_room_given_at_the_highest_quality_that_fits(tmp_path):
+    from bench.generators.stylegan2_data import write_face_pack
+
+    data = noisy_faces()
+    size = {q: write_face_pack(data, tmp_path / f"q{q}.npz", q)["bytes"] for q in (90, 85, 80)}
+    assert size[90] > size[85] > size[80]
+    room = (size[85] + size[80]) // 2  # 80 fits, 85 does not
+    info = write_face_pack(data, tmp_path / "fit.npz", 90, max_bytes=room)
+    assert info["codec"] == "WebP quality 80" and info["bytes"] == size[80] <= room
+    roomy = write_face_pack(data, tmp_path / "roomy.npz", 90, max_bytes=size[90])
+    assert roomy["bytes"] == size[90]
+    odd = write_face_pack(data, tmp_path / "odd.npz", 87, max_bytes=size[85])  # then 85, 80, ...
+    assert odd["codec"] == "WebP quality 85"
+    with pytest.raises(ValueError, match=r"even at WebP quality 30, over the 0.0 MiB allowed"):
+        write_face_pack(data, tmp_path / "none.npz", 90, max_bytes=1000)
+    assert not (tmp_path / "none.npz").exists()
 
 
 def test_cli_packs_photos_and_trains_on_the_pack(tmp_path, monkeypatch, capsys):
@@ -295,7 +339,13 @@ def test_cli_packs_photos_and_trains_on_the_pack(tmp_path, monkeypatch, capsys):
     assert "--out needs a file name" in capsys.readouterr().err
     assert list(tmp_path.glob("**/*.npz")) == [] and list(tmp_path.glob("runs")) == []
     assert main([*base, "--resolution", "16", "--heldout", "2", "--out", str(pack)]) == 0
-    assert "7 + 2 held-out faces at 16 px" in capsys.readouterr().out
+    assert "7 training faces at 16 px into" in capsys.readouterr().out
+    assert main([*small, "--max-mib", "0.001", "--out", str(tmp_path / "tiny.npz")]) == 2
+    assert "even at WebP quality 30, over the 0.0 MiB allowed" in capsys.readouterr().err
+    assert not (tmp_path / "tiny.npz").exists()
+    with pytest.raises(SystemExit) as exited:  # argparse's own usage error
+        main([*small, "--max-mib", "0", "--out", str(tmp_path / "tiny.npz")])
+    assert exited.value.code == 2 and "expected a positive number" in capsys.readouterr().err
     assert main([*base, "--heldout", "10", "--out", str(pack)]) == 2
     assert "cannot hold out 10" in capsys.readouterr().err
     assert main([*base, "--quality", "101"]) == 2

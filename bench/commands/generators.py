@@ -197,6 +197,7 @@ def cmd_pack_dataset(args: argparse.Namespace) -> int:
         raise SpecError(f"--quality must be within 1..100, got {args.quality}")
     if args.heldout < 0:
         raise SpecError(f"--heldout must be 0 or more, got {args.heldout}")
+    max_bytes = None if args.max_mib is None else int(args.max_mib * 2**20)
     default = f"{args.dataset}-{res}.npz"
     if args.out is not None and not args.out.strip():
         raise SpecError("--out needs a file name, got an empty one")
@@ -209,12 +210,15 @@ def cmd_pack_dataset(args: argparse.Namespace) -> int:
     except DataError as exc:
         raise SpecError(str(exc)) from exc
     try:
-        info = write_face_pack(data, out, args.quality)
+        info = write_face_pack(data, out, args.quality, max_bytes)
     except OSError as exc:
         raise SpecError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # it does not fit --max-mib
+        raise SpecError(str(exc)) from exc
     print(
-        f"packed     {info['train']} + {info['heldout']} held-out faces at {res} px into {out}: "
-        f"{info['bytes'] / 2**20:.1f} MiB, {info['codec']}, {info['train_psnr_db']} dB PSNR"
+        f"packed     {info['train']} training faces at {res} px into {out} ({info['heldout']} "
+        f"held out, not packed): {info['bytes'] / 2**20:.1f} MiB, {info['codec']}, "
+        f"{info['train_psnr_db']} dB PSNR"
     )
     print(f"train with bench train-generator stylegan2 --pack {out} --resolution {res}")
     return 0
@@ -430,8 +434,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", help="one of: utkface")
     p.add_argument("--data-dir", help="data directory (default: $LATENT_BENCH_DATA)")
     p.add_argument("--resolution", type=count_arg, default=64, help="height and width (64)")
-    p.add_argument("--quality", type=int_arg, default=90, help="WebP quality, 1-100 (90)")
-    p.add_argument("--heldout", type=int_arg, default=2000, help="photos held out (2000)")
+    p.add_argument(
+        "--quality", type=int_arg, default=90, help="WebP quality, 1-100 (90; the highest tried)"
+    )
+    p.add_argument(
+        "--max-mib",
+        type=amount_arg,
+        help="fit the pack into this many MiB: the highest of --quality and the multiples of 5 "
+        "below it, down to 30, whose pack fits (e.g. what a GPU machine's 64 MiB leaves)",
+    )
+    p.add_argument(
+        "--heldout", type=int_arg, default=2000,
+        help="photos held out of training, not packed (2000)",
+    )
     p.add_argument("--out", help="pack file (default runs/packs/DATASET-RESOLUTION.npz)")
     p.set_defaults(
         func=cmd_pack_dataset,
