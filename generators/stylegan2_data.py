@@ -120,8 +120,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def _qualities(quality: int) -> list[int]:
     """``quality`` and then every multiple of 5 below it, down to ``_MIN_QUALITY``."""
-    lower = range(quality - quality % 5 - (5 if quality % 5 == 0 else 0), _MIN_QUALITY - 1, -5)
-    return [quality, *lower]
+    return [quality, *(q for q in range(95, _MIN_QUALITY - 1, -5) if q < quality)]
 
 
 def _foreseen_bytes(train: np.ndarray, quality: int) -> float:
