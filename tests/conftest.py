@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -26,10 +29,47 @@ def run_bench(
     )
 
 
+def run_bench_here(*args: str) -> subprocess.CompletedProcess:
+    """Run ``bench`` in this process and capture its output as ``run_bench`` does.
+
+    No interpreter starts (``run_bench`` spends about 4 s importing torch and the
+    search libraries), so tests of many one-line refusals use this. What the command
+    writes to stdout and stderr is captured, warnings included, in the command's own
+    one-line format; argparse's usage errors give their exit status, and any other
+    exception propagates and fails the test, as a traceback would.
+    ``test_cli.test_the_installed_command_refuses_as_the_in_process_one`` checks that
+    both give the same status and stderr.
+    """
+    from bench.cli import main
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: usage errors (2), --help and --version (0)
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(["bench", *args], code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def bench_cmd():
     """The ``run_bench`` helper."""
     return run_bench
+
+
+@pytest.fixture
+def bench_here():
+    """The ``run_bench_here`` helper."""
+    return run_bench_here
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import torch
 from bench.registry import registry
 
 
-def test_list_shows_every_registered_name_with_a_description(bench_cmd):
-    result = bench_cmd("list")
+def test_list_shows_every_registered_name_with_a_description(bench_here):
+    result = bench_here("list")
     assert result.returncode == 0, result.stderr
     for kind in ("problems", "algorithms", "generators"):
         assert f"{kind}:" in result.stdout
@@ -18,7 +18,7 @@ def test_list_shows_every_registered_name_with_a_description(bench_cmd):
                 ln for ln in result.stdout.splitlines() if ln.strip().startswith(name + " ")
             )
             assert len(line.split(None, 1)[1]) > 10, line
-    only = bench_cmd("list", "algorithms")
+    only = bench_here("list", "algorithms")
     assert "problems:" not in only.stdout and "presets: paper, quick" in only.stdout
 
 
@@ -293,22 +293,42 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize("case", list(BAD))
-def test_bad_input_gets_one_line_and_exit_2(bench_cmd, tmp_path, case):
-    args, message = BAD[case]
+def _bad_args(case: str, tmp_path) -> list[str]:
+    """The command line of ``BAD[case]``, its placeholders filled in under ``tmp_path``."""
+    args = BAD[case][0]
     garbage = tmp_path / "garbage.pt"
     garbage.write_text("not a weight file\n")
     args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
     args = [str(garbage) if a == "OUT_FILE" else a for a in args]
     args = [a.replace("GARBAGE", str(garbage)) for a in args]
-    result = (
-        bench_cmd(*args, "--out", str(tmp_path / "o")) if args[0] == "run" else bench_cmd(*args)
-    )
+    return [*args, "--out", str(tmp_path / "o")] if args[0] == "run" else args
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_gets_one_line_and_exit_2(bench_here, tmp_path, case):
+    message = BAD[case][1]
+    result = bench_here(*_bad_args(case, tmp_path))  # in this process: 43 starts saved
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     errors = [ln for ln in result.stderr.splitlines() if "error" in ln]
     assert len(errors) == 1, result.stderr
+
+
+# An argparse error, a registry lookup, a weight file read by torch, a pymoo option check.
+INSTALLED = ["zero budget", "unknown in campaign", "garbage StyleGAN2 file",
+             "pymoo option out of range"]
+
+
+@pytest.mark.parametrize("case", INSTALLED)
+def test_the_installed_command_refuses_as_the_in_process_one(bench_cmd, bench_here, tmp_path,
+                                                             case):
+    """The bad-input cases run in this process; the command itself says the same."""
+    args = _bad_args(case, tmp_path)
+    installed, here = bench_cmd(*args), bench_here(*args)
+    assert installed.returncode == here.returncode == 2
+    assert installed.stderr == here.stderr and BAD[case][1] in installed.stderr
+    assert installed.stdout == here.stdout
 
 
 def test_invalid_toml_plan(bench_cmd, tmp_path):

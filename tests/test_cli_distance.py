@@ -13,24 +13,24 @@ def cached_weights(facenet_cache, monkeypatch):
     monkeypatch.setenv("LATENT_BENCH_CACHE", str(facenet_cache))
 
 
-def test_distance_matches_the_library(bench_cmd, data_dir, cached_weights, facenet, face_aligner):
+def test_distance_matches_the_library(bench_here, data_dir, cached_weights, facenet, face_aligner):
     a, b = data_dir / "faces-pairs" / "img5.jpg", data_dir / "faces-pairs" / "img10.jpg"
-    res = bench_cmd("distance", str(a), str(b))
+    res = bench_here("distance", str(a), str(b))
     assert res.returncode == 0, res.stderr
     lines = {x.split()[0]: x for x in res.stdout.splitlines()}
     expected, _ = photo_distance(a, b, facenet, face_aligner)
     assert np.isclose(float(lines["facenet"].split()[1]), expected, atol=1e-4)
     assert "same person for FaceNet: yes, below 1.13" in lines["facenet"]
-    named = bench_cmd("distance", str(a), str(b), "--weights", "casia-webface")  # the alias's name
+    named = bench_here("distance", str(a), str(b), "--weights", "casia-webface")  # the alias's name
     assert "same person for FaceNet: yes, below 1.13" in named.stdout, named.stderr
     # the second judge (dlib) agrees that img5 and img10 show one person
     assert float(lines["dlib"].split()[1]) < 0.6 and "for dlib: yes" in lines["dlib"]
 
 
-def test_bad_input_exits_2_with_one_line(bench_cmd, data_dir, tmp_path, cached_weights):
+def test_bad_input_exits_2_with_one_line(bench_here, data_dir, tmp_path, cached_weights):
     (tmp_path / "bad.jpg").write_text("not a photo")
     good = data_dir / "faces-pairs" / "img5.jpg"
-    res = bench_cmd("distance", str(good), str(tmp_path / "bad.jpg"))
+    res = bench_here("distance", str(good), str(tmp_path / "bad.jpg"))
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0
     assert "bad.jpg: not an image" in res.stderr and "Traceback" not in res.stderr

@@ -117,13 +117,13 @@ def test_load_photo_names_a_folder(photos):
         load_photo(photos)
 
 
-def test_cli_refuses_a_baseline_for_a_seed_target_in_one_line(bench_cmd, tmp_path):
+def test_cli_refuses_a_baseline_for_a_seed_target_in_one_line(bench_here, tmp_path):
     for name in ("a.jpg", "b.jpg"):
         (tmp_path / name).write_bytes(b"")  # never read: the refusal comes first
-    res = bench_cmd(
+    res = bench_here(
         "run", "--problem", "face", "--algo", "random", "--budget", "4",
         "--set", "target=seed:0", "--set", f"baseline={tmp_path / 'a.jpg'},{tmp_path / 'b.jpg'}",
-        "--out", str(tmp_path / "runs"), timeout=120,
+        "--out", str(tmp_path / "runs"),
     )
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()

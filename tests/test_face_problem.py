@@ -229,8 +229,8 @@ def test_a_crop_file_from_before_face_side_loads_with_it_unknown(tmp_path):
     assert crop.mean_iqr_fraction == pytest.approx(6.1 / 4 / 64)
 
 
-def test_cli_calibrate_crop_rejects_unknown_generator(bench_cmd):
-    res = bench_cmd("calibrate-crop", "no-such-generator", "--samples", "5")
+def test_cli_calibrate_crop_rejects_unknown_generator(bench_here):
+    res = bench_here("calibrate-crop", "no-such-generator", "--samples", "5")
     assert res.returncode == 2 and "Valid:" in res.stderr
 
 

@@ -70,10 +70,10 @@ def test_cli_verify_prints_the_figures(bench_cmd, small_pairs, facenet_cache, mo
     assert "same       mean" in res.stdout and "different  mean" in res.stdout
 
 
-def test_cli_verify_without_pairs_file_is_a_usage_error(bench_cmd, tmp_path, facenet_cache,
+def test_cli_verify_without_pairs_file_is_a_usage_error(bench_here, tmp_path, facenet_cache,
                                                         monkeypatch):
     monkeypatch.setenv("LATENT_BENCH_CACHE", str(facenet_cache))
-    res = bench_cmd("weights", "verify", "facenet-casia", "--data-dir", str(tmp_path))
+    res = bench_here("weights", "verify", "facenet-casia", "--data-dir", str(tmp_path))
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "master.csv" in res.stderr
 

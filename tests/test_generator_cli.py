@@ -7,20 +7,20 @@ import pytest
 from bench.results import RECORD
 
 
-def test_train_generator_usage_errors(bench_cmd, tmp_path, monkeypatch):
+def test_train_generator_usage_errors(bench_here, tmp_path, monkeypatch):
     monkeypatch.delenv("LATENT_BENCH_DATA", raising=False)
-    r = bench_cmd("train-generator", "dcgan-mnst", "--out", str(tmp_path))
+    r = bench_here("train-generator", "dcgan-mnst", "--out", str(tmp_path))
     assert r.returncode == 2 and "did you mean 'dcgan-mnist'" in r.stderr
     assert "Traceback" not in r.stderr
-    r = bench_cmd("train-generator", "dcgan-mnist", "--out", str(tmp_path / "t"))
+    r = bench_here("train-generator", "dcgan-mnist", "--out", str(tmp_path / "t"))
     assert r.returncode == 2 and "--data-dir" in r.stderr
-    r = bench_cmd(
+    r = bench_here(
         "train-generator", "dcgan-fashion", "--data-dir", str(tmp_path), "--out", str(tmp_path)
     )
     assert r.returncode == 2 and "fashion-mnist test images not found" in r.stderr
-    r = bench_cmd("export-generator", "dcgan-mnist", "--train-dir", str(tmp_path / "none"))
+    r = bench_here("export-generator", "dcgan-mnist", "--train-dir", str(tmp_path / "none"))
     assert r.returncode == 2 and "run `bench train-generator dcgan-mnist` first" in r.stderr
-    r = bench_cmd(
+    r = bench_here(
         "train-generator", "stylegan2", "--pack", str(tmp_path / "p.npz"), "--data-dir",
         str(tmp_path), "--out", str(tmp_path / "sg"),
     )
