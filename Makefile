@@ -37,7 +37,7 @@ LEADERBOARD_NOTE := Every registered problem × random, ga, ga-set, map-elites, 
 leaderboard: $(BIN)/.installed
 	-LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/bench campaign --plan leaderboard --out runs/leaderboard \
 		$(LEADERBOARD_ARGS)
-	$(BIN)/bench leaderboard runs/leaderboard --out results/leaderboard \
+	$(BIN)/bench leaderboard runs/leaderboard --out results/leaderboard --image-format webp \
 		--title 'latent-bench leaderboard' --note '$(LEADERBOARD_NOTE)'
 
 # The same board with every latent held at the prior's length: the generator problems of
@@ -55,6 +55,7 @@ leaderboard-sphere: $(BIN)/.installed
 	-LATENT_BENCH_DATA=$(DATA_DIR) $(BIN)/bench campaign --plan leaderboard-sphere \
 		--out runs/leaderboard-sphere $(LEADERBOARD_ARGS)
 	$(BIN)/bench leaderboard runs/leaderboard-sphere --out results/leaderboard-sphere \
+		--image-format webp \
 		--title 'latent-bench leaderboard, latents at the prior length (sphere = true)' \
 		--note '$(SPHERE_NOTE)'
 

@@ -144,7 +144,7 @@ def _many_runs(tmp_path, counts):
             algos.append(algo)
     runs = pd.DataFrame(rows)
     div = Diversity("face", pd.DataFrame(), labels, algos, run_ids=list(runs["run_id"]))
-    return SimpleNamespace(out=tmp_path / "lb", diversity={"face": div}), runs
+    return SimpleNamespace(out=tmp_path / "lb", diversity={"face": div}, image_format="png"), runs
 
 
 def test_past_the_limit_each_algorithm_keeps_its_first_seeds_and_the_rest_is_said(tmp_path):

@@ -8,7 +8,7 @@ came from. Face problems (names ``face*``) also get the diversity of solutions
 beside the best faces.
 
 Exported:
-    build_leaderboard: campaign folder → leaderboard folder (HTML, Markdown, CSV/Parquet, PNG).
+    build_leaderboard: campaign folder → leaderboard (HTML, Markdown, CSV/Parquet, PNG or WebP).
     Leaderboard: what ``build_leaderboard`` computed and wrote.
 """
 

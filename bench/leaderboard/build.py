@@ -14,6 +14,7 @@ Layout of ``out``::
     figures/*.png, images/<problem>/<algo>.png, images/<problem>/target-<i>.png (faces),
     images/<problem>/target-<i>-crop.png (the target's face as FaceNet saw it),
     images/<problem>/runs/<algo>-s<seed>.png (faces: each heatmap run's best face)
+    (every picture .webp instead with image_format="webp": see bench.leaderboard.pictures)
 
 Every link between these files is relative, so the folder can be copied or
 opened from disk with no network.
@@ -32,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from PIL import Image
 
 from bench.leaderboard import figures, stats
 from bench.leaderboard.columns import EXTRA_COLUMNS, FACE_PROBLEMS
 from bench.leaderboard.diversity import Diversity, RunFaces, diversity, spread
 from bench.leaderboard.formatting import slug
+from bench.leaderboard.pictures import IMAGE_FORMATS, check_format, copy_picture
 from bench.leaderboard.provenance import gather
 from bench.leaderboard.runs import BOARD_IMPROVEMENTS, load_runs
 from bench.leaderboard.tables import ProblemResult, problem_result, rank_blocks
@@ -72,6 +73,7 @@ class Leaderboard:
         note: A paragraph under the heading (what was run, where, why these budgets).
         home: The folder the board is built for, while ``out`` is where it is being
             written (a temporary folder beside it); ``out`` where ``None``.
+        image_format: Suffix of every figure and picture, ``"png"`` or ``"webp"``.
 
     """
 
@@ -94,6 +96,7 @@ class Leaderboard:
     title: str | None = None
     note: str | None = None
     home: Path | None = None
+    image_format: str = IMAGE_FORMATS[0]
 
     @property
     def heading(self) -> str:
@@ -205,15 +208,15 @@ def _keep(board: Leaderboard, key: str, path: Path | None) -> None:
 
 def write_figures(board: Leaderboard) -> None:
     """Figures under ``out/figures`` and the gallery (and face targets) under ``out/images``."""
-    fig_dir = board.out / "figures"
+    fig_dir, ext = board.out / "figures", board.image_format
     for result in board.problems:
         runs = board.runs[board.runs["problem"] == result.problem]
         name, problem = slug(result.problem), result.problem
         for key, draw in (("anytime", figures.anytime_figure), ("ecdf", figures.ecdf_figure)):
-            _keep(board, f"{key}-{problem}", draw(runs, fig_dir / f"{key}-{name}.png"))
-        zoom = fig_dir / f"archive-zoom-{name}.png"
+            _keep(board, f"{key}-{problem}", draw(runs, fig_dir / f"{key}-{name}.{ext}"))
+        zoom = fig_dir / f"archive-zoom-{name}.{ext}"
         path, caption, zoomed = figures.archive_figure(
-            runs, board.records, fig_dir / f"archive-{name}.png", zoom
+            runs, board.records, fig_dir / f"archive-{name}.{ext}", zoom
         )
         _keep(board, f"archive-{problem}", path)
         if path is not None:
@@ -224,18 +227,18 @@ def write_figures(board: Leaderboard) -> None:
         _gallery(board, result, runs)
         if problem in board.diversity:
             heatmap = figures.diversity_figure(
-                board.diversity[problem], fig_dir / f"diversity-{name}.png"
+                board.diversity[problem], fig_dir / f"diversity-{name}.{ext}"
             )
             _keep(board, f"diversity-{problem}", heatmap)
             folder = Path("images") / name
-            board.targets[problem] = target_images(runs, board.records, board.out, folder)
+            board.targets[problem] = target_images(runs, board.records, board.out, folder, ext)
             board.run_faces[problem] = _run_faces(board, problem, runs)
-    _keep(board, "cd", figures.cd_figure(board.friedman, fig_dir / "cd.png", board.alpha))
-    _keep(board, "winrate", figures.winrate_figure(board.winrate, fig_dir / "winrate.png"))
+    _keep(board, "cd", figures.cd_figure(board.friedman, fig_dir / f"cd.{ext}", board.alpha))
+    _keep(board, "winrate", figures.winrate_figure(board.winrate, fig_dir / f"winrate.{ext}"))
 
 
 def _gallery(board: Leaderboard, result: ProblemResult, runs: pd.DataFrame) -> None:
-    """Copy ``best.png`` of each algorithm's best finished run."""
+    """Copy ``best.png`` of each algorithm's best finished run (as ``board.image_format``)."""
     images: dict[str, str | None] = {}
     pictured: dict[str, tuple[int, float] | None] = {}
     for algo, g in runs.groupby("algo", sort=False):
@@ -248,9 +251,10 @@ def _gallery(board: Leaderboard, result: ProblemResult, runs: pd.DataFrame) -> N
         if not isinstance(best["image_path"], str):  # None, or NaN in a column with images
             images[algo] = None
             continue
-        target = board.out / "images" / slug(result.problem) / f"{slug(str(algo))}.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(best["image_path"], target)
+        folder = board.out / "images" / slug(result.problem)
+        target = copy_picture(
+            Path(best["image_path"]), folder / f"{slug(str(algo))}.{board.image_format}"
+        )
         images[algo] = target.relative_to(board.out).as_posix()
     board.gallery[result.problem] = images
     board.gallery_runs[result.problem] = pictured
@@ -263,8 +267,8 @@ def _run_faces(board: Leaderboard, problem: str, runs: pd.DataFrame) -> RunFaces
     """Copy the ``best.png`` of every run in ``problem``'s heatmap (at most ``MAX_RUN_FACES``).
 
     The copies go to ``images/<problem>/runs/<algo>-s<seed>.png`` (``-2``, ``-3`` ...
-    after a run of the same algorithm and seed on another target); pictures over
-    ``RUN_FACE_SIDE`` pixels a side are shrunk to it.
+    after a run of the same algorithm and seed on another target; ``.webp`` in a WebP
+    board); pictures over ``RUN_FACE_SIDE`` pixels a side are shrunk to it.
     """
     div = board.diversity[problem]
     by_id = runs.set_index("run_id")
@@ -283,20 +287,11 @@ def _run_faces(board: Leaderboard, problem: str, runs: pd.DataFrame) -> RunFaces
         run = by_id.loc[div.run_ids[i]]
         stem = f"{slug(div.algos[i])}-s{int(run['seed'])}"
         used[stem] = used.get(stem, 0) + 1
-        path = folder / (stem + (f"-{used[stem]}" if used[stem] > 1 else "") + ".png")
-        _copy_small(Path(run["image_path"]), board.out / path)
+        stem += f"-{used[stem]}" if used[stem] > 1 else ""
+        path = folder / f"{stem}.{board.image_format}"
+        copy_picture(Path(run["image_path"]), board.out / path, RUN_FACE_SIDE)
         faces.shown.append((div.labels[i], div.algos[i], path.as_posix()))
     return faces
-
-
-def _copy_small(source: Path, target: Path) -> None:
-    """Copy the picture ``source`` to ``target``, shrunk to ``RUN_FACE_SIDE`` if larger."""
-    with Image.open(source) as im:
-        if max(im.size) <= RUN_FACE_SIDE:
-            shutil.copyfile(source, target)
-            return
-        im.thumbnail((RUN_FACE_SIDE, RUN_FACE_SIDE))
-        im.save(target)
 
 
 TABLES = ("runs", "ranks", "winrate", "nemenyi")  # tables/ files not named after a problem
@@ -344,6 +339,7 @@ def build_leaderboard(
     alpha: float = stats.ALPHA,
     title: str | None = None,
     note: str | None = None,
+    image_format: str = IMAGE_FORMATS[0],
 ) -> Leaderboard:
     """Compute the leaderboard of ``campaign`` and write every file into ``out``.
 
@@ -353,11 +349,14 @@ def build_leaderboard(
     an interrupted build leaves the old leaderboard whole; the temporary folders
     of a build that was killed are removed by the next build into ``out``. ``title`` and
     ``note`` head the overview and the Markdown version (see ``Leaderboard``).
+    ``image_format`` is ``"png"`` or ``"webp"`` (see ``bench.leaderboard.pictures``).
 
     Raises:
-        SpecError: ``out`` holds files but no leaderboard (no ``provenance.json``).
+        SpecError: ``out`` holds files but no leaderboard (no ``provenance.json``), or
+            ``image_format`` is neither.
 
     """
+    check_format(image_format)
     from bench.leaderboard.html_site import write_site
     from bench.leaderboard.markdown_page import write_markdown
 
@@ -377,6 +376,7 @@ def build_leaderboard(
         runs = board.runs
         check_file_names(list(dict.fromkeys(runs["problem"])), list(dict.fromkeys(runs["algo"])))
         board.title, board.note, board.home = title, note, out
+        board.image_format = image_format
         write_tables(board)
         write_figures(board)
         (board.out / "provenance.json").write_text(json.dumps(board.provenance, indent=2))

@@ -1,4 +1,4 @@
-"""PNG figures of a leaderboard, drawn on ``matplotlib.figure.Figure`` (no pyplot, no display).
+"""Figures of a leaderboard (PNG or lossless WebP), drawn on ``Figure`` (no pyplot, no display).
 
 - anytime curves: median and inter-quartile band of the best-so-far fitness
   against evaluations, one line per algorithm (evaluation by evaluation where the
@@ -30,6 +30,7 @@ from matplotlib.image import AxesImage
 
 from bench.archive import snapshot_cells
 from bench.leaderboard.diversity import Diversity
+from bench.leaderboard.pictures import save_options
 from bench.leaderboard.stats import Friedman, to_loss
 from bench.results import read_archive, read_curve, read_improvements
 
@@ -94,7 +95,8 @@ def _traces(runs: pd.DataFrame) -> dict[str, list[pd.DataFrame]]:
 
 def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    options = save_options(path, figure=True)  # lossless where the suffix is .webp
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", **({"pil_kwargs": options} if options else {}))
     return path
 
 

@@ -1,7 +1,7 @@
 """The leaderboard as a static, self-contained HTML site: inline CSS, no scripts, no network.
 
 ``index.html`` holds the comparison across problems and links one page per
-problem; images are PNG files next to the pages, linked relatively. Every
+problem; images are PNG (or WebP) files next to the pages, linked relatively. Every
 page ends with the provenance.
 """
 

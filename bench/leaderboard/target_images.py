@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from bench.images import save_grid
+from bench.images import image_grid
+from bench.leaderboard.pictures import save_picture
 from bench.registry import RegistryError
 
 MAX_SIDE = 512
@@ -229,15 +230,19 @@ def _crop(
         where = f"MTCNN's face with margin, pixels of {Path(first).name}"
     if face is None:
         return None, ""
-    crop = path.with_name(f"{path.stem}-crop.png")
-    save_grid([face], out / crop)
+    crop = path.with_name(f"{path.stem}-crop{path.suffix}")
+    save_picture(image_grid([face]), out / crop)
     x0, y0, x1, y1 = box
     caption = f"as FaceNet saw it: {where} ({x0}, {y0})–({x1}, {y1}), resized to {side}×{side}"
     return crop.as_posix(), caption
 
 
 def target_images(
-    runs: pd.DataFrame, records: dict[str, dict[str, Any]], out: Path, folder: Path
+    runs: pd.DataFrame,
+    records: dict[str, dict[str, Any]],
+    out: Path,
+    folder: Path,
+    image_format: str = "png",
 ) -> list[TargetImage]:
     """Picture every target of one face problem's runs into ``out/folder``.
 
@@ -246,6 +251,7 @@ def target_images(
         records: Run records by run id.
         out: The leaderboard folder.
         folder: Where the pictures go, relative to ``out`` (``images/<problem>``).
+        image_format: ``"png"`` or ``"webp"`` (see ``bench.leaderboard.pictures``).
 
     Returns:
         One ``TargetImage`` per distinct target, in the order the runs name them
@@ -271,9 +277,8 @@ def target_images(
         except TargetUnavailable as exc:
             seen[target] = TargetImage(target, target, reason=str(exc))
             continue
-        path = folder / f"target-{len(seen)}.png"
-        (out / path).parent.mkdir(parents=True, exist_ok=True)
-        save_grid([image], out / path)
+        path = folder / f"target-{len(seen)}.{image_format}"
+        save_picture(image_grid([image]), out / path)
         crop, crop_caption = _crop(image, target, problem, out, path)
         seen[target] = TargetImage(target, caption, path.as_posix(), "", crop, crop_caption)
     return list(seen.values())
