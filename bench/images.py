@@ -122,7 +122,12 @@ def image_grid(images: list[np.ndarray], ncol: int | None = None, pad: int = 2) 
     return grid
 
 
-def save_grid(images: list[np.ndarray], path: Path, ncol: int | None = None) -> None:
-    """Write ``image_grid(images)`` as a PNG file."""
+def save_grid(
+    images: list[np.ndarray], path: Path, ncol: int | None = None, **options: Any
+) -> None:
+    """Write ``image_grid(images)`` to ``path`` (PNG; another suffix names another format).
+
+    ``options`` go to Pillow's writer, e.g. ``quality=90`` for a ``.webp`` file.
+    """
     grid = image_grid(images, ncol)
-    Image.fromarray(grid[..., 0] if grid.shape[2] == 1 else grid).save(path)
+    Image.fromarray(grid[..., 0] if grid.shape[2] == 1 else grid).save(path, **options)

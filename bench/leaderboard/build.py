@@ -279,9 +279,7 @@ def _run_faces(board: Leaderboard, problem: str, runs: pd.DataFrame) -> RunFaces
         no_image=[lb for i, lb in enumerate(div.labels) if i not in pictured],
         left_out=[(div.labels[i], div.algos[i]) for i in have if i not in shown],
     )
-    folder = Path("images") / slug(problem) / "runs"
-    if kept:
-        (board.out / folder).mkdir(parents=True, exist_ok=True)
+    folder = Path("images") / slug(problem) / "runs"  # copy_picture makes it
     used: dict[str, int] = {}
     for i in kept:
         run = by_id.loc[div.run_ids[i]]

@@ -96,7 +96,7 @@ def _traces(runs: pd.DataFrame) -> dict[str, list[pd.DataFrame]]:
 def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     options = save_options(path, figure=True)  # lossless where the suffix is .webp
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", **({"pil_kwargs": options} if options else {}))
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", pil_kwargs=options or None)
     return path
 
 

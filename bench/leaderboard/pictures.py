@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.images import save_grid
 from bench.spec import SpecError
 
 IMAGE_FORMATS = ("png", "webp")
@@ -68,10 +69,12 @@ def save_picture(image: Image.Image | np.ndarray, path: Path) -> Path:
         ``path``.
 
     """
-    if isinstance(image, np.ndarray):
-        image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, **save_options(path, figure=False))
+    options = save_options(path, figure=False)
+    if isinstance(image, np.ndarray):
+        save_grid([image], path, **options)  # a grid of one: the picture itself
+    else:
+        image.save(path, **options)
     return path
 
 

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from bench.images import image_grid
 from bench.leaderboard.pictures import save_picture
 from bench.registry import RegistryError
 
@@ -231,7 +230,7 @@ def _crop(
     if face is None:
         return None, ""
     crop = path.with_name(f"{path.stem}-crop{path.suffix}")
-    save_picture(image_grid([face]), out / crop)
+    save_picture(face, out / crop)
     x0, y0, x1, y1 = box
     caption = f"as FaceNet saw it: {where} ({x0}, {y0})–({x1}, {y1}), resized to {side}×{side}"
     return crop.as_posix(), caption
@@ -278,7 +277,7 @@ def target_images(
             seen[target] = TargetImage(target, target, reason=str(exc))
             continue
         path = folder / f"target-{len(seen)}.{image_format}"
-        save_picture(image_grid([image]), out / path)
+        save_picture(image, out / path)
         crop, crop_caption = _crop(image, target, problem, out, path)
         seen[target] = TargetImage(target, caption, path.as_posix(), "", crop, crop_caption)
     return list(seen.values())
